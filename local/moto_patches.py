@@ -1,0 +1,83 @@
+"""Workarounds for moto 5.2.5 defects that would make the local stack disagree with AWS.
+
+Each patch fixes one answer that AWS gives differently. None of them changes s3-dr itself:
+`src/` talks to the local stack exactly as it talks to AWS. `tests/emulator_defects.rs`
+starts moto *without* these patches and fails the day moto's own answer becomes right, so
+the patch can be deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.responses import ActionResult
+from moto.s3.exceptions import MissingBucket, ReplicationConfigurationNotFoundError
+from moto.s3.responses import S3Response
+
+_S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def _get_bucket_versioning(self: S3Response) -> TYPE_RESPONSE:
+    """Defect 1: moto answers with root <GetBucketVersioningResponse>; AWS (and the Rust SDK's
+    parser) use <VersioningConfiguration>. boto3 does not look at the root name."""
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<VersioningConfiguration xmlns="{_S3_NS}">{inner}</VersioningConfiguration>'
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+_original_head_bucket = S3Response.head_bucket
+
+
+def _head_bucket(self: S3Response) -> TYPE_RESPONSE:
+    """Defect 2: moto answers 200 to HeadBucket on a bucket of another account and ignores
+    x-amz-expected-bucket-owner. AWS answers 403 to both, which is how s3-dr learns that a
+    destination name is taken before it changes anything."""
+    try:
+        bucket = self.backend.head_bucket(self.bucket_name)
+    except MissingBucket:
+        return 404, {}, ""
+    expected_owner = self.headers.get("x-amz-expected-bucket-owner")
+    if bucket.account_id != self.current_account or (
+        expected_owner and expected_owner != bucket.account_id
+    ):
+        return 403, {"x-amz-bucket-region": bucket.region_name}, ""
+    return _original_head_bucket(self)
+
+
+def _get_bucket_replication(self: S3Response) -> TYPE_RESPONSE:
+    """Defect 3: moto stores the whole replication configuration but answers with a lossy
+    template (Filter always {"Prefix": ""}, DeleteMarkerReplication always Disabled,
+    SourceSelectionCriteria dropped). AWS returns what was put."""
+    self.data["Action"] = "GetBucketReplication"
+    replication = self.backend.get_bucket_replication(self.bucket_name)
+    if not replication:
+        raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+    rules: list[dict[str, Any]] = []
+    for stored in replication["Rule"]:
+        rule = {key: value for key, value in stored.items() if value is not None}
+        if "Filter" in stored and stored["Filter"] is None:
+            rule["Filter"] = {}  # <Filter/> (the whole bucket) parses to None
+        rules.append(rule)
+    return self.serialized(
+        ActionResult(
+            {"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}}
+        )
+    )
+
+
+PATCHES = {
+    "get_bucket_versioning": _get_bucket_versioning,
+    "head_bucket": _head_bucket,
+    "get_bucket_replication": _get_bucket_replication,
+}
+
+
+def apply() -> list[str]:
+    for name, replacement in PATCHES.items():
+        setattr(S3Response, name, replacement)
+    return sorted(PATCHES)

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""The s3-dr local stack: AWS on a laptop, with the real workflow and the real Lambda.
+
+One HTTP port (default 4566) serves three things:
+  * moto 5.2.5 (S3, KMS, IAM, STS, Step Functions with real ASL execution), for every request
+    that is not one of the two below;
+  * the Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations), which moto's ASL
+    interpreter calls for `arn:aws:states:::lambda:invoke` tasks (it sends them to
+    localhost:$MOTO_PORT, and MOTO_PORT is this port);
+  * the Lambda Runtime API (/2018-06-01/runtime/...), polled by the real `s3-dr-lambda` binary,
+    which this script starts as a few worker processes, as Lambda would.
+
+So a task invocation travels: moto interpreter -> Invoke API -> queue -> the binary's
+`lambda_runtime` loop -> its response or error -> Invoke API answer with Lambda's semantics
+(200, `X-Amz-Function-Error: Unhandled`, `x-amzn-RequestId`), so ASL Retry/Catch see the real
+`errorType`. (`cargo lambda watch` answers errors with HTTP 500, which moto's interpreter
+turns into `States.Runtime`: see ../shared/reference/emulator-facts.md.)
+
+On start it enables real Step Functions execution, creates the IAM roles and one state machine
+per `statemachine/*.asl.json` (placeholders substituted as CDK does), prints the environment a
+client needs, and runs until Ctrl-C (or, with --exit-on-stdin-eof, until its parent goes away).
+It stops exactly what it started: its server thread and its Lambda worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+ACCOUNT_ID = "123456789012"
+HOME_REGION_DEFAULT = "us-east-1"
+FUNCTION_NAME = "s3-dr-step"
+INVOKE_TIMEOUT_SECONDS = 300
+
+# Defaults for the Lambda's configuration on the local stack; any S3DR_* variable in this
+# process's environment wins.
+LOCAL_LAMBDA_DEFAULTS = {
+    "S3DR_DR_REGION": "us-east-2",
+    "S3DR_REPLICATION_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/s3-dr-replication",
+}
+
+
+def log(message: str) -> None:
+    print(f"[local-stack] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    done: threading.Event = field(default_factory=threading.Event)
+    error: bool = False
+    body: bytes = b""
+
+
+class LambdaService:
+    """Lambda's Invoke API in front, the Runtime API behind, a queue in between."""
+
+    def __init__(self, function_arn: str) -> None:
+        self.function_arn = function_arn
+        self.pending: queue.Queue[Invocation] = queue.Queue()
+        self.in_flight: dict[str, Invocation] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    # -- Invoke API (called by moto's ASL interpreter and by any SDK client) --
+    def invoke(self, payload: bytes, invocation_type: str) -> tuple[int, dict[str, str], bytes]:
+        invocation = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}")
+        headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": "$LATEST"}
+        self.pending.put(invocation)
+        if invocation_type == "Event":
+            return 202, headers, b""
+        if not invocation.done.wait(INVOKE_TIMEOUT_SECONDS):
+            with self.lock:
+                self.in_flight.pop(invocation.request_id, None)
+            body = json.dumps(
+                {"errorType": "Sandbox.Timedout",
+                 "errorMessage": f"Task timed out after {INVOKE_TIMEOUT_SECONDS} seconds"}
+            ).encode()
+            return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, body
+        if invocation.error:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        return 200, headers, invocation.body
+
+    # -- Runtime API (polled by the s3-dr-lambda processes) --
+    def next_invocation(self) -> Invocation | None:
+        while not self.stopping.is_set():
+            try:
+                invocation = self.pending.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            with self.lock:
+                self.in_flight[invocation.request_id] = invocation
+            return invocation
+        return None
+
+    def complete(self, request_id: str, body: bytes, error: bool) -> bool:
+        with self.lock:
+            invocation = self.in_flight.pop(request_id, None)
+        if invocation is None:
+            return False
+        invocation.body, invocation.error = body, error
+        invocation.done.set()
+        return True
+
+
+class FrontApp:
+    """WSGI app: Lambda's two APIs on their own paths, everything else to moto."""
+
+    INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+    RUNTIME_RESULT = re.compile(r"^/2018-06-01/runtime/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
+
+    def __init__(self, moto_app: Callable, lambdas: LambdaService) -> None:
+        self.moto_app = moto_app
+        self.lambdas = lambdas
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if method == "POST" and self.INVOKE.match(path):
+            invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
+            status, headers, body = self.lambdas.invoke(self._body(environ), invocation_type)
+            return self._respond(start_response, status, headers, body)
+        if path == "/2018-06-01/runtime/invocation/next":
+            invocation = self.lambdas.next_invocation()
+            if invocation is None:
+                return self._respond(start_response, 503, {}, b"stopping")
+            headers = {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(int((time.time() + INVOKE_TIMEOUT_SECONDS) * 1000)),
+                "Lambda-Runtime-Invoked-Function-Arn": self.lambdas.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
+                "Content-Type": "application/json",
+            }
+            return self._respond(start_response, 200, headers, invocation.payload)
+        match = self.RUNTIME_RESULT.match(path)
+        if method == "POST" and match:
+            known = self.lambdas.complete(match["id"], self._body(environ), match["kind"] == "error")
+            return self._respond(start_response, 202 if known else 404, {}, b"{}")
+        if path == "/2018-06-01/runtime/init/error":
+            log(f"Lambda init error: {self._body(environ).decode(errors='replace')}")
+            return self._respond(start_response, 202, {}, b"{}")
+        return self.moto_app(environ, start_response)
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> bytes:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return environ["wsgi.input"].read(length) if length else b""
+
+    @staticmethod
+    def _respond(start_response: Callable, status: int, headers: dict[str, str], body: bytes) -> list[bytes]:
+        reason = {200: "OK", 202: "Accepted", 404: "Not Found", 503: "Service Unavailable"}[status]
+        start_response(f"{status} {reason}", [*headers.items(), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class LambdaWorkers:
+    """N processes of the real binary, each running its lambda_runtime loop; restarted if one
+    exits, as Lambda would start a new execution environment."""
+
+    def __init__(self, binary: str, count: int, env: dict[str, str]) -> None:
+        self.binary, self.count, self.env = binary, count, env
+        self.processes: list[subprocess.Popen] = []
+        self.stopping = threading.Event()
+
+    def start(self) -> None:
+        for index in range(self.count):
+            self.processes.append(self._spawn(index))
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _spawn(self, index: int) -> subprocess.Popen:
+        env = {**self.env, "AWS_LAMBDA_LOG_STREAM_NAME": f"local/worker-{index}"}
+        return subprocess.Popen([self.binary], env=env, stdin=subprocess.DEVNULL,
+                                stdout=sys.stderr, stderr=sys.stderr)
+
+    def _supervise(self) -> None:
+        while not self.stopping.wait(0.5):
+            for index, process in enumerate(self.processes):
+                if process.poll() is not None and not self.stopping.is_set():
+                    log(f"Lambda worker {index} exited with {process.returncode}; starting a new one")
+                    self.processes[index] = self._spawn(index)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def substitute(definition: str, substitutions: dict[str, str], path: str) -> str:
+    def replace(match: re.Match) -> str:
+        name = match[1]
+        if name not in substitutions:
+            raise SystemExit(f"{path}: no value for placeholder ${{{name}}}")
+        return substitutions[name]
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, definition)
+
+
+def provision(endpoint: str, home_region: str, function_arn: str, statemachine_dir: str) -> dict[str, str]:
+    """Everything a fresh moto needs before a client can start an execution."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config", method="POST",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
+                                    region_name=home_region)
+    iam = session.client("iam", endpoint_url=endpoint)
+    trust = {
+        "s3-dr-replication": "s3.amazonaws.com",
+        "s3-dr-states": "states.amazonaws.com",
+    }
+    for role, service in trust.items():
+        document = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+        try:
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(document))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    machines: dict[str, str] = {}
+    for path in sorted(glob.glob(os.path.join(statemachine_dir, "*.asl.json"))):
+        stem = os.path.basename(path)[: -len(".asl.json")]
+        with open(path, encoding="utf-8") as handle:
+            definition = substitute(handle.read(), {"ProtectFunctionArn": function_arn}, path)
+        created = sfn.create_state_machine(
+            name=f"s3-dr-{stem}", definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/s3-dr-states",
+        )
+        machines[stem] = created["stateMachineArn"]
+    return machines
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4566")),
+                        help="port on 127.0.0.1 (0 picks a free one); default $PORT or 4566")
+    parser.add_argument("--lambda-bin", help="the s3-dr-lambda binary to run as the step Lambda")
+    parser.add_argument("--workers", type=int, default=4, help="concurrent Lambda executions")
+    parser.add_argument("--statemachines", default=os.path.join(here, "..", "statemachine"))
+    parser.add_argument("--home-region", default=HOME_REGION_DEFAULT)
+    parser.add_argument("--no-patches", action="store_true",
+                        help="plain moto, no Lambda: only for tests/emulator_defects.rs")
+    parser.add_argument("--env-file", help="also write the client environment to this file")
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when standard input closes (tests: the stack dies with them)")
+    args = parser.parse_args(argv)
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
+    from werkzeug.serving import make_server
+
+    patched = [] if args.no_patches else __import__("moto_patches").apply()
+    function_arn = f"arn:aws:lambda:{args.home_region}:{ACCOUNT_ID}:function:{FUNCTION_NAME}"
+    lambdas = LambdaService(function_arn)
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", args.port, FrontApp(moto_app, lambdas), threaded=True,
+                         request_handler=MotoRequestHandler)
+    port = server.server_port
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto's ASL interpreter sends Lambda invocations to localhost:$MOTO_PORT: this server.
+    os.environ["MOTO_PORT"] = str(port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    workers: LambdaWorkers | None = None
+    stopped = threading.Event()
+
+    def stop(*_: Any) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop()), daemon=True).start()
+
+    client_env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": args.home_region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    try:
+        if not args.no_patches:
+            if not args.lambda_bin or not os.access(args.lambda_bin, os.X_OK):
+                raise SystemExit(f"--lambda-bin {args.lambda_bin!r} is not an executable "
+                                 "(build it with `cargo build --bin s3-dr-lambda`)")
+            lambda_env = {
+                **{k: v for k, v in os.environ.items() if k not in ("MOTO_PORT",)},
+                **{k: v for k, v in LOCAL_LAMBDA_DEFAULTS.items() if k not in os.environ},
+                **client_env,
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+                "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
+            }
+            workers = LambdaWorkers(os.path.abspath(args.lambda_bin), args.workers, lambda_env)
+            workers.start()
+            machines = provision(endpoint, args.home_region, function_arn, args.statemachines)
+            if "protect-bucket" in machines:
+                client_env["S3DR_STATE_MACHINE_ARN"] = machines["protect-bucket"]
+            for stem, arn in machines.items():
+                client_env[f"S3DR_{stem.upper().replace('-', '_')}_ARN"] = arn
+            client_env["S3DR_DR_REGION"] = lambda_env["S3DR_DR_REGION"]
+        lines = [f"export {key}={value}" for key, value in client_env.items()]
+        if args.env_file:
+            with open(args.env_file, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+        print(f"# s3-dr local stack on {endpoint}: moto 5.2.5"
+              + (f" (patched: {', '.join(patched)})" if patched else " (unpatched)")
+              + (f", {args.workers} Lambda workers of {args.lambda_bin}" if workers else "")
+              + ". Client environment:", flush=True)
+        print("\n".join(lines), flush=True)
+        print("# ready (Ctrl-C stops the stack)", flush=True)
+        while not stopped.wait(0.5):
+            pass
+    finally:
+        log("stopping")
+        lambdas.stopping.set()
+        if workers:
+            workers.stop()
+        server.shutdown()
+        if args.env_file and os.path.exists(args.env_file):
+            os.remove(args.env_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

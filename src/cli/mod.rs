@@ -1,0 +1,69 @@
+//! The `s3-dr` operator CLI. Same binary against AWS (standard credential chain, `--region`)
+//! and the local stack (`AWS_ENDPOINT_URL`).
+
+mod protect;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::clients::Clients;
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "s3-dr", version, about = "Protect S3 buckets with cross-region replication")]
+pub struct Cli {
+    /// Home region (where the state machines run); defaults to the SDK's region chain.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start one protect execution per bucket.
+    Protect {
+        #[arg(required = true)]
+        buckets: Vec<String>,
+        /// Wait for the executions and print each step as it finishes.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, env = "S3DR_STATE_MACHINE_ARN")]
+        state_machine_arn: String,
+    },
+    /// Show each bucket's DR state (reads only).
+    Status {
+        #[arg(required = true)]
+        buckets: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let clients = Clients::from_env(cli.region.clone()).await;
+    let result = match cli.command {
+        Command::Protect { buckets, wait, state_machine_arn } => {
+            protect::run(&clients, &state_machine_arn, &buckets, wait).await
+        }
+        Command::Status { buckets, output } => match Config::from_env() {
+            Ok(config) => status::run(&clients, &config, &buckets, output).await,
+            Err(error) => Err(error.to_string()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("s3-dr: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,228 @@
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_sfn::error::DisplayErrorContext;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+use crate::clients::Clients;
+
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+pub async fn run(clients: &Clients, state_machine_arn: &str, buckets: &[String], wait: bool) -> Result<(), String> {
+    let sfn = clients.sfn();
+    let mut started = Vec::new();
+    let mut failures = Vec::new();
+    for bucket in buckets {
+        let name = execution_name("protect", bucket, SystemTime::now());
+        let request = sfn
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(&name)
+            .input(json!({ "bucket": bucket }).to_string());
+        match request.send().await {
+            Ok(output) => {
+                println!("{bucket}: started {name}");
+                started.push((bucket.clone(), output.execution_arn().to_owned()));
+            }
+            Err(error) => failures.push(format!("{bucket}: could not start an execution: {}", DisplayErrorContext(&error))),
+        }
+    }
+    if wait {
+        let outcomes = join_all(started.iter().map(|(bucket, arn)| follow(&sfn, bucket, arn))).await;
+        failures.extend(outcomes.into_iter().filter_map(Result::err));
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} bucket(s) failed:\n  {}", failures.len(), failures.join("\n  ")))
+    }
+}
+
+/// Print each step of one execution as it finishes; Err(one line) unless it succeeded.
+async fn follow(sfn: &aws_sdk_sfn::Client, bucket: &str, execution_arn: &str) -> Result<(), String> {
+    let mut printed_up_to = 0;
+    let mut current_state = String::new();
+    loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| format!("{bucket}: DescribeExecution failed: {}", DisplayErrorContext(&e)))?;
+        let events = history(sfn, execution_arn)
+            .await
+            .map_err(|e| format!("{bucket}: GetExecutionHistory failed: {e}"))?;
+        let seen = printed_up_to;
+        for event in events.iter().filter(|e| e.id() > seen) {
+            if let Some(line) = describe_event(event, &mut current_state) {
+                println!("{bucket}: {line}");
+            }
+            printed_up_to = event.id();
+        }
+        match described.status() {
+            ExecutionStatus::Running | ExecutionStatus::PendingRedrive => tokio::time::sleep(POLL_INTERVAL).await,
+            ExecutionStatus::Succeeded => {
+                let output: Value = described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+                println!("{bucket}: SUCCEEDED, {}", outcome(&output));
+                return Ok(());
+            }
+            status => {
+                let error = described.error().unwrap_or("unknown error");
+                let cause = described.cause().map(error_message).unwrap_or_default();
+                println!("{bucket}: {} with {error}: {cause}", status.as_str());
+                return Err(format!("{bucket}: {error}: {cause}"));
+            }
+        }
+    }
+}
+
+async fn history(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> Result<Vec<HistoryEvent>, String> {
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        events.extend(page.events().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+fn describe_event(event: &HistoryEvent, current_state: &mut String) -> Option<String> {
+    match event.r#type() {
+        HistoryEventType::TaskStateEntered => {
+            *current_state = event.state_entered_event_details()?.name().to_owned();
+            None
+        }
+        HistoryEventType::TaskFailed => {
+            let details = event.task_failed_event_details()?;
+            let cause = details.cause().map(error_message).unwrap_or_default();
+            Some(format!("  x {current_state}: {}: {cause}", details.error().unwrap_or("error")))
+        }
+        HistoryEventType::TaskStateExited => {
+            let details = event.state_exited_event_details()?;
+            let output: Value = details.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+            Some(format!("  - {}: {}", details.name(), step_summary(&output[details.name()])))
+        }
+        _ => None,
+    }
+}
+
+/// One line for a step's output: whether it changed anything, and what.
+pub fn step_summary(output: &Value) -> String {
+    if output.get("action").and_then(Value::as_str) == Some("skip") {
+        return format!("skip ({})", output["reason"].as_str().unwrap_or("not tagged"));
+    }
+    let changed = output.get("changed").and_then(Value::as_bool).unwrap_or(false);
+    let details: Vec<String> = ["changes", "reasons"]
+        .iter()
+        .filter_map(|key| output.get(key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    match (changed, details.is_empty()) {
+        (false, _) => "no change".to_owned(),
+        (true, true) => "changed".to_owned(),
+        (true, false) => format!("changed ({})", details.join(", ")),
+    }
+}
+
+fn outcome(output: &Value) -> String {
+    let validated = &output["ValidateSource"];
+    if validated["action"] == "skip" {
+        return format!("skipped: {}", validated["reason"].as_str().unwrap_or("not tagged"));
+    }
+    match validated["destination"]["bucket"].as_str() {
+        Some(destination) => format!(
+            "protected: {} ({}) -> {} ({})",
+            validated["bucket"].as_str().unwrap_or("?"),
+            validated["region"].as_str().unwrap_or("?"),
+            destination,
+            validated["destination"]["region"].as_str().unwrap_or("?")
+        ),
+        None => "done".to_owned(),
+    }
+}
+
+/// A Lambda error cause is `{"errorType", "errorMessage"}` JSON: show the message.
+fn error_message(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| cause.to_owned())
+}
+
+/// `protect-<bucket>-<UTC time>-<4 hex>`: readable, unique, within the 80 characters and the
+/// `[A-Za-z0-9_-]` that Step Functions allows.
+pub fn execution_name(action: &str, bucket: &str, now: SystemTime) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let bucket: String = bucket
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .take(40)
+        .collect();
+    let salt = since_epoch.subsec_nanos() ^ (std::process::id() << 16) ^ COUNTER.fetch_add(0x9e37, Ordering::Relaxed);
+    format!("{action}-{bucket}-{}-{:04x}", utc_timestamp(since_epoch.as_secs()), salt & 0xffff)
+}
+
+/// `YYYYMMDDTHHMMSSZ` from seconds since the epoch (Howard Hinnant's civil-from-days).
+fn utc_timestamp(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let second_of_day = seconds % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_are_readable_valid_and_unique() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_665_600); // 2026-11-26T04:00:00Z
+        let a = execution_name("protect", "my.photos", now);
+        let b = execution_name("protect", "my.photos", now);
+        assert!(a.starts_with("protect-my-photos-20261126T040000Z-"), "{a}");
+        assert_ne!(a, b);
+        let long = execution_name("protect", &"x".repeat(255), now);
+        assert!(long.len() <= 80, "{long}");
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn utc_timestamps() {
+        assert_eq!(utc_timestamp(0), "19700101T000000Z");
+        assert_eq!(utc_timestamp(951_782_400), "20000229T000000Z");
+        assert_eq!(utc_timestamp(1_795_665_600 + 3_723), "20261126T050203Z");
+    }
+
+    #[test]
+    fn summaries() {
+        assert_eq!(step_summary(&json!({"changed": false})), "no change");
+        assert_eq!(step_summary(&json!({"changed": true, "changes": ["created", "tags"]})), "changed (created, tags)");
+        assert_eq!(step_summary(&json!({"action": "skip", "reason": "not tagged dr=true"})), "skip (not tagged dr=true)");
+    }
+}

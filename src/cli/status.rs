@@ -1,0 +1,78 @@
+use futures::stream::{self, StreamExt};
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::status::{inspect, BucketStatus};
+
+use super::Output;
+
+/// Buckets inspected at once; each inspection makes about six calls, some concurrent.
+const CONCURRENCY: usize = 8;
+
+pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output: Output) -> Result<(), String> {
+    let results: Vec<_> = stream::iter(buckets)
+        .map(|bucket| async move { (bucket.clone(), inspect(clients, config, bucket).await) })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut statuses = Vec::new();
+    let mut failures = Vec::new();
+    for (bucket, result) in results {
+        match result {
+            Ok(status) => statuses.push(status),
+            Err(error) => failures.push(format!("{bucket}: {error}")),
+        }
+    }
+    match output {
+        Output::Json => {
+            let text = serde_json::to_string_pretty(&statuses).map_err(|e| e.to_string())?;
+            println!("{text}");
+        }
+        Output::Table => print!("{}", table(&statuses)),
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("could not read {} bucket(s):\n  {}", failures.len(), failures.join("\n  ")))
+    }
+}
+
+pub fn table(statuses: &[BucketStatus]) -> String {
+    let header = ["BUCKET", "REGION", "TAGGED", "VERSIONING", "DESTINATION", "DEST REGION", "DEST VERSIONING", "RULE", "PROTECTED"];
+    let rows: Vec<[String; 9]> = statuses
+        .iter()
+        .map(|s| {
+            let destination = s.destination.as_ref();
+            [
+                s.bucket.clone(),
+                s.region.clone().unwrap_or_else(|| "(missing)".into()),
+                yes_no(s.tagged),
+                s.versioning.clone().unwrap_or_else(|| "-".into()),
+                destination.map_or("-".into(), |d| format!("{}{}", d.bucket, if d.state == "present" { String::new() } else { format!(" ({})", d.state) })),
+                destination.map_or("-".into(), |d| d.region.clone()),
+                destination.and_then(|d| d.versioning.clone()).unwrap_or_else(|| "-".into()),
+                if s.drift.is_empty() { s.rule.to_owned() } else { format!("{}: {}", s.rule, s.drift.join("; ")) },
+                yes_no(s.protected),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut text = line(header.to_vec());
+    for row in &rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    text
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}

@@ -1,0 +1,211 @@
+//! Configuration, read once from the environment (the Lambda's, or the operator's shell).
+//! Endpoints are not configured here: the SDK reads the standard `AWS_ENDPOINT_URL`, so the same
+//! binary talks to AWS or to the local stack.
+
+use crate::error::DrError;
+use crate::naming;
+use crate::tags::MatchTag;
+
+pub const DEFAULT_DR_REGION: &str = "us-east-2";
+pub const DEFAULT_SUFFIX: &str = "-dr";
+pub const DEFAULT_MATCH_TAG: &str = "dr=true";
+pub const DEFAULT_STORAGE_CLASS: &str = "STANDARD";
+
+/// Storage classes a replication destination accepts.
+const REPLICA_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "GLACIER_IR",
+    "DEEP_ARCHIVE",
+    "REDUCED_REDUNDANCY",
+];
+
+/// One row per setting: (variable, default, meaning). README's configuration table mirrors it.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    ("S3DR_DR_REGION", DEFAULT_DR_REGION, "region that holds the destination buckets"),
+    ("S3DR_DESTINATION_SUFFIX", DEFAULT_SUFFIX, "destination name = source name + suffix"),
+    ("S3DR_MATCH_TAG", DEFAULT_MATCH_TAG, "KEY=VALUE tag that requests protection (case-insensitive)"),
+    ("S3DR_REPLICATION_ROLE_ARN", "(required by EnableReplication)", "IAM role S3 assumes to replicate"),
+    ("S3DR_STORAGE_CLASS", DEFAULT_STORAGE_CLASS, "storage class of the replicas"),
+    ("S3DR_DR_KMS_KEY", "(none)", "key ARN, id or alias in the DR region for SSE-KMS sources"),
+    ("S3DR_RTC", "false", "Replication Time Control (15-minute SLA) and replication metrics"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub dr_region: String,
+    pub destination_suffix: String,
+    pub match_tag: MatchTag,
+    pub replication_role_arn: Option<String>,
+    pub storage_class: String,
+    pub dr_kms_key: Option<String>,
+    pub replication_time_control: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, DrError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Build from any variable lookup; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, DrError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let invalid = |name: &str, value: &str, why: &str| {
+            DrError::InvalidConfig(format!("{name}={value:?} is invalid: {why}"))
+        };
+
+        let dr_region = get("S3DR_DR_REGION").unwrap_or_else(|| DEFAULT_DR_REGION.to_owned());
+        if !is_region_name(&dr_region) {
+            return Err(invalid("S3DR_DR_REGION", &dr_region, "expected a region name such as us-east-2"));
+        }
+
+        let destination_suffix = get("S3DR_DESTINATION_SUFFIX").unwrap_or_else(|| DEFAULT_SUFFIX.to_owned());
+        naming::check_suffix(&destination_suffix)
+            .map_err(|why| invalid("S3DR_DESTINATION_SUFFIX", &destination_suffix, &why))?;
+
+        let match_tag_text = get("S3DR_MATCH_TAG").unwrap_or_else(|| DEFAULT_MATCH_TAG.to_owned());
+        let match_tag = MatchTag::parse(&match_tag_text)
+            .ok_or_else(|| invalid("S3DR_MATCH_TAG", &match_tag_text, "expected KEY=VALUE with a non-empty key"))?;
+
+        let replication_role_arn = get("S3DR_REPLICATION_ROLE_ARN");
+        if let Some(arn) = &replication_role_arn {
+            if !is_role_arn(arn) {
+                return Err(invalid(
+                    "S3DR_REPLICATION_ROLE_ARN",
+                    arn,
+                    "expected arn:aws:iam::<12-digit account>:role/<name>",
+                ));
+            }
+        }
+
+        let storage_class = get("S3DR_STORAGE_CLASS")
+            .map(|v| v.to_ascii_uppercase())
+            .unwrap_or_else(|| DEFAULT_STORAGE_CLASS.to_owned());
+        if !REPLICA_STORAGE_CLASSES.contains(&storage_class.as_str()) {
+            return Err(invalid(
+                "S3DR_STORAGE_CLASS",
+                &storage_class,
+                &format!("expected one of {}", REPLICA_STORAGE_CLASSES.join(", ")),
+            ));
+        }
+
+        let dr_kms_key = get("S3DR_DR_KMS_KEY");
+        if let Some(key) = &dr_kms_key {
+            if key.starts_with("arn:") && key.split(':').nth(3) != Some(dr_region.as_str()) {
+                return Err(invalid(
+                    "S3DR_DR_KMS_KEY",
+                    key,
+                    &format!("the key ARN must be in the DR region {dr_region}"),
+                ));
+            }
+        }
+
+        let replication_time_control = match get("S3DR_RTC").map(|v| v.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
+            Some(v) => return Err(invalid("S3DR_RTC", &v, "expected true or false")),
+        };
+
+        Ok(Config {
+            dr_region,
+            destination_suffix,
+            match_tag,
+            replication_role_arn,
+            storage_class,
+            dr_kms_key,
+            replication_time_control,
+        })
+    }
+
+    /// The role is needed only to write replication, so its absence is reported there.
+    pub fn require_replication_role(&self) -> Result<&str, DrError> {
+        self.replication_role_arn.as_deref().ok_or_else(|| {
+            DrError::InvalidConfig(
+                "S3DR_REPLICATION_ROLE_ARN is not set: set it to the IAM role S3 assumes to replicate (the CDK stack creates one)".to_owned(),
+            )
+        })
+    }
+}
+
+fn is_region_name(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].strip_prefix("role/").is_some_and(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, DrError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.dr_region, "us-east-2");
+        assert_eq!(c.destination_suffix, "-dr");
+        assert_eq!(c.match_tag, MatchTag::parse("dr=true").unwrap());
+        assert_eq!(c.storage_class, "STANDARD");
+        assert_eq!(c.replication_role_arn, None);
+        assert!(!c.replication_time_control);
+        assert!(matches!(c.require_replication_role(), Err(DrError::InvalidConfig(_))));
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let c = config(&[
+            ("S3DR_DR_REGION", "eu-west-1"),
+            ("S3DR_DESTINATION_SUFFIX", "-replica"),
+            ("S3DR_MATCH_TAG", "Backup=Yes"),
+            ("S3DR_REPLICATION_ROLE_ARN", "arn:aws:iam::123456789012:role/s3-dr-replication"),
+            ("S3DR_STORAGE_CLASS", "standard_ia"),
+            ("S3DR_DR_KMS_KEY", "alias/s3-dr"),
+            ("S3DR_RTC", "on"),
+        ])
+        .unwrap();
+        assert_eq!(c.dr_region, "eu-west-1");
+        assert_eq!(c.destination_suffix, "-replica");
+        assert_eq!(c.storage_class, "STANDARD_IA");
+        assert_eq!(c.dr_kms_key.as_deref(), Some("alias/s3-dr"));
+        assert!(c.replication_time_control);
+        assert_eq!(c.require_replication_role().unwrap(), "arn:aws:iam::123456789012:role/s3-dr-replication");
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (name, value) in [
+            ("S3DR_DR_REGION", "nowhere"),
+            ("S3DR_DESTINATION_SUFFIX", "_DR"),
+            ("S3DR_MATCH_TAG", "=true"),
+            ("S3DR_REPLICATION_ROLE_ARN", "my-role"),
+            ("S3DR_STORAGE_CLASS", "TAPE"),
+            ("S3DR_DR_KMS_KEY", "arn:aws:kms:us-west-2:123456789012:key/abc"),
+            ("S3DR_RTC", "maybe"),
+        ] {
+            match config(&[(name, value)]) {
+                Err(DrError::InvalidConfig(message)) => assert!(message.contains(name), "{message}"),
+                other => panic!("{name}={value} gave {other:?}"),
+            }
+        }
+    }
+}

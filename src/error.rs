@@ -1,0 +1,237 @@
+//! The one error type of s3-dr. Each variant is a stable Lambda `errorType` (its name), which
+//! the state machines match in Retry and Catch: renaming a variant is a breaking change.
+//!
+//! Every message names the bucket, what is wrong, and what to do about it.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// Error codes that AWS documents as "try again": throttling, 5xx, timeouts.
+const TRANSIENT_CODES: &[&str] = &[
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "OperationAborted",
+    "KMSInternalException",
+    "DependencyTimeoutException",
+];
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum DrError {
+    /// The step event is malformed: nothing was read or changed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// The Lambda's S3DR_* environment is invalid: nothing was read or changed.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    #[error("source bucket {bucket} does not exist or is not visible to this account; check the name in the request")]
+    SourceBucketNotFound { bucket: String },
+
+    #[error("source bucket {bucket} is in {region}, which is the DR region: a regional outage would take both copies. Move the bucket's data to another region, or set S3DR_DR_REGION to a different region")]
+    SourceInDrRegion { bucket: String, region: String },
+
+    #[error("bucket {bucket} is an s3-dr destination (tag s3-dr:source={origin}); protecting it would replicate the replica. Remove the DR tag from {bucket}")]
+    SourceIsDestination { bucket: String, origin: String },
+
+    #[error("destination bucket name {destination} for {bucket} belongs to another AWS account (HeadBucket/CreateBucket refused). Choose another name by setting S3DR_DESTINATION_SUFFIX")]
+    BucketNameTaken { bucket: String, destination: String },
+
+    #[error("destination bucket {destination} for {bucket} cannot be used: {reason}")]
+    DestinationConflict {
+        bucket: String,
+        destination: String,
+        reason: String,
+    },
+
+    #[error("bucket {bucket} encrypts with SSE-KMS but no usable KMS key exists in DR region {region}: {detail}. Set S3DR_DR_KMS_KEY to a key ARN or alias in {region}")]
+    KmsKeyMissing {
+        bucket: String,
+        region: String,
+        detail: String,
+    },
+
+    #[error("bucket {bucket} has a replication configuration s3-dr must not rewrite: {detail}")]
+    ReplicationConflict { bucket: String, detail: String },
+
+    #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with the README")]
+    VerificationFailed { bucket: String, problems: String },
+
+    #[error("access denied on {operation} for bucket {bucket}: {message}. Grant the s3-dr Lambda role this action on the bucket (and check bucket policies and SCPs)")]
+    AccessDenied {
+        bucket: String,
+        operation: &'static str,
+        message: String,
+    },
+
+    #[error("{operation} failed for bucket {bucket}: {code}: {message}")]
+    AwsRequestFailed {
+        bucket: String,
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+
+    /// Throttling, 5xx, timeouts, eventual consistency: the state machine retries these.
+    #[error("{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow")]
+    TransientAwsError {
+        bucket: String,
+        operation: &'static str,
+        detail: String,
+    },
+
+    /// A bug in s3-dr, not in the caller's input or AWS.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DrError {
+    /// The Lambda `errorType`, matched by the ASL files.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            DrError::InvalidInput(_) => "InvalidInput",
+            DrError::InvalidConfig(_) => "InvalidConfig",
+            DrError::SourceBucketNotFound { .. } => "SourceBucketNotFound",
+            DrError::SourceInDrRegion { .. } => "SourceInDrRegion",
+            DrError::SourceIsDestination { .. } => "SourceIsDestination",
+            DrError::BucketNameTaken { .. } => "BucketNameTaken",
+            DrError::DestinationConflict { .. } => "DestinationConflict",
+            DrError::KmsKeyMissing { .. } => "KmsKeyMissing",
+            DrError::ReplicationConflict { .. } => "ReplicationConflict",
+            DrError::VerificationFailed { .. } => "VerificationFailed",
+            DrError::AccessDenied { .. } => "AccessDenied",
+            DrError::AwsRequestFailed { .. } => "AwsRequestFailed",
+            DrError::TransientAwsError { .. } => "TransientAwsError",
+            DrError::Internal(_) => "InternalError",
+        }
+    }
+
+    /// Every `errorType` the Lambda can return, for the ASL consistency test.
+    pub const ALL_ERROR_TYPES: &'static [&'static str] = &[
+        "InvalidInput",
+        "InvalidConfig",
+        "SourceBucketNotFound",
+        "SourceInDrRegion",
+        "SourceIsDestination",
+        "BucketNameTaken",
+        "DestinationConflict",
+        "KmsKeyMissing",
+        "ReplicationConflict",
+        "VerificationFailed",
+        "AccessDenied",
+        "AwsRequestFailed",
+        "TransientAwsError",
+        "InternalError",
+    ];
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DrError::TransientAwsError { .. })
+    }
+}
+
+impl From<DrError> for lambda_runtime::Diagnostic {
+    fn from(error: DrError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The service error code of an SDK error, if AWS sent one.
+pub fn aws_code<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(context) => context.err().code(),
+        _ => None,
+    }
+}
+
+/// HTTP status of a service error (HeadBucket errors have no body, only a status).
+pub fn http_status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
+    match error {
+        SdkError::ServiceError(context) => Some(context.raw().status().as_u16()),
+        SdkError::ResponseError(context) => Some(context.raw().status().as_u16()),
+        _ => None,
+    }
+}
+
+/// Turn an SDK error into the error API: transient faults are retried by the workflow,
+/// access problems and other service errors are terminal and say what failed.
+pub fn classify<E>(error: SdkError<E, HttpResponse>, bucket: &str, operation: &'static str) -> DrError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let bucket = bucket.to_owned();
+    match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            DrError::TransientAwsError {
+                bucket,
+                operation,
+                detail: describe(&error),
+            }
+        }
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let code = context.err().code().unwrap_or("").to_owned();
+            let message = context.err().message().unwrap_or("").to_owned();
+            if TRANSIENT_CODES.contains(&code.as_str()) || status >= 500 || status == 429 {
+                DrError::TransientAwsError {
+                    bucket,
+                    operation,
+                    detail: format!("HTTP {status} {code} {message}").trim().to_owned(),
+                }
+            } else if code == "AccessDenied" || code == "AccessDeniedException" || status == 403 {
+                DrError::AccessDenied {
+                    bucket,
+                    operation,
+                    message: if message.is_empty() { format!("HTTP {status}") } else { message },
+                }
+            } else {
+                DrError::AwsRequestFailed {
+                    bucket,
+                    operation,
+                    code: if code.is_empty() { format!("HTTP {status}") } else { code },
+                    message,
+                }
+            }
+        }
+        _ => DrError::AwsRequestFailed {
+            bucket,
+            operation,
+            code: "ClientError".to_owned(),
+            message: describe(&error),
+        },
+    }
+}
+
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `.aws(bucket, "GetBucketTagging")?` on any SDK call.
+pub trait AwsResultExt<T> {
+    fn aws(self, bucket: &str, operation: &'static str) -> Result<T, DrError>;
+}
+
+impl<T, E> AwsResultExt<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn aws(self, bucket: &str, operation: &'static str) -> Result<T, DrError> {
+        self.map_err(|error| classify(error, bucket, operation))
+    }
+}

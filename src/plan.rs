@@ -1,0 +1,59 @@
+//! What ValidateSource found and decided; every later step acts on it. It travels through the
+//! state machine as JSON (`$.ValidateSource`), so its field names are part of the workflow.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::DefaultEncryption;
+use crate::config::Config;
+use crate::replication::{ReplicaKey, RuleSpec};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Protect,
+    /// Not tagged: the workflow ends here and changes nothing.
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourcePlan {
+    pub action: Action,
+    pub bucket: String,
+    pub region: String,
+    pub tagged: bool,
+    pub trigger: String,
+    /// Why the bucket is skipped (only with `Skip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<DestinationPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_encryption: Option<DefaultEncryption>,
+    /// DR-region key ARN that replicas (and the destination's default encryption) use; set
+    /// when the source encrypts with SSE-KMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_kms_key_arn: Option<String>,
+    /// ValidateSource only reads.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationPlan {
+    pub bucket: String,
+    pub region: String,
+    /// HeadBucket found it (ours) when ValidateSource ran.
+    pub exists: bool,
+}
+
+impl SourcePlan {
+    pub fn rule_spec(&self, destination: &DestinationPlan, config: &Config) -> RuleSpec {
+        RuleSpec {
+            destination_bucket: destination.bucket.clone(),
+            storage_class: config.storage_class.clone(),
+            replica_key: self.replica_kms_key_arn.clone().map_or(ReplicaKey::None, ReplicaKey::Key),
+            replication_time_control: config.replication_time_control,
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The `s3-dr` replication rule: what it must look like, whether an existing one does, and how
+//! to upsert it into a configuration that may hold other people's rules.
+
+use aws_sdk_s3::types::{
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration, Metrics,
+    MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, SourceSelectionCriteria, SseKmsEncryptedObjects,
+    SseKmsEncryptedObjectsStatus, StorageClass,
+};
+
+use crate::error::DrError;
+
+/// The id of the one rule s3-dr owns on a source bucket. Every other rule is someone else's.
+pub const RULE_ID: &str = "s3-dr";
+/// Replication Time Control's only threshold (and the metrics' event threshold).
+const RTC_MINUTES: i32 = 15;
+
+/// What the replica key of the rule must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaKey {
+    /// Source is not SSE-KMS: no KMS replication settings.
+    None,
+    /// Source is SSE-KMS: replicate KMS objects, re-encrypt with this DR-region key ARN.
+    Key(String),
+    /// Source is SSE-KMS, key not resolved (read-only status checks): any replica key.
+    AnyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub destination_bucket: String,
+    pub storage_class: String,
+    pub replica_key: ReplicaKey,
+    pub replication_time_control: bool,
+}
+
+impl RuleSpec {
+    pub fn destination_arn(&self) -> String {
+        bucket_arn(&self.destination_bucket)
+    }
+}
+
+pub fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// Ways `rule` differs from `spec`; empty when it matches.
+pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
+    let mut drift = Vec::new();
+    if rule.status() != &ReplicationRuleStatus::Enabled {
+        drift.push(format!("rule status is {}", rule.status().as_str()));
+    }
+    if !covers_whole_bucket(rule) {
+        drift.push("rule is filtered to part of the bucket".to_owned());
+    }
+    let delete_markers = rule.delete_marker_replication().and_then(|d| d.status());
+    if delete_markers != Some(&DeleteMarkerReplicationStatus::Enabled) {
+        drift.push("delete marker replication is not enabled".to_owned());
+    }
+    let Some(destination) = rule.destination() else {
+        drift.push("rule has no destination".to_owned());
+        return drift;
+    };
+    if destination.bucket() != spec.destination_arn() {
+        drift.push(format!("destination is {} instead of {}", destination.bucket(), spec.destination_arn()));
+    }
+    let storage_class = destination.storage_class().map_or("STANDARD", StorageClass::as_str);
+    if storage_class != spec.storage_class {
+        drift.push(format!("storage class is {storage_class} instead of {}", spec.storage_class));
+    }
+    let replica_key = destination.encryption_configuration().and_then(|e| e.replica_kms_key_id());
+    let kms_objects = rule
+        .source_selection_criteria()
+        .and_then(|c| c.sse_kms_encrypted_objects())
+        .map(|o| o.status() == &SseKmsEncryptedObjectsStatus::Enabled)
+        .unwrap_or(false);
+    match (&spec.replica_key, replica_key) {
+        (ReplicaKey::None, Some(key)) => drift.push(format!("rule re-encrypts with {key} but the source is not SSE-KMS")),
+        (ReplicaKey::Key(want), got) if got != Some(want.as_str()) => {
+            drift.push(format!("replica KMS key is {} instead of {want}", got.unwrap_or("unset")))
+        }
+        (ReplicaKey::AnyKey, None) => drift.push("replica KMS key is unset for an SSE-KMS source".to_owned()),
+        _ => {}
+    }
+    if spec.replica_key != ReplicaKey::None && !kms_objects {
+        drift.push("SSE-KMS encrypted objects are not selected for replication".to_owned());
+    }
+    let rtc_on = destination.replication_time().map(|t| t.status() == &ReplicationTimeStatus::Enabled).unwrap_or(false);
+    let metrics_on = destination.metrics().map(|m| m.status() == &MetricsStatus::Enabled).unwrap_or(false);
+    if spec.replication_time_control && !(rtc_on && metrics_on) {
+        drift.push("Replication Time Control or its metrics are not enabled".to_owned());
+    }
+    if !spec.replication_time_control && rtc_on {
+        drift.push("Replication Time Control is enabled but not configured".to_owned());
+    }
+    drift
+}
+
+/// V2 rules select with `Filter`; an empty filter (or an empty prefix) is the whole bucket.
+fn covers_whole_bucket(rule: &ReplicationRule) -> bool {
+    #[allow(deprecated)] // the V1 rule-level prefix still appears in old configurations
+    let rule_prefix_empty = rule.prefix().is_none_or(str::is_empty);
+    let filter_empty = rule
+        .filter()
+        .is_none_or(|f| f.prefix().is_none_or(str::is_empty) && f.tag().is_none() && f.and().is_none());
+    rule_prefix_empty && filter_empty
+}
+
+/// A V1 rule (rule-level `Prefix`, no `Filter`); S3 refuses to mix V1 and V2 rules.
+fn is_v1_rule(rule: &ReplicationRule) -> bool {
+    #[allow(deprecated)]
+    let has_prefix = rule.prefix().is_some();
+    has_prefix && rule.filter().is_none()
+}
+
+/// The rule s3-dr wants, with `priority`.
+pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, DrError> {
+    let mut destination = Destination::builder()
+        .bucket(spec.destination_arn())
+        .storage_class(StorageClass::from(spec.storage_class.as_str()));
+    if let ReplicaKey::Key(key) = &spec.replica_key {
+        destination = destination.encryption_configuration(EncryptionConfiguration::builder().replica_kms_key_id(key).build());
+    }
+    if spec.replication_time_control {
+        destination = destination
+            .replication_time(
+                ReplicationTime::builder()
+                    .status(ReplicationTimeStatus::Enabled)
+                    .time(ReplicationTimeValue::builder().minutes(RTC_MINUTES).build())
+                    .build()
+                    .map_err(internal)?,
+            )
+            .metrics(
+                Metrics::builder()
+                    .status(MetricsStatus::Enabled)
+                    .event_threshold(ReplicationTimeValue::builder().minutes(RTC_MINUTES).build())
+                    .build()
+                    .map_err(internal)?,
+            );
+    }
+    let mut rule = ReplicationRule::builder()
+        .id(RULE_ID)
+        .priority(priority)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(ReplicationRuleFilter::builder().build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder()
+                .status(DeleteMarkerReplicationStatus::Enabled)
+                .build(),
+        )
+        .destination(destination.build().map_err(internal)?);
+    if matches!(spec.replica_key, ReplicaKey::Key(_)) {
+        rule = rule.source_selection_criteria(
+            SourceSelectionCriteria::builder()
+                .sse_kms_encrypted_objects(
+                    SseKmsEncryptedObjects::builder()
+                        .status(SseKmsEncryptedObjectsStatus::Enabled)
+                        .build()
+                        .map_err(internal)?,
+                )
+                .build(),
+        );
+    }
+    rule.build().map_err(internal)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merge {
+    /// The configuration already holds a matching `s3-dr` rule and our role: write nothing.
+    Unchanged,
+    /// Write this configuration; `reasons` say why.
+    Write {
+        configuration: ReplicationConfiguration,
+        reasons: Vec<String>,
+    },
+}
+
+/// Upsert the `s3-dr` rule into `existing` (None = no configuration), keeping every other
+/// rule exactly as it is. Refuses what would break someone else's replication: a different
+/// role (one role serves every rule of a bucket) or V1 rules (S3 will not mix schemas).
+pub fn merge(
+    bucket: &str,
+    existing: Option<&ReplicationConfiguration>,
+    role: &str,
+    spec: &RuleSpec,
+) -> Result<Merge, DrError> {
+    let rules = existing.map(|c| c.rules()).unwrap_or_default();
+    let ours = rules.iter().find(|r| r.id() == Some(RULE_ID));
+    let foreign: Vec<&ReplicationRule> = rules.iter().filter(|r| r.id() != Some(RULE_ID)).collect();
+    let current_role = existing.map(|c| c.role());
+    let conflict = |detail: String| DrError::ReplicationConflict {
+        bucket: bucket.to_owned(),
+        detail,
+    };
+
+    if !foreign.is_empty() {
+        let ids: Vec<&str> = foreign.iter().map(|r| r.id().unwrap_or("(no id)")).collect();
+        if let Some(current) = current_role.filter(|r| *r != role) {
+            return Err(conflict(format!(
+                "its rules {ids:?} replicate with role {current}, and one role serves every rule of a bucket; s3-dr is configured with {role}. Either set S3DR_REPLICATION_ROLE_ARN={current} and let that role write to the DR bucket, or move those rules to {role}"
+            )));
+        }
+        if foreign.iter().any(|r| is_v1_rule(r)) {
+            return Err(conflict(format!(
+                "its rules {ids:?} use the V1 schema (rule-level Prefix), and S3 does not allow V1 and V2 rules together. Rewrite them with a Filter"
+            )));
+        }
+    }
+
+    let mut reasons = Vec::new();
+    match ours {
+        None => reasons.push(format!("add rule {RULE_ID}")),
+        Some(rule) => reasons.extend(rule_drift(rule, spec)),
+    }
+    if current_role.is_some_and(|r| r != role) {
+        reasons.push(format!("role is {} instead of {role}", current_role.unwrap_or_default()));
+    }
+    if reasons.is_empty() {
+        return Ok(Merge::Unchanged);
+    }
+
+    // Keep our priority if we have one; otherwise take one above every other rule's, since
+    // S3 requires priorities to be unique within a configuration.
+    let priority = ours.and_then(ReplicationRule::priority).unwrap_or_else(|| {
+        foreign.iter().filter_map(|r| r.priority()).max().map_or(1, |p| p + 1)
+    });
+    let desired = desired_rule(spec, priority)?;
+    let mut new_rules: Vec<ReplicationRule> = rules
+        .iter()
+        .map(|r| if r.id() == Some(RULE_ID) { desired.clone() } else { r.clone() })
+        .collect();
+    if ours.is_none() {
+        new_rules.push(desired);
+    }
+    let configuration = ReplicationConfiguration::builder()
+        .role(role)
+        .set_rules(Some(new_rules))
+        .build()
+        .map_err(internal)?;
+    Ok(Merge::Write { configuration, reasons })
+}
+
+fn internal(error: impl std::fmt::Display) -> DrError {
+    DrError::Internal(format!("building a replication rule: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/s3-dr-replication";
+
+    fn spec() -> RuleSpec {
+        RuleSpec {
+            destination_bucket: "photos-dr".into(),
+            storage_class: "STANDARD".into(),
+            replica_key: ReplicaKey::None,
+            replication_time_control: false,
+        }
+    }
+
+    fn foreign_rule(id: &str, priority: i32) -> ReplicationRule {
+        ReplicationRule::builder()
+            .id(id)
+            .priority(priority)
+            .status(ReplicationRuleStatus::Enabled)
+            .filter(ReplicationRuleFilter::builder().prefix("logs/").build())
+            .delete_marker_replication(DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build())
+            .destination(Destination::builder().bucket("arn:aws:s3:::analytics").build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn config(role: &str, rules: Vec<ReplicationRule>) -> ReplicationConfiguration {
+        ReplicationConfiguration::builder().role(role).set_rules(Some(rules)).build().unwrap()
+    }
+
+    fn written(merge: Merge) -> ReplicationConfiguration {
+        match merge {
+            Merge::Write { configuration, .. } => configuration,
+            Merge::Unchanged => panic!("expected a write"),
+        }
+    }
+
+    #[test]
+    fn empty_bucket_gets_one_whole_bucket_rule() {
+        let c = written(merge("photos", None, ROLE, &spec()).unwrap());
+        assert_eq!(c.role(), ROLE);
+        let [rule] = c.rules() else { panic!("{c:?}") };
+        assert_eq!(rule.id(), Some(RULE_ID));
+        assert_eq!(rule.priority(), Some(1));
+        assert!(rule_drift(rule, &spec()).is_empty());
+        assert_eq!(rule.destination().unwrap().bucket(), "arn:aws:s3:::photos-dr");
+        assert!(rule.filter().is_some(), "V2 schema needs a Filter element");
+    }
+
+    #[test]
+    fn a_matching_rule_is_left_alone() {
+        let existing = written(merge("photos", None, ROLE, &spec()).unwrap());
+        assert_eq!(merge("photos", Some(&existing), ROLE, &spec()).unwrap(), Merge::Unchanged);
+    }
+
+    #[test]
+    fn foreign_rules_are_kept_in_place_and_our_priority_is_unique() {
+        let existing = config(ROLE, vec![foreign_rule("analytics", 5), foreign_rule("audit", 7)]);
+        let c = written(merge("photos", Some(&existing), ROLE, &spec()).unwrap());
+        let ids: Vec<_> = c.rules().iter().map(|r| r.id().unwrap()).collect();
+        assert_eq!(ids, ["analytics", "audit", RULE_ID]);
+        assert_eq!(c.rules()[0], existing.rules()[0]);
+        assert_eq!(c.rules()[1], existing.rules()[1]);
+        assert_eq!(c.rules()[2].priority(), Some(8));
+    }
+
+    #[test]
+    fn a_drifted_rule_is_replaced_keeping_its_priority() {
+        let mut changed = spec();
+        changed.destination_bucket = "elsewhere".into();
+        let drifted = desired_rule(&changed, 3).unwrap();
+        let existing = config(ROLE, vec![foreign_rule("analytics", 5), drifted]);
+        let Merge::Write { configuration, reasons } = merge("photos", Some(&existing), ROLE, &spec()).unwrap() else {
+            panic!()
+        };
+        assert!(reasons[0].contains("destination is arn:aws:s3:::elsewhere"), "{reasons:?}");
+        assert_eq!(configuration.rules().len(), 2);
+        assert_eq!(configuration.rules()[1].priority(), Some(3));
+        assert!(rule_drift(&configuration.rules()[1], &spec()).is_empty());
+    }
+
+    #[test]
+    fn a_foreign_role_is_a_conflict_not_an_overwrite() {
+        let existing = config("arn:aws:iam::123456789012:role/theirs", vec![foreign_rule("analytics", 1)]);
+        let error = merge("photos", Some(&existing), ROLE, &spec()).unwrap_err();
+        assert_eq!(error.error_type(), "ReplicationConflict");
+        assert!(error.to_string().contains("S3DR_REPLICATION_ROLE_ARN=arn:aws:iam::123456789012:role/theirs"));
+    }
+
+    #[test]
+    fn our_own_rule_alone_may_change_role() {
+        let existing = config("arn:aws:iam::123456789012:role/old", vec![desired_rule(&spec(), 1).unwrap()]);
+        let c = written(merge("photos", Some(&existing), ROLE, &spec()).unwrap());
+        assert_eq!(c.role(), ROLE);
+    }
+
+    #[test]
+    fn v1_foreign_rules_are_a_conflict() {
+        #[allow(deprecated)]
+        let v1 = ReplicationRule::builder()
+            .id("legacy")
+            .prefix("")
+            .status(ReplicationRuleStatus::Enabled)
+            .destination(Destination::builder().bucket("arn:aws:s3:::old").build().unwrap())
+            .build()
+            .unwrap();
+        let error = merge("photos", Some(&config(ROLE, vec![v1])), ROLE, &spec()).unwrap_err();
+        assert!(error.to_string().contains("V1 schema"));
+    }
+
+    #[test]
+    fn kms_and_rtc_are_part_of_the_rule() {
+        let key = "arn:aws:kms:us-east-2:123456789012:key/1234";
+        let kms = RuleSpec { replica_key: ReplicaKey::Key(key.into()), replication_time_control: true, ..spec() };
+        let rule = desired_rule(&kms, 1).unwrap();
+        assert!(rule_drift(&rule, &kms).is_empty());
+        let destination = rule.destination().unwrap();
+        assert_eq!(destination.encryption_configuration().unwrap().replica_kms_key_id(), Some(key));
+        assert_eq!(destination.replication_time().unwrap().time().unwrap().minutes(), Some(15));
+        assert_eq!(destination.metrics().unwrap().status(), &MetricsStatus::Enabled);
+        // the plain rule is drift for a KMS spec, and the KMS rule is drift for a plain one
+        assert!(!rule_drift(&desired_rule(&spec(), 1).unwrap(), &kms).is_empty());
+        assert!(!rule_drift(&rule, &spec()).is_empty());
+        assert!(rule_drift(&rule, &RuleSpec { replica_key: ReplicaKey::AnyKey, ..kms }).is_empty());
+    }
+
+    #[test]
+    fn prefix_filtered_or_disabled_rules_are_drift() {
+        let mut rule = desired_rule(&spec(), 1).unwrap();
+        rule.filter = Some(ReplicationRuleFilter::builder().prefix("only/").build());
+        rule.status = ReplicationRuleStatus::Disabled;
+        let drift = rule_drift(&rule, &spec());
+        assert_eq!(drift.len(), 2, "{drift:?}");
+        let mut empty_prefix = desired_rule(&spec(), 1).unwrap();
+        empty_prefix.filter = Some(ReplicationRuleFilter::builder().prefix("").build());
+        assert!(rule_drift(&empty_prefix, &spec()).is_empty(), "an empty prefix is the whole bucket");
+    }
+}

@@ -1,0 +1,101 @@
+//! The protection state of a bucket, read without changing anything: what `s3-dr status`
+//! prints. It reads what the protect workflow would set and compares.
+
+use serde::Serialize;
+
+use crate::bucket::{self, DefaultEncryption, Presence};
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::error::DrError;
+use crate::naming;
+use crate::replication::{rule_drift, ReplicaKey, RuleSpec, RULE_ID};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketStatus {
+    pub bucket: String,
+    pub exists: bool,
+    pub region: Option<String>,
+    pub tagged: bool,
+    pub versioning: Option<String>,
+    pub destination: Option<DestinationStatus>,
+    /// `missing`, `matching` or `drifted`.
+    pub rule: &'static str,
+    pub drift: Vec<String>,
+    pub protected: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationStatus {
+    pub bucket: String,
+    pub region: String,
+    /// `present`, `absent` or `taken` (owned by another account).
+    pub state: &'static str,
+    pub versioning: Option<String>,
+}
+
+pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<BucketStatus, DrError> {
+    let mut status = BucketStatus {
+        bucket: name.to_owned(),
+        exists: false,
+        region: None,
+        tagged: false,
+        versioning: None,
+        destination: None,
+        rule: "missing",
+        drift: Vec::new(),
+        protected: false,
+    };
+    let Some(region) = bucket::region(&clients.s3(&clients.home_region()), name).await? else {
+        return Ok(status);
+    };
+    let source = clients.s3(&region);
+    let destination_name = naming::destination_bucket_name(name, &config.destination_suffix);
+    let dr = clients.s3(&config.dr_region);
+    let (tags, versioning, replication, encryption, presence) = tokio::try_join!(
+        bucket::tags(&source, name),
+        bucket::versioning(&source, name),
+        bucket::replication(&source, name),
+        bucket::default_encryption(&source, name),
+        bucket::presence(&dr, &destination_name, None),
+    )?;
+    let destination_versioning = match presence {
+        Presence::Present { .. } => Some(bucket::versioning(&dr, &destination_name).await?),
+        _ => None,
+    };
+
+    let spec = RuleSpec {
+        destination_bucket: destination_name.clone(),
+        storage_class: config.storage_class.clone(),
+        // Status does not resolve KMS aliases: any replica key counts for an SSE-KMS source.
+        replica_key: if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) { ReplicaKey::AnyKey } else { ReplicaKey::None },
+        replication_time_control: config.replication_time_control,
+    };
+    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
+        None => status.rule = "missing",
+        Some(rule) => {
+            status.drift = rule_drift(rule, &spec);
+            status.rule = if status.drift.is_empty() { "matching" } else { "drifted" };
+        }
+    }
+    status.exists = true;
+    status.tagged = config.match_tag.matches(&tags);
+    status.protected = status.tagged
+        && versioning == "Enabled"
+        && destination_versioning.as_deref() == Some("Enabled")
+        && status.rule == "matching";
+    status.region = Some(region);
+    status.versioning = Some(versioning);
+    status.destination = Some(DestinationStatus {
+        bucket: destination_name,
+        region: config.dr_region.clone(),
+        state: match presence {
+            Presence::Absent => "absent",
+            Presence::Forbidden => "taken",
+            Presence::Present { .. } | Presence::ElsewhereRegion => "present",
+        },
+        versioning: destination_versioning,
+    });
+    Ok(status)
+}

@@ -1,0 +1,71 @@
+//! EnableReplication: upsert the one `s3-dr` rule, keep every other rule as it is.
+//!
+//! AWS calls: GetBucketReplication; PutBucketReplication only if the merge changed something.
+
+use serde::Serialize;
+
+use crate::bucket;
+use crate::error::{AwsResultExt, DrError};
+use crate::plan::{DestinationPlan, SourcePlan};
+use crate::replication::{self, Merge, RULE_ID};
+use crate::steps::StepContext;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub bucket: String,
+    pub rule_id: &'static str,
+    pub destination_arn: String,
+    pub role: String,
+    /// Rules of others on the same bucket, kept untouched.
+    pub other_rules: usize,
+    /// Why the configuration was written (empty when unchanged).
+    pub reasons: Vec<String>,
+    pub changed: bool,
+}
+
+pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &DestinationPlan) -> Result<Output, DrError> {
+    let role = context.config.require_replication_role()?;
+    let s3 = context.clients.s3(&plan.region);
+    let spec = plan.rule_spec(destination, context.config);
+    let existing = bucket::replication(&s3, &plan.bucket).await?;
+    let other_rules = existing
+        .as_ref()
+        .map_or(0, |c| c.rules().iter().filter(|r| r.id() != Some(RULE_ID)).count());
+
+    let reasons = match replication::merge(&plan.bucket, existing.as_ref(), role, &spec)? {
+        Merge::Unchanged => Vec::new(),
+        Merge::Write { configuration, reasons } => {
+            s3.put_bucket_replication()
+                .bucket(&plan.bucket)
+                .replication_configuration(configuration)
+                .send()
+                .await
+                .aws(&plan.bucket, "PutBucketReplication")
+                .map_err(versioning_not_yet_visible)?;
+            reasons
+        }
+    };
+    Ok(Output {
+        bucket: plan.bucket.clone(),
+        rule_id: RULE_ID,
+        destination_arn: spec.destination_arn(),
+        role: role.to_owned(),
+        other_rules,
+        changed: !reasons.is_empty(),
+        reasons,
+    })
+}
+
+/// Versioning was enabled moments ago by earlier steps; S3 can take a while to see it, and
+/// says so with InvalidRequest. Retrying is the fix.
+fn versioning_not_yet_visible(error: DrError) -> DrError {
+    match error {
+        DrError::AwsRequestFailed { bucket, operation, code, message }
+            if code == "InvalidRequest" && message.to_ascii_lowercase().contains("versioning") =>
+        {
+            DrError::TransientAwsError { bucket, operation, detail: format!("{code}: {message}") }
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,46 @@
+//! EnableSourceVersioning: replication needs a versioned source.
+//!
+//! AWS calls: GetBucketVersioning; PutBucketVersioning only if not Enabled.
+
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use serde::Serialize;
+
+use crate::bucket;
+use crate::error::{AwsResultExt, DrError};
+use crate::plan::SourcePlan;
+use crate::steps::StepContext;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub bucket: String,
+    pub versioning: &'static str,
+    /// What it was before this step: Enabled, Suspended or Off.
+    pub previous: String,
+    pub changed: bool,
+}
+
+pub async fn run(context: &StepContext<'_>, plan: &SourcePlan) -> Result<Output, DrError> {
+    let s3 = context.clients.s3(&plan.region);
+    let previous = bucket::versioning(&s3, &plan.bucket).await?;
+    let changed = previous != "Enabled";
+    if changed {
+        put_versioning_enabled(&s3, &plan.bucket).await?;
+    }
+    Ok(Output {
+        bucket: plan.bucket.clone(),
+        versioning: "Enabled",
+        previous,
+        changed,
+    })
+}
+
+pub(crate) async fn put_versioning_enabled(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), DrError> {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .aws(bucket, "PutBucketVersioning")?;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! EnsureDestination: the DR bucket exists, is ours, versioned, private and encrypted.
+//!
+//! AWS calls: CreateBucket (only if ValidateSource did not find it); then GetBucketTagging,
+//! GetBucketVersioning, GetPublicAccessBlock and GetBucketEncryption concurrently; then only
+//! the writes whose setting differs (and ListObjectVersions to vet a bucket we did not create).
+
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
+};
+use serde::Serialize;
+
+use crate::bucket::{self, DefaultEncryption};
+use crate::error::{aws_code, AwsResultExt, DrError};
+use crate::plan::{DestinationPlan, SourcePlan};
+use crate::steps::enable_source_versioning::put_versioning_enabled;
+use crate::steps::StepContext;
+use crate::tags::{self, Tag, SOURCE_TAG};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub bucket: String,
+    pub region: String,
+    pub created: bool,
+    /// What this run changed, e.g. ["created", "versioning", "publicAccessBlock"].
+    pub changes: Vec<&'static str>,
+    pub changed: bool,
+}
+
+pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &DestinationPlan) -> Result<Output, DrError> {
+    let name = destination.bucket.as_str();
+    let s3 = context.clients.s3(&destination.region);
+    let mut changes = Vec::new();
+
+    let created = !destination.exists && create(&s3, plan, destination).await?;
+    if created {
+        changes.push("created");
+    }
+
+    // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
+    let settle = |error: DrError| match error {
+        DrError::AwsRequestFailed { bucket, operation, code, message } if created && code == "NoSuchBucket" => {
+            DrError::TransientAwsError { bucket, operation, detail: format!("{code} just after creation: {message}") }
+        }
+        other => other,
+    };
+    let (current_tags, versioning, public_access, encryption) = tokio::try_join!(
+        bucket::tags(&s3, name),
+        bucket::versioning(&s3, name),
+        bucket::public_access_block(&s3, name),
+        bucket::default_encryption(&s3, name),
+    )
+    .map_err(settle)?;
+
+    match tags::destination_of(&current_tags) {
+        Some(source) if source == plan.bucket => {}
+        Some(other) => return Err(conflict(plan, name, format!("it is the s3-dr destination of {other} (tag {SOURCE_TAG}={other})"))),
+        None => {
+            // Not marked as ours: adopt it only if it is empty and untagged, so s3-dr never
+            // takes over a bucket that holds someone else's data.
+            if !created && (!current_tags.is_empty() || !bucket::is_empty(&s3, name).await?) {
+                return Err(conflict(
+                    plan,
+                    name,
+                    format!("it already exists with objects or tags and no {SOURCE_TAG} tag, so s3-dr did not create it. Tag it {SOURCE_TAG}={} to adopt it, or set S3DR_DESTINATION_SUFFIX to use another name", plan.bucket),
+                ));
+            }
+            let mut desired = current_tags.clone();
+            desired.push(Tag::new(SOURCE_TAG, &plan.bucket));
+            put_tags(&s3, name, &desired).await.map_err(settle)?;
+            changes.push("tags");
+        }
+    }
+
+    if versioning != "Enabled" {
+        put_versioning_enabled(&s3, name).await.map_err(settle)?;
+        changes.push("versioning");
+    }
+
+    if !public_access.as_ref().is_some_and(blocks_everything) {
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .aws(name, "PutPublicAccessBlock")
+            .map_err(settle)?;
+        changes.push("publicAccessBlock");
+    }
+
+    if let Some(wanted) = encryption_change(encryption.as_ref(), plan.replica_kms_key_arn.as_deref()) {
+        put_encryption(&s3, name, &wanted).await.map_err(settle)?;
+        changes.push("encryption");
+    }
+
+    Ok(Output {
+        bucket: name.to_owned(),
+        region: destination.region.clone(),
+        created,
+        changed: !changes.is_empty(),
+        changes,
+    })
+}
+
+/// True if this call created the bucket, false if it already was ours.
+async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &DestinationPlan) -> Result<bool, DrError> {
+    let mut request = s3.create_bucket().bucket(&destination.bucket);
+    // us-east-1 is the one region that takes no LocationConstraint.
+    if destination.region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(destination.region.as_str()))
+                .build(),
+        );
+    }
+    match request.send().await {
+        Ok(_) => Ok(true),
+        // Created meanwhile by a concurrent run (or by hand): vetted by the tag check.
+        Err(error) if aws_code(&error) == Some("BucketAlreadyOwnedByYou") => Ok(false),
+        Err(error) if aws_code(&error) == Some("BucketAlreadyExists") => Err(DrError::BucketNameTaken {
+            bucket: plan.bucket.clone(),
+            destination: destination.bucket.clone(),
+        }),
+        Err(error) => Err(error).aws(&destination.bucket, "CreateBucket"),
+    }
+}
+
+fn conflict(plan: &SourcePlan, destination: &str, reason: String) -> DrError {
+    DrError::DestinationConflict {
+        bucket: plan.bucket.clone(),
+        destination: destination.to_owned(),
+        reason,
+    }
+}
+
+fn blocks_everything(block: &PublicAccessBlockConfiguration) -> bool {
+    [block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()]
+        .iter()
+        .all(|setting| *setting == Some(true))
+}
+
+/// What the destination's default encryption must become, or None to leave it. An SSE-KMS
+/// source needs the DR key; otherwise any default encryption the bucket has is kept.
+pub fn encryption_change(current: Option<&DefaultEncryption>, replica_key: Option<&str>) -> Option<DefaultEncryption> {
+    match (current, replica_key) {
+        (Some(current), Some(key)) if current.is_kms() && current.kms_key.as_deref() == Some(key) => None,
+        (_, Some(key)) => Some(DefaultEncryption {
+            algorithm: "aws:kms".to_owned(),
+            kms_key: Some(key.to_owned()),
+            bucket_key: true,
+        }),
+        (Some(_), None) => None,
+        (None, None) => Some(DefaultEncryption {
+            algorithm: "AES256".to_owned(),
+            kms_key: None,
+            bucket_key: false,
+        }),
+    }
+}
+
+async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
+    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))
+        .set_kms_master_key_id(wanted.kms_key.clone())
+        .build()
+        .map_err(internal)?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(wanted.bucket_key)
+        .build();
+    let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(internal)?;
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(configuration)
+        .send()
+        .await
+        .aws(bucket, "PutBucketEncryption")?;
+    Ok(())
+}
+
+async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
+    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
+    let tag_set = tags
+        .iter()
+        .map(|t| aws_sdk_s3::types::Tag::builder().key(&t.key).value(&t.value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(internal)?;
+    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.aws(bucket, "PutBucketTagging")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sse(algorithm: &str, key: Option<&str>) -> DefaultEncryption {
+        DefaultEncryption { algorithm: algorithm.into(), kms_key: key.map(Into::into), bucket_key: false }
+    }
+
+    #[test]
+    fn plain_sources_keep_any_existing_encryption_and_get_sse_s3_otherwise() {
+        assert_eq!(encryption_change(Some(&sse("AES256", None)), None), None);
+        assert_eq!(encryption_change(Some(&sse("aws:kms", Some("k"))), None), None);
+        assert_eq!(encryption_change(None, None).unwrap().algorithm, "AES256");
+    }
+
+    #[test]
+    fn kms_sources_need_the_dr_key() {
+        let key = "arn:aws:kms:us-east-2:123456789012:key/1";
+        assert_eq!(encryption_change(Some(&sse("aws:kms", Some(key))), Some(key)), None);
+        let wanted = encryption_change(Some(&sse("AES256", None)), Some(key)).unwrap();
+        assert_eq!((wanted.algorithm.as_str(), wanted.kms_key.as_deref(), wanted.bucket_key), ("aws:kms", Some(key), true));
+        assert!(encryption_change(Some(&sse("aws:kms", Some("other"))), Some(key)).is_some());
+    }
+}

@@ -1,0 +1,179 @@
+//! The steps of the workflows, one module each, named as the ASL states are named. The
+//! dispatcher parses the raw event itself so a malformed payload becomes `InvalidInput`.
+//!
+//! Every step is idempotent: it reads, compares with what it wants, writes only the
+//! difference, and reports `changed`.
+
+pub mod enable_replication;
+pub mod enable_source_versioning;
+pub mod ensure_destination;
+pub mod validate_source;
+pub mod verify_protection;
+
+use serde::Serialize;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::error::DrError;
+use crate::plan::{Action, DestinationPlan, SourcePlan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    ValidateSource,
+    EnableSourceVersioning,
+    EnsureDestination,
+    EnableReplication,
+    VerifyProtection,
+}
+
+impl Step {
+    pub const ALL: [Step; 5] = [
+        Step::ValidateSource,
+        Step::EnableSourceVersioning,
+        Step::EnsureDestination,
+        Step::EnableReplication,
+        Step::VerifyProtection,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::ValidateSource => "ValidateSource",
+            Step::EnableSourceVersioning => "EnableSourceVersioning",
+            Step::EnsureDestination => "EnsureDestination",
+            Step::EnableReplication => "EnableReplication",
+            Step::VerifyProtection => "VerifyProtection",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// What every step can reach: configuration, clients, and who we are.
+pub struct StepContext<'a> {
+    pub config: &'a Config,
+    pub clients: &'a Clients,
+    /// From the invoked function ARN; lets HeadBucket tell "ours" from "someone else's".
+    pub account_id: Option<String>,
+}
+
+/// `{"step": "<StateName>", "input": {...}}`
+pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
+    let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+    let name = event.get("step").and_then(Value::as_str).ok_or_else(|| {
+        DrError::InvalidInput(format!(r#"expected {{"step": "<one of {names:?}>", "input": {{...}}}}, got {}"#, abbreviate(event)))
+    })?;
+    let step = Step::parse(name)
+        .ok_or_else(|| DrError::InvalidInput(format!("unknown step {name:?}; known steps: {names:?}")))?;
+    let input = event
+        .get("input")
+        .filter(|i| i.is_object())
+        .ok_or_else(|| DrError::InvalidInput(format!("step {name}: \"input\" must be a JSON object")))?;
+    Ok((step, input))
+}
+
+pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value, DrError> {
+    let (step, input) = parse_request(event)?;
+    let bucket = match step {
+        Step::ValidateSource => crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default(),
+        _ => input.pointer("/ValidateSource/bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
+    };
+    let span = tracing::info_span!("step", step = step.name(), bucket = %bucket);
+    async move {
+        let result = match step {
+            Step::ValidateSource => to_json(validate_source::run(context, input).await),
+            Step::EnableSourceVersioning => {
+                let (plan, _) = plan(step, input)?;
+                to_json(enable_source_versioning::run(context, &plan).await)
+            }
+            Step::EnsureDestination => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(ensure_destination::run(context, &plan, &destination).await)
+            }
+            Step::EnableReplication => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(enable_replication::run(context, &plan, &destination).await)
+            }
+            Step::VerifyProtection => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(verify_protection::run(context, &plan, &destination).await)
+            }
+        };
+        match &result {
+            Ok(output) => tracing::info!(changed = output.get("changed").and_then(|c| c.as_bool()), "step done"),
+            Err(error) => tracing::warn!(error_type = error.error_type(), %error, "step failed"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// Steps after ValidateSource act on its findings, passed along by the state machine.
+fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrError> {
+    let found = input.get("ValidateSource").ok_or_else(|| {
+        DrError::InvalidInput(format!("step {} needs ValidateSource's output at input.ValidateSource", step.name()))
+    })?;
+    let plan: SourcePlan = serde_json::from_value(found.clone())
+        .map_err(|e| DrError::InvalidInput(format!("step {}: input.ValidateSource is malformed: {e}", step.name())))?;
+    match plan.destination.clone() {
+        Some(destination) if plan.action == Action::Protect => Ok((plan, destination)),
+        _ => Err(DrError::InvalidInput(format!(
+            "step {}: ValidateSource did not accept bucket {} for protection (action {:?})",
+            step.name(),
+            plan.bucket,
+            plan.action
+        ))),
+    }
+}
+
+fn to_json<T: Serialize>(result: Result<T, DrError>) -> Result<Value, DrError> {
+    result.and_then(|output| serde_json::to_value(output).map_err(|e| DrError::Internal(format!("serializing step output: {e}"))))
+}
+
+fn abbreviate(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 200 {
+        format!("{}...", text.chars().take(200).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn step_names_round_trip() {
+        for step in Step::ALL {
+            assert_eq!(Step::parse(step.name()), Some(step));
+        }
+    }
+
+    #[test]
+    fn malformed_requests_are_invalid_input() {
+        for event in [
+            json!("ValidateSource"),
+            json!({}),
+            json!({"step": 1}),
+            json!({"step": "DeleteEverything", "input": {}}),
+            json!({"step": "ValidateSource"}),
+            json!({"step": "ValidateSource", "input": [1]}),
+        ] {
+            assert!(matches!(parse_request(&event), Err(DrError::InvalidInput(_))), "{event}");
+        }
+    }
+
+    #[test]
+    fn later_steps_need_the_plan() {
+        let error = plan(Step::EnsureDestination, &json!({"bucket": "photos"})).unwrap_err();
+        assert!(error.to_string().contains("input.ValidateSource"), "{error}");
+        let error = plan(Step::EnsureDestination, &json!({"ValidateSource": {"bucket": 3}})).unwrap_err();
+        assert_eq!(error.error_type(), "InvalidInput");
+    }
+}

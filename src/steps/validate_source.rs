@@ -1,0 +1,130 @@
+//! ValidateSource: decide, by reading only, whether and how to protect a bucket. Every refusal
+//! happens here, before anything is changed.
+//!
+//! AWS calls: GetBucketLocation, GetBucketTagging; when tagged, HeadBucket (destination) and
+//! GetBucketEncryption concurrently, plus KMS DescribeKey for an SSE-KMS source.
+
+use serde_json::Value;
+
+use crate::bucket::{self, DefaultEncryption, Presence};
+use crate::error::{aws_code, AwsResultExt, DrError};
+use crate::event::parse_trigger;
+use crate::naming;
+use crate::plan::{Action, DestinationPlan, SourcePlan};
+use crate::steps::StepContext;
+use crate::tags;
+
+pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan, DrError> {
+    let config = context.config;
+    let trigger = parse_trigger(input)?;
+    let bucket = trigger.bucket().to_owned();
+
+    let home = context.clients.s3(&context.clients.home_region());
+    let region = bucket::region(&home, &bucket)
+        .await?
+        .ok_or_else(|| DrError::SourceBucketNotFound { bucket: bucket.clone() })?;
+    let source = context.clients.s3(&region);
+    let current_tags = bucket::tags(&source, &bucket).await?;
+
+    let mut plan = SourcePlan {
+        action: Action::Skip,
+        bucket: bucket.clone(),
+        region: region.clone(),
+        tagged: config.match_tag.matches(&current_tags),
+        trigger: trigger.describe(),
+        reason: None,
+        destination: None,
+        source_encryption: None,
+        replica_kms_key_arn: None,
+        changed: false,
+    };
+    if !plan.tagged {
+        // The event may say "tagged" while the bucket no longer is: current tags decide.
+        plan.reason = Some(format!("bucket {bucket} is not tagged {}", config.match_tag));
+        return Ok(plan);
+    }
+    if let Some(source_of) = tags::destination_of(&current_tags) {
+        return Err(DrError::SourceIsDestination {
+            bucket,
+            origin: source_of.to_owned(),
+        });
+    }
+    if region == config.dr_region {
+        return Err(DrError::SourceInDrRegion { bucket, region });
+    }
+
+    let destination_name = naming::destination_bucket_name(&bucket, &config.destination_suffix);
+    let dr = context.clients.s3(&config.dr_region);
+    let (presence, encryption) = tokio::try_join!(
+        bucket::presence(&dr, &destination_name, context.account_id.as_deref()),
+        bucket::default_encryption(&source, &bucket),
+    )?;
+    let exists = match presence {
+        Presence::Absent => false,
+        Presence::Present { region: Some(found) } if found != config.dr_region => {
+            return Err(wrong_region(&bucket, &destination_name, &found, &config.dr_region))
+        }
+        Presence::Present { .. } => true,
+        Presence::ElsewhereRegion => return Err(wrong_region(&bucket, &destination_name, "another region", &config.dr_region)),
+        Presence::Forbidden => {
+            return Err(DrError::BucketNameTaken {
+                bucket,
+                destination: destination_name,
+            })
+        }
+    };
+
+    if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) {
+        plan.replica_kms_key_arn = Some(resolve_dr_key(context, &bucket).await?);
+    }
+    plan.action = Action::Protect;
+    plan.source_encryption = encryption;
+    plan.destination = Some(DestinationPlan {
+        bucket: destination_name,
+        region: config.dr_region.clone(),
+        exists,
+    });
+    Ok(plan)
+}
+
+fn wrong_region(bucket: &str, destination: &str, found: &str, dr_region: &str) -> DrError {
+    DrError::DestinationConflict {
+        bucket: bucket.to_owned(),
+        destination: destination.to_owned(),
+        reason: format!(
+            "it exists in {found}, not in the DR region {dr_region}. Move it, or set S3DR_DESTINATION_SUFFIX to pick another name"
+        ),
+    }
+}
+
+/// The configured DR key (ARN, key id or alias), as a key ARN in the DR region, enabled.
+async fn resolve_dr_key(context: &StepContext<'_>, bucket: &str) -> Result<String, DrError> {
+    let region = &context.config.dr_region;
+    let missing = |detail: String| DrError::KmsKeyMissing {
+        bucket: bucket.to_owned(),
+        region: region.clone(),
+        detail,
+    };
+    let Some(key) = context.config.dr_kms_key.as_deref() else {
+        return Err(missing("S3DR_DR_KMS_KEY is not set".to_owned()));
+    };
+    let kms = context.clients.kms(region);
+    let described = match kms.describe_key().key_id(key).send().await {
+        Ok(output) => output,
+        Err(error) if aws_code(&error) == Some("NotFoundException") => {
+            return Err(missing(format!("{key} does not exist in {region}")))
+        }
+        Err(error) => return Err(error).aws(bucket, "kms:DescribeKey"),
+    };
+    let metadata = described
+        .key_metadata()
+        .ok_or_else(|| missing(format!("DescribeKey returned no metadata for {key}")))?;
+    if !metadata.enabled() {
+        let state = metadata.key_state().map_or("disabled", |s| s.as_str());
+        return Err(missing(format!("{key} is {state}")));
+    }
+    metadata
+        .arn()
+        .map(str::to_owned)
+        .ok_or_else(|| missing(format!("DescribeKey returned no ARN for {key}")))
+}
