@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     client_env = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": args.home_region,
+        "AWS_DEFAULT_REGION": args.home_region,  # boto3 and the AWS CLI read this one
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }

@@ -111,7 +111,9 @@ fn describe_event(event: &HistoryEvent, current_state: &mut String) -> Option<St
         HistoryEventType::TaskStateExited => {
             let details = event.state_exited_event_details()?;
             let output: Value = details.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-            Some(format!("  - {}: {}", details.name(), step_summary(&output[details.name()])))
+            // A caught failure exits the state too, with no result: TaskFailed said it already.
+            let result = output.get(details.name()).filter(|r| !r.is_null())?;
+            Some(format!("  - {}: {}", details.name(), step_summary(result)))
         }
         _ => None,
     }

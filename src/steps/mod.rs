@@ -3,6 +3,10 @@
 //!
 //! Every step is idempotent: it reads, compares with what it wants, writes only the
 //! difference, and reports `changed`.
+//!
+//! The Lambda answers with the step's input plus the step's output under the step's name
+//! (`{"bucket": ..., "ValidateSource": {...}, "EnsureDestination": {...}}`), so each state of
+//! the workflow sees what earlier ones found.
 
 pub mod enable_replication;
 pub mod enable_source_versioning;
@@ -77,6 +81,16 @@ pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
 
 pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value, DrError> {
     let (step, input) = parse_request(event)?;
+    let output = run_step(context, step, input).await?;
+    let mut state = input.clone();
+    if let Some(fields) = state.as_object_mut() {
+        fields.insert(step.name().to_owned(), output);
+    }
+    Ok(state)
+}
+
+/// Run one step and return its own output.
+pub async fn run_step(context: &StepContext<'_>, step: Step, input: &Value) -> Result<Value, DrError> {
     let bucket = match step {
         Step::ValidateSource => crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default(),
         _ => input.pointer("/ValidateSource/bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),

@@ -1,0 +1,291 @@
+//! Test harness: one local stack (moto + the real Lambda binary, `local/stack.py`) per test
+//! binary, started on a free port on first use. It stops when this process exits, because
+//! it watches its standard input (`--exit-on-stdin-eof`), which only we hold.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use s3_dr::clients::Clients;
+use serde_json::Value;
+
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const HOME_REGION: &str = "us-east-1";
+pub const SOURCE_REGION: &str = "us-west-2";
+pub const DR_REGION: &str = "us-east-2";
+pub const REPLICATION_ROLE: &str = "arn:aws:iam::123456789012:role/s3-dr-replication";
+
+pub struct Stack {
+    pub endpoint: String,
+    pub env: HashMap<String, String>,
+    pub state_machine_arn: String,
+    // Held for the life of the process: closing stdin stops the stack.
+    _process: Mutex<(Child, ChildStdin)>,
+}
+
+static STACK: OnceLock<Stack> = OnceLock::new();
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("S3DR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test` (it installs the pinned moto in .venv)",
+        python.display()
+    );
+    python
+}
+
+/// The stack of this test binary; `lambda_env` (S3DR_* settings) applies to the first call.
+pub fn stack_with(lambda_env: &[(&str, &str)]) -> &'static Stack {
+    STACK.get_or_init(|| start_stack(lambda_env, &[]))
+}
+
+pub fn stack() -> &'static Stack {
+    stack_with(&[])
+}
+
+/// Start a launcher; `extra_args` e.g. `--no-patches`. Returns once it printed "# ready".
+pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
+    let root = repo_root();
+    let log_path = root.join("target").join(format!(
+        "local-stack-{}.log",
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "tests".into())
+    ));
+    let log = std::fs::File::create(&log_path).expect("create the stack log");
+    let mut command = Command::new(python());
+    command
+        .arg(root.join("local/stack.py"))
+        .args(["--port", "0", "--exit-on-stdin-eof", "--lambda-bin", env!("CARGO_BIN_EXE_s3-dr-lambda")])
+        .args(extra_args)
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    // The developer's own S3DR_* settings must not change what the tests see.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("S3DR_")) {
+        command.env_remove(key);
+    }
+    for (key, value) in lambda_env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start local/stack.py");
+    let stdin = child.stdin.take().expect("stack stdin");
+    let stdout = child.stdout.take().expect("stack stdout");
+    let mut env = HashMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("read the stack's output");
+        if line.starts_with("# ready") {
+            break;
+        }
+        if let Some((key, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            env.insert(key.to_owned(), value.to_owned());
+        }
+    }
+    let endpoint = env
+        .get("AWS_ENDPOINT_URL")
+        .unwrap_or_else(|| panic!("the local stack did not start; see {}", log_path.display()))
+        .clone();
+    Stack {
+        endpoint,
+        state_machine_arn: env.get("S3DR_STATE_MACHINE_ARN").cloned().unwrap_or_default(),
+        env,
+        _process: Mutex::new((child, stdin)),
+    }
+}
+
+impl Stack {
+    pub async fn sdk_config(&self, region: &str) -> SdkConfig {
+        sdk_config(&self.endpoint, region, Credentials::new("test", "test", None, None, "tests")).await
+    }
+
+    pub async fn clients(&self) -> Clients {
+        Clients::new(self.sdk_config(HOME_REGION).await)
+    }
+
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        self.clients().await.s3(region)
+    }
+
+    pub async fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk_config(HOME_REGION).await)
+    }
+
+    pub async fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk_config(region).await)
+    }
+
+    /// An S3 client acting as another AWS account (moto maps assumed-role credentials to the
+    /// role's account id).
+    pub async fn s3_as_account(&self, account: &str, region: &str) -> aws_sdk_s3::Client {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config(HOME_REGION).await);
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/other-team"))
+            .role_session_name("s3-dr-tests")
+            .send()
+            .await
+            .expect("assume a role in another account");
+        let c = assumed.credentials().expect("assumed credentials");
+        let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "other");
+        Clients::new(sdk_config(&self.endpoint, region, credentials).await).s3(region)
+    }
+
+    /// Run the protect workflow (the real ASL file, executed by moto) to completion.
+    pub async fn run_protect(&self, input: Value) -> Execution {
+        run_execution(&self.sfn().await, &self.state_machine_arn, input).await
+    }
+}
+
+async fn sdk_config(endpoint: &str, region: &str, credentials: Credentials) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+/// What an execution ended as, and what each step reported.
+#[derive(Debug)]
+pub struct Execution {
+    pub status: ExecutionStatus,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Value,
+    /// (state name, that step's own output), in order.
+    pub steps: Vec<(String, Value)>,
+}
+
+impl Execution {
+    pub fn step(&self, name: &str) -> &Value {
+        self.steps
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("step {name} did not run: {self:#?}"))
+    }
+
+    pub fn assert_succeeded(&self) -> &Self {
+        assert_eq!(self.status, ExecutionStatus::Succeeded, "{self:#?}");
+        self
+    }
+
+    pub fn assert_failed_with(&self, error: &str) -> &Self {
+        assert_eq!(self.status, ExecutionStatus::Failed, "{self:#?}");
+        assert_eq!(self.error.as_deref(), Some(error), "{self:#?}");
+        self
+    }
+}
+
+pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, input: Value) -> Execution {
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn)
+        .name(unique("test-exec"))
+        .input(input.to_string())
+        .send()
+        .await
+        .expect("start execution");
+    let arn = started.execution_arn();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let described = loop {
+        let described = sfn.describe_execution().execution_arn(arn).send().await.expect("describe execution");
+        if described.status() != &ExecutionStatus::Running {
+            break described;
+        }
+        assert!(Instant::now() < deadline, "execution {arn} still running after 120 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let history = sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
+    let steps = history
+        .events()
+        .iter()
+        .filter(|e| e.r#type() == &HistoryEventType::TaskStateExited)
+        .filter_map(|e| e.state_exited_event_details())
+        .map(|d| {
+            let output: Value = d.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+            (d.name().to_owned(), output[d.name()].clone())
+        })
+        // A caught failure also exits the state, without a result of its own.
+        .filter(|(_, output)| !output.is_null())
+        .collect();
+    Execution {
+        status: described.status().clone(),
+        error: described.error().map(str::to_owned),
+        cause: described.cause().map(str::to_owned),
+        output: described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null),
+        steps,
+    }
+}
+
+/// A bucket name no other test uses: `<prefix>-<pid>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+    let mut request = s3.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    request.send().await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+}
+
+pub async fn tag_bucket(s3: &aws_sdk_s3::Client, name: &str, tags: &[(&str, &str)]) {
+    let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap()).collect();
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A source bucket in `region` with `tags` and a few objects.
+pub async fn source_bucket(stack: &Stack, name: &str, region: &str, tags: &[(&str, &str)]) -> aws_sdk_s3::Client {
+    let s3 = stack.s3(region).await;
+    create_bucket(&s3, name, region).await;
+    for key in ["a.txt", "b/c.txt"] {
+        s3.put_object().bucket(name).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    if !tags.is_empty() {
+        tag_bucket(&s3, name, tags).await;
+    }
+    s3
+}
+
+/// "Enabled", "Suspended" or "Off".
+pub async fn versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> String {
+    s3_dr::bucket::versioning(s3, bucket).await.unwrap()
+}
+
+pub fn asl_path() -> PathBuf {
+    repo_root().join("statemachine/protect-bucket.asl.json")
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
