@@ -5,8 +5,7 @@ mod common;
 
 use aws_sdk_s3::types::{
     BucketVersioningStatus, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration, ReplicationRule,
-    ReplicationRuleFilter, ReplicationRuleStatus, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
+    ReplicationRuleFilter, ReplicationRuleStatus, VersioningConfiguration,
 };
 use common::*;
 use s3_dr::naming;
@@ -253,25 +252,6 @@ async fn an_sse_kms_source_without_a_configured_dr_key_is_refused_before_any_cha
     run.assert_failed_with("KmsKeyMissing");
     assert!(run.cause.as_deref().unwrap().contains("S3DR_DR_KMS_KEY"), "{run:?}");
     assert_eq!(versioning(&s3, &source).await, "Off");
-}
-
-pub async fn put_kms_default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::AwsKms)
-                .kms_master_key_id(key)
-                .build()
-                .unwrap(),
-        )
-        .bucket_key_enabled(true)
-        .build();
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap())
-        .send()
-        .await
-        .unwrap();
 }
 
 fn cloudtrail_put_bucket_tagging(bucket: &str, tag: serde_json::Value) -> serde_json::Value {

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tag, Tagging};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use s3_dr::clients::Clients;
 use serde_json::Value;
@@ -275,6 +278,26 @@ pub async fn source_bucket(stack: &Stack, name: &str, region: &str, tags: &[(&st
         tag_bucket(&s3, name, tags).await;
     }
     s3
+}
+
+/// SSE-KMS default encryption with `key`.
+pub async fn put_kms_default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(key)
+                .build()
+                .unwrap(),
+        )
+        .bucket_key_enabled(true)
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 /// "Enabled", "Suspended" or "Off".
