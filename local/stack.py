@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import logging
 import os
 import queue
 import re
@@ -268,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-patches", action="store_true",
                         help="plain moto, no Lambda: only for tests/emulator_defects.rs")
     parser.add_argument("--env-file", help="also write the client environment to this file")
+    parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes (tests: the stack dies with them)")
     args = parser.parse_args(argv)
@@ -275,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
     from werkzeug.serving import make_server
+
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     patched = [] if args.no_patches else __import__("moto_patches").apply()
     function_arn = f"arn:aws:lambda:{args.home_region}:{ACCOUNT_ID}:function:{FUNCTION_NAME}"

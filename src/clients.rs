@@ -38,7 +38,9 @@ impl Clients {
     }
 
     pub fn home_region(&self) -> String {
-        self.base.region().map_or(FALLBACK_HOME_REGION.to_owned(), |r| r.to_string())
+        self.base
+            .region()
+            .map_or(FALLBACK_HOME_REGION.to_owned(), |r| r.to_string())
     }
 
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {

@@ -80,7 +80,9 @@ pub enum DrError {
     },
 
     /// Throttling, 5xx, timeouts, eventual consistency: the state machine retries these.
-    #[error("{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow")]
+    #[error(
+        "{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow"
+    )]
     TransientAwsError {
         bucket: String,
         operation: &'static str,
@@ -164,7 +166,11 @@ pub fn http_status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
 
 /// Turn an SDK error into the error API: transient faults are retried by the workflow,
 /// access problems and other service errors are terminal and say what failed.
-pub fn classify<E>(error: SdkError<E, HttpResponse>, bucket: &str, operation: &'static str) -> DrError
+pub fn classify<E>(
+    error: SdkError<E, HttpResponse>,
+    bucket: &str,
+    operation: &'static str,
+) -> DrError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -191,13 +197,21 @@ where
                 DrError::AccessDenied {
                     bucket,
                     operation,
-                    message: if message.is_empty() { format!("HTTP {status}") } else { message },
+                    message: if message.is_empty() {
+                        format!("HTTP {status}")
+                    } else {
+                        message
+                    },
                 }
             } else {
                 DrError::AwsRequestFailed {
                     bucket,
                     operation,
-                    code: if code.is_empty() { format!("HTTP {status}") } else { code },
+                    code: if code.is_empty() {
+                        format!("HTTP {status}")
+                    } else {
+                        code
+                    },
                     message,
                 }
             }

@@ -35,7 +35,11 @@ pub struct DestinationStatus {
     pub versioning: Option<String>,
 }
 
-pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<BucketStatus, DrError> {
+pub async fn inspect(
+    clients: &Clients,
+    config: &Config,
+    name: &str,
+) -> Result<BucketStatus, DrError> {
     let mut status = BucketStatus {
         bucket: name.to_owned(),
         exists: false,
@@ -69,14 +73,25 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
         destination_bucket: destination_name.clone(),
         storage_class: config.storage_class.clone(),
         // Status does not resolve KMS aliases: any replica key counts for an SSE-KMS source.
-        replica_key: if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) { ReplicaKey::AnyKey } else { ReplicaKey::None },
+        replica_key: if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) {
+            ReplicaKey::AnyKey
+        } else {
+            ReplicaKey::None
+        },
         replication_time_control: config.replication_time_control,
     };
-    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
+    match replication
+        .as_ref()
+        .and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID)))
+    {
         None => status.rule = "missing",
         Some(rule) => {
             status.drift = rule_drift(rule, &spec);
-            status.rule = if status.drift.is_empty() { "matching" } else { "drifted" };
+            status.rule = if status.drift.is_empty() {
+                "matching"
+            } else {
+                "drifted"
+            };
         }
     }
     status.exists = true;

@@ -41,7 +41,8 @@ impl MatchTag {
 
     pub fn matches(&self, tags: &[Tag]) -> bool {
         tags.iter().any(|tag| {
-            tag.key.trim().eq_ignore_ascii_case(&self.key) && tag.value.trim().eq_ignore_ascii_case(&self.value)
+            tag.key.trim().eq_ignore_ascii_case(&self.key)
+                && tag.value.trim().eq_ignore_ascii_case(&self.value)
         })
     }
 }
@@ -54,7 +55,9 @@ impl std::fmt::Display for MatchTag {
 
 /// The source bucket a destination was made for, if `tags` carry our marker.
 pub fn destination_of(tags: &[Tag]) -> Option<&str> {
-    tags.iter().find(|t| t.key == SOURCE_TAG).map(|t| t.value.as_str())
+    tags.iter()
+        .find(|t| t.key == SOURCE_TAG)
+        .map(|t| t.value.as_str())
 }
 
 #[cfg(test)]
@@ -67,14 +70,27 @@ mod tests {
 
     #[test]
     fn matches_case_insensitively() {
-        for (k, v) in [("dr", "true"), ("DR", "True"), ("Dr", "TRUE"), (" dr ", " true ")] {
-            assert!(dr().matches(&[Tag::new("team", "x"), Tag::new(k, v)]), "{k}={v}");
+        for (k, v) in [
+            ("dr", "true"),
+            ("DR", "True"),
+            ("Dr", "TRUE"),
+            (" dr ", " true "),
+        ] {
+            assert!(
+                dr().matches(&[Tag::new("team", "x"), Tag::new(k, v)]),
+                "{k}={v}"
+            );
         }
     }
 
     #[test]
     fn other_values_or_keys_do_not_match() {
-        for (k, v) in [("dr", "false"), ("dr", ""), ("drx", "true"), ("disaster", "true")] {
+        for (k, v) in [
+            ("dr", "false"),
+            ("dr", ""),
+            ("drx", "true"),
+            ("disaster", "true"),
+        ] {
             assert!(!dr().matches(&[Tag::new(k, v)]), "{k}={v}");
         }
         assert!(!dr().matches(&[]));
@@ -84,12 +100,18 @@ mod tests {
     fn parse_rejects_an_empty_key() {
         assert_eq!(MatchTag::parse("=true"), None);
         assert_eq!(MatchTag::parse("dr"), None);
-        assert_eq!(MatchTag::parse(" Backup = yes ").unwrap().to_string(), "Backup=yes");
+        assert_eq!(
+            MatchTag::parse(" Backup = yes ").unwrap().to_string(),
+            "Backup=yes"
+        );
     }
 
     #[test]
     fn destinations_are_recognised_by_their_marker() {
-        assert_eq!(destination_of(&[Tag::new(SOURCE_TAG, "photos")]), Some("photos"));
+        assert_eq!(
+            destination_of(&[Tag::new(SOURCE_TAG, "photos")]),
+            Some("photos")
+        );
         assert_eq!(destination_of(&[Tag::new("dr", "true")]), None);
     }
 }

@@ -1,5 +1,9 @@
 //! The s3-dr step Lambda: init tracing, read configuration once, build clients, serve.
 
+// The future of `main` (lambda_runtime service stack around the SDK calls) is deeper than
+// rustc's default layout query limit in non-test builds.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use s3_dr::clients::Clients;
 use s3_dr::config::Config;
@@ -18,5 +22,8 @@ async fn main() -> Result<(), Error> {
         tracing::error!(%error, "invalid configuration: every invocation will fail with InvalidConfig");
     }
     let handler = &handler;
-    run(service_fn(move |event: LambdaEvent<Value>| async move { handler.handle(event).await })).await
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event).await
+    }))
+    .await
 }

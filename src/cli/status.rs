@@ -9,7 +9,12 @@ use super::Output;
 /// Buckets inspected at once; each inspection makes about six calls, some concurrent.
 const CONCURRENCY: usize = 8;
 
-pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output: Output) -> Result<(), String> {
+pub async fn run(
+    clients: &Clients,
+    config: &Config,
+    buckets: &[String],
+    output: Output,
+) -> Result<(), String> {
     let results: Vec<_> = stream::iter(buckets)
         .map(|bucket| async move { (bucket.clone(), inspect(clients, config, bucket).await) })
         .buffered(CONCURRENCY)
@@ -33,12 +38,26 @@ pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output:
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!("could not read {} bucket(s):\n  {}", failures.len(), failures.join("\n  ")))
+        Err(format!(
+            "could not read {} bucket(s):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        ))
     }
 }
 
 pub fn table(statuses: &[BucketStatus]) -> String {
-    let header = ["BUCKET", "REGION", "TAGGED", "VERSIONING", "DESTINATION", "DEST REGION", "DEST VERSIONING", "RULE", "PROTECTED"];
+    let header = [
+        "BUCKET",
+        "REGION",
+        "TAGGED",
+        "VERSIONING",
+        "DESTINATION",
+        "DEST REGION",
+        "DEST VERSIONING",
+        "RULE",
+        "PROTECTED",
+    ];
     let rows: Vec<[String; 9]> = statuses
         .iter()
         .map(|s| {
@@ -48,10 +67,26 @@ pub fn table(statuses: &[BucketStatus]) -> String {
                 s.region.clone().unwrap_or_else(|| "(missing)".into()),
                 yes_no(s.tagged),
                 s.versioning.clone().unwrap_or_else(|| "-".into()),
-                destination.map_or("-".into(), |d| format!("{}{}", d.bucket, if d.state == "present" { String::new() } else { format!(" ({})", d.state) })),
+                destination.map_or("-".into(), |d| {
+                    format!(
+                        "{}{}",
+                        d.bucket,
+                        if d.state == "present" {
+                            String::new()
+                        } else {
+                            format!(" ({})", d.state)
+                        }
+                    )
+                }),
                 destination.map_or("-".into(), |d| d.region.clone()),
-                destination.and_then(|d| d.versioning.clone()).unwrap_or_else(|| "-".into()),
-                if s.drift.is_empty() { s.rule.to_owned() } else { format!("{}: {}", s.rule, s.drift.join("; ")) },
+                destination
+                    .and_then(|d| d.versioning.clone())
+                    .unwrap_or_else(|| "-".into()),
+                if s.drift.is_empty() {
+                    s.rule.to_owned()
+                } else {
+                    format!("{}: {}", s.rule, s.drift.join("; "))
+                },
                 yes_no(s.protected),
             ]
         })
@@ -63,7 +98,11 @@ pub fn table(statuses: &[BucketStatus]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut text = line(header.to_vec());

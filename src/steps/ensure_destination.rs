@@ -5,8 +5,9 @@
 //! the writes whose setting differs (and ListObjectVersions to vet a bucket we did not create).
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tagging,
 };
 use serde::Serialize;
 
@@ -28,7 +29,11 @@ pub struct Output {
     pub changed: bool,
 }
 
-pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &DestinationPlan) -> Result<Output, DrError> {
+pub async fn run(
+    context: &StepContext<'_>,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+) -> Result<Output, DrError> {
     let name = destination.bucket.as_str();
     let s3 = context.clients.s3(&destination.region);
     let mut changes = Vec::new();
@@ -40,9 +45,16 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &Des
 
     // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
     let settle = |error: DrError| match error {
-        DrError::AwsRequestFailed { bucket, operation, code, message } if created && code == "NoSuchBucket" => {
-            DrError::TransientAwsError { bucket, operation, detail: format!("{code} just after creation: {message}") }
-        }
+        DrError::AwsRequestFailed {
+            bucket,
+            operation,
+            code,
+            message,
+        } if created && code == "NoSuchBucket" => DrError::TransientAwsError {
+            bucket,
+            operation,
+            detail: format!("{code} just after creation: {message}"),
+        },
         other => other,
     };
     let (current_tags, versioning, public_access, encryption) = tokio::try_join!(
@@ -55,7 +67,13 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &Des
 
     match tags::destination_of(&current_tags) {
         Some(source) if source == plan.bucket => {}
-        Some(other) => return Err(conflict(plan, name, format!("it is the s3-dr destination of {other} (tag {SOURCE_TAG}={other})"))),
+        Some(other) => {
+            return Err(conflict(
+                plan,
+                name,
+                format!("it is the s3-dr destination of {other} (tag {SOURCE_TAG}={other})"),
+            ))
+        }
         None => {
             // Not marked as ours: adopt it only if it is empty and untagged, so s3-dr never
             // takes over a bucket that holds someone else's data.
@@ -96,7 +114,9 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &Des
         changes.push("publicAccessBlock");
     }
 
-    if let Some(wanted) = encryption_change(encryption.as_ref(), plan.replica_kms_key_arn.as_deref()) {
+    if let Some(wanted) =
+        encryption_change(encryption.as_ref(), plan.replica_kms_key_arn.as_deref())
+    {
         put_encryption(&s3, name, &wanted).await.map_err(settle)?;
         changes.push("encryption");
     }
@@ -111,7 +131,11 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &Des
 }
 
 /// True if this call created the bucket, false if it already was ours.
-async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &DestinationPlan) -> Result<bool, DrError> {
+async fn create(
+    s3: &aws_sdk_s3::Client,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+) -> Result<bool, DrError> {
     let mut request = s3.create_bucket().bucket(&destination.bucket);
     // us-east-1 is the one region that takes no LocationConstraint.
     if destination.region != "us-east-1" {
@@ -125,10 +149,12 @@ async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &Destin
         Ok(_) => Ok(true),
         // Created meanwhile by a concurrent run (or by hand): vetted by the tag check.
         Err(error) if aws_code(&error) == Some("BucketAlreadyOwnedByYou") => Ok(false),
-        Err(error) if aws_code(&error) == Some("BucketAlreadyExists") => Err(DrError::BucketNameTaken {
-            bucket: plan.bucket.clone(),
-            destination: destination.bucket.clone(),
-        }),
+        Err(error) if aws_code(&error) == Some("BucketAlreadyExists") => {
+            Err(DrError::BucketNameTaken {
+                bucket: plan.bucket.clone(),
+                destination: destination.bucket.clone(),
+            })
+        }
         Err(error) => Err(error).aws(&destination.bucket, "CreateBucket"),
     }
 }
@@ -142,16 +168,28 @@ fn conflict(plan: &SourcePlan, destination: &str, reason: String) -> DrError {
 }
 
 fn blocks_everything(block: &PublicAccessBlockConfiguration) -> bool {
-    [block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()]
-        .iter()
-        .all(|setting| *setting == Some(true))
+    [
+        block.block_public_acls(),
+        block.ignore_public_acls(),
+        block.block_public_policy(),
+        block.restrict_public_buckets(),
+    ]
+    .iter()
+    .all(|setting| *setting == Some(true))
 }
 
 /// What the destination's default encryption must become, or None to leave it. An SSE-KMS
 /// source needs the DR key; otherwise any default encryption the bucket has is kept.
-pub fn encryption_change(current: Option<&DefaultEncryption>, replica_key: Option<&str>) -> Option<DefaultEncryption> {
+pub fn encryption_change(
+    current: Option<&DefaultEncryption>,
+    replica_key: Option<&str>,
+) -> Option<DefaultEncryption> {
     match (current, replica_key) {
-        (Some(current), Some(key)) if current.is_kms() && current.kms_key.as_deref() == Some(key) => None,
+        (Some(current), Some(key))
+            if current.is_kms() && current.kms_key.as_deref() == Some(key) =>
+        {
+            None
+        }
         (_, Some(key)) => Some(DefaultEncryption {
             algorithm: "aws:kms".to_owned(),
             kms_key: Some(key.to_owned()),
@@ -166,8 +204,14 @@ pub fn encryption_change(current: Option<&DefaultEncryption>, replica_key: Optio
     }
 }
 
-async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
-    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
+async fn put_encryption(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    wanted: &DefaultEncryption,
+) -> Result<(), DrError> {
+    let internal = |e: aws_sdk_s3::error::BuildError| {
+        DrError::Internal(format!("building encryption settings: {e}"))
+    };
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))
         .set_kms_master_key_id(wanted.kms_key.clone())
@@ -177,7 +221,10 @@ async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultE
         .apply_server_side_encryption_by_default(default)
         .bucket_key_enabled(wanted.bucket_key)
         .build();
-    let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(internal)?;
+    let configuration = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(internal)?;
     s3.put_bucket_encryption()
         .bucket(bucket)
         .server_side_encryption_configuration(configuration)
@@ -188,14 +235,28 @@ async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultE
 }
 
 async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
-    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
+    let internal =
+        |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
     let tag_set = tags
         .iter()
-        .map(|t| aws_sdk_s3::types::Tag::builder().key(&t.key).value(&t.value).build())
+        .map(|t| {
+            aws_sdk_s3::types::Tag::builder()
+                .key(&t.key)
+                .value(&t.value)
+                .build()
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
-    let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(internal)?;
-    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.aws(bucket, "PutBucketTagging")?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tag_set))
+        .build()
+        .map_err(internal)?;
+    s3.put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(tagging)
+        .send()
+        .await
+        .aws(bucket, "PutBucketTagging")?;
     Ok(())
 }
 
@@ -204,22 +265,39 @@ mod tests {
     use super::*;
 
     fn sse(algorithm: &str, key: Option<&str>) -> DefaultEncryption {
-        DefaultEncryption { algorithm: algorithm.into(), kms_key: key.map(Into::into), bucket_key: false }
+        DefaultEncryption {
+            algorithm: algorithm.into(),
+            kms_key: key.map(Into::into),
+            bucket_key: false,
+        }
     }
 
     #[test]
     fn plain_sources_keep_any_existing_encryption_and_get_sse_s3_otherwise() {
         assert_eq!(encryption_change(Some(&sse("AES256", None)), None), None);
-        assert_eq!(encryption_change(Some(&sse("aws:kms", Some("k"))), None), None);
+        assert_eq!(
+            encryption_change(Some(&sse("aws:kms", Some("k"))), None),
+            None
+        );
         assert_eq!(encryption_change(None, None).unwrap().algorithm, "AES256");
     }
 
     #[test]
     fn kms_sources_need_the_dr_key() {
         let key = "arn:aws:kms:us-east-2:123456789012:key/1";
-        assert_eq!(encryption_change(Some(&sse("aws:kms", Some(key))), Some(key)), None);
+        assert_eq!(
+            encryption_change(Some(&sse("aws:kms", Some(key))), Some(key)),
+            None
+        );
         let wanted = encryption_change(Some(&sse("AES256", None)), Some(key)).unwrap();
-        assert_eq!((wanted.algorithm.as_str(), wanted.kms_key.as_deref(), wanted.bucket_key), ("aws:kms", Some(key), true));
+        assert_eq!(
+            (
+                wanted.algorithm.as_str(),
+                wanted.kms_key.as_deref(),
+                wanted.bucket_key
+            ),
+            ("aws:kms", Some(key), true)
+        );
         assert!(encryption_change(Some(&sse("aws:kms", Some("other"))), Some(key)).is_some());
     }
 }

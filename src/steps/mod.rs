@@ -68,14 +68,20 @@ pub struct StepContext<'a> {
 pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
     let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
     let name = event.get("step").and_then(Value::as_str).ok_or_else(|| {
-        DrError::InvalidInput(format!(r#"expected {{"step": "<one of {names:?}>", "input": {{...}}}}, got {}"#, abbreviate(event)))
+        DrError::InvalidInput(format!(
+            r#"expected {{"step": "<one of {names:?}>", "input": {{...}}}}, got {}"#,
+            abbreviate(event)
+        ))
     })?;
-    let step = Step::parse(name)
-        .ok_or_else(|| DrError::InvalidInput(format!("unknown step {name:?}; known steps: {names:?}")))?;
+    let step = Step::parse(name).ok_or_else(|| {
+        DrError::InvalidInput(format!("unknown step {name:?}; known steps: {names:?}"))
+    })?;
     let input = event
         .get("input")
         .filter(|i| i.is_object())
-        .ok_or_else(|| DrError::InvalidInput(format!("step {name}: \"input\" must be a JSON object")))?;
+        .ok_or_else(|| {
+            DrError::InvalidInput(format!("step {name}: \"input\" must be a JSON object"))
+        })?;
     Ok((step, input))
 }
 
@@ -90,10 +96,20 @@ pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value,
 }
 
 /// Run one step and return its own output.
-pub async fn run_step(context: &StepContext<'_>, step: Step, input: &Value) -> Result<Value, DrError> {
+pub async fn run_step(
+    context: &StepContext<'_>,
+    step: Step,
+    input: &Value,
+) -> Result<Value, DrError> {
     let bucket = match step {
-        Step::ValidateSource => crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default(),
-        _ => input.pointer("/ValidateSource/bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Step::ValidateSource => crate::event::parse_trigger(input)
+            .map(|t| t.bucket().to_owned())
+            .unwrap_or_default(),
+        _ => input
+            .pointer("/ValidateSource/bucket")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
     };
     let span = tracing::info_span!("step", step = step.name(), bucket = %bucket);
     async move {
@@ -117,7 +133,10 @@ pub async fn run_step(context: &StepContext<'_>, step: Step, input: &Value) -> R
             }
         };
         match &result {
-            Ok(output) => tracing::info!(changed = output.get("changed").and_then(|c| c.as_bool()), "step done"),
+            Ok(output) => tracing::info!(
+                changed = output.get("changed").and_then(|c| c.as_bool()),
+                "step done"
+            ),
             Err(error) => tracing::warn!(error_type = error.error_type(), %error, "step failed"),
         }
         result
@@ -129,10 +148,17 @@ pub async fn run_step(context: &StepContext<'_>, step: Step, input: &Value) -> R
 /// Steps after ValidateSource act on its findings, passed along by the state machine.
 fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrError> {
     let found = input.get("ValidateSource").ok_or_else(|| {
-        DrError::InvalidInput(format!("step {} needs ValidateSource's output at input.ValidateSource", step.name()))
+        DrError::InvalidInput(format!(
+            "step {} needs ValidateSource's output at input.ValidateSource",
+            step.name()
+        ))
     })?;
-    let plan: SourcePlan = serde_json::from_value(found.clone())
-        .map_err(|e| DrError::InvalidInput(format!("step {}: input.ValidateSource is malformed: {e}", step.name())))?;
+    let plan: SourcePlan = serde_json::from_value(found.clone()).map_err(|e| {
+        DrError::InvalidInput(format!(
+            "step {}: input.ValidateSource is malformed: {e}",
+            step.name()
+        ))
+    })?;
     match plan.destination.clone() {
         Some(destination) if plan.action == Action::Protect => Ok((plan, destination)),
         _ => Err(DrError::InvalidInput(format!(
@@ -145,7 +171,10 @@ fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrEr
 }
 
 fn to_json<T: Serialize>(result: Result<T, DrError>) -> Result<Value, DrError> {
-    result.and_then(|output| serde_json::to_value(output).map_err(|e| DrError::Internal(format!("serializing step output: {e}"))))
+    result.and_then(|output| {
+        serde_json::to_value(output)
+            .map_err(|e| DrError::Internal(format!("serializing step output: {e}")))
+    })
 }
 
 fn abbreviate(value: &Value) -> String {
@@ -179,15 +208,25 @@ mod tests {
             json!({"step": "ValidateSource"}),
             json!({"step": "ValidateSource", "input": [1]}),
         ] {
-            assert!(matches!(parse_request(&event), Err(DrError::InvalidInput(_))), "{event}");
+            assert!(
+                matches!(parse_request(&event), Err(DrError::InvalidInput(_))),
+                "{event}"
+            );
         }
     }
 
     #[test]
     fn later_steps_need_the_plan() {
         let error = plan(Step::EnsureDestination, &json!({"bucket": "photos"})).unwrap_err();
-        assert!(error.to_string().contains("input.ValidateSource"), "{error}");
-        let error = plan(Step::EnsureDestination, &json!({"ValidateSource": {"bucket": 3}})).unwrap_err();
+        assert!(
+            error.to_string().contains("input.ValidateSource"),
+            "{error}"
+        );
+        let error = plan(
+            Step::EnsureDestination,
+            &json!({"ValidateSource": {"bucket": 3}}),
+        )
+        .unwrap_err();
         assert_eq!(error.error_type(), "InvalidInput");
     }
 }

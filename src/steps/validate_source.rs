@@ -20,9 +20,12 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     let bucket = trigger.bucket().to_owned();
 
     let home = context.clients.s3(&context.clients.home_region());
-    let region = bucket::region(&home, &bucket)
-        .await?
-        .ok_or_else(|| DrError::SourceBucketNotFound { bucket: bucket.clone() })?;
+    let region =
+        bucket::region(&home, &bucket)
+            .await?
+            .ok_or_else(|| DrError::SourceBucketNotFound {
+                bucket: bucket.clone(),
+            })?;
     let source = context.clients.s3(&region);
     let current_tags = bucket::tags(&source, &bucket).await?;
 
@@ -40,7 +43,10 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     };
     if !plan.tagged {
         // The event may say "tagged" while the bucket no longer is: current tags decide.
-        plan.reason = Some(format!("bucket {bucket} is not tagged {}", config.match_tag));
+        plan.reason = Some(format!(
+            "bucket {bucket} is not tagged {}",
+            config.match_tag
+        ));
         return Ok(plan);
     }
     if let Some(source_of) = tags::destination_of(&current_tags) {
@@ -61,11 +67,25 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     )?;
     let exists = match presence {
         Presence::Absent => false,
-        Presence::Present { region: Some(found) } if found != config.dr_region => {
-            return Err(wrong_region(&bucket, &destination_name, &found, &config.dr_region))
+        Presence::Present {
+            region: Some(found),
+        } if found != config.dr_region => {
+            return Err(wrong_region(
+                &bucket,
+                &destination_name,
+                &found,
+                &config.dr_region,
+            ))
         }
         Presence::Present { .. } => true,
-        Presence::ElsewhereRegion => return Err(wrong_region(&bucket, &destination_name, "another region", &config.dr_region)),
+        Presence::ElsewhereRegion => {
+            return Err(wrong_region(
+                &bucket,
+                &destination_name,
+                "another region",
+                &config.dr_region,
+            ))
+        }
         Presence::Forbidden => {
             return Err(DrError::BucketNameTaken {
                 bucket,

@@ -24,7 +24,11 @@ pub struct Output {
     pub changed: bool,
 }
 
-pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &DestinationPlan) -> Result<Output, DrError> {
+pub async fn run(
+    context: &StepContext<'_>,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+) -> Result<Output, DrError> {
     let source = context.clients.s3(&plan.region);
     let dr = context.clients.s3(&destination.region);
     let (source_versioning, destination_versioning, replication) = tokio::try_join!(
@@ -38,10 +42,16 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan, destination: &Des
         problems.push(format!("source versioning is {source_versioning}"));
     }
     if destination_versioning != "Enabled" {
-        problems.push(format!("destination {} versioning is {destination_versioning}", destination.bucket));
+        problems.push(format!(
+            "destination {} versioning is {destination_versioning}",
+            destination.bucket
+        ));
     }
     let spec = plan.rule_spec(destination, context.config);
-    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
+    match replication
+        .as_ref()
+        .and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID)))
+    {
         None => problems.push(format!("replication rule {RULE_ID} is missing")),
         Some(rule) => problems.extend(rule_drift(rule, &spec)),
     }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
 };
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use s3_dr::clients::Clients;
@@ -76,7 +77,13 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
     let mut command = Command::new(python());
     command
         .arg(root.join("local/stack.py"))
-        .args(["--port", "0", "--exit-on-stdin-eof", "--lambda-bin", env!("CARGO_BIN_EXE_s3-dr-lambda")])
+        .args([
+            "--port",
+            "0",
+            "--exit-on-stdin-eof",
+            "--lambda-bin",
+            env!("CARGO_BIN_EXE_s3-dr-lambda"),
+        ])
         .args(extra_args)
         .current_dir(&root)
         .stdin(Stdio::piped())
@@ -108,7 +115,10 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
         .clone();
     Stack {
         endpoint,
-        state_machine_arn: env.get("S3DR_STATE_MACHINE_ARN").cloned().unwrap_or_default(),
+        state_machine_arn: env
+            .get("S3DR_STATE_MACHINE_ARN")
+            .cloned()
+            .unwrap_or_default(),
         env,
         _process: Mutex::new((child, stdin)),
     }
@@ -116,7 +126,12 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
 
 impl Stack {
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
-        sdk_config(&self.endpoint, region, Credentials::new("test", "test", None, None, "tests")).await
+        sdk_config(
+            &self.endpoint,
+            region,
+            Credentials::new("test", "test", None, None, "tests"),
+        )
+        .await
     }
 
     pub async fn clients(&self) -> Clients {
@@ -147,7 +162,13 @@ impl Stack {
             .await
             .expect("assume a role in another account");
         let c = assumed.credentials().expect("assumed credentials");
-        let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_owned()), None, "other");
+        let credentials = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "other",
+        );
         Clients::new(sdk_config(&self.endpoint, region, credentials).await).s3(region)
     }
 
@@ -198,7 +219,11 @@ impl Execution {
     }
 }
 
-pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, input: Value) -> Execution {
+pub async fn run_execution(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    input: Value,
+) -> Execution {
     let started = sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)
@@ -210,21 +235,38 @@ pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, i
     let arn = started.execution_arn();
     let deadline = Instant::now() + Duration::from_secs(120);
     let described = loop {
-        let described = sfn.describe_execution().execution_arn(arn).send().await.expect("describe execution");
+        let described = sfn
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe execution");
         if described.status() != &ExecutionStatus::Running {
             break described;
         }
-        assert!(Instant::now() < deadline, "execution {arn} still running after 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "execution {arn} still running after 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let history = sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("history");
     let steps = history
         .events()
         .iter()
         .filter(|e| e.r#type() == &HistoryEventType::TaskStateExited)
         .filter_map(|e| e.state_exited_event_details())
         .map(|d| {
-            let output: Value = d.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+            let output: Value = d
+                .output()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
             (d.name().to_owned(), output[d.name()].clone())
         })
         // A caught failure also exits the state, without a result of its own.
@@ -234,7 +276,10 @@ pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, i
         status: described.status().clone(),
         error: described.error().map(str::to_owned),
         cause: described.cause().map(str::to_owned),
-        output: described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null),
+        output: described
+            .output()
+            .and_then(|o| serde_json::from_str(o).ok())
+            .unwrap_or(Value::Null),
         steps,
     }
 }
@@ -242,7 +287,11 @@ pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, i
 /// A bucket name no other test uses: `<prefix>-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
@@ -254,25 +303,47 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
                 .build(),
         );
     }
-    request.send().await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
 }
 
 pub async fn tag_bucket(s3: &aws_sdk_s3::Client, name: &str, tags: &[(&str, &str)]) {
-    let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap()).collect();
+    let tag_set = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
+        .collect();
     s3.put_bucket_tagging()
         .bucket(name)
-        .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().unwrap())
+        .tagging(
+            Tagging::builder()
+                .set_tag_set(Some(tag_set))
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
 }
 
 /// A source bucket in `region` with `tags` and a few objects.
-pub async fn source_bucket(stack: &Stack, name: &str, region: &str, tags: &[(&str, &str)]) -> aws_sdk_s3::Client {
+pub async fn source_bucket(
+    stack: &Stack,
+    name: &str,
+    region: &str,
+    tags: &[(&str, &str)],
+) -> aws_sdk_s3::Client {
     let s3 = stack.s3(region).await;
     create_bucket(&s3, name, region).await;
     for key in ["a.txt", "b/c.txt"] {
-        s3.put_object().bucket(name).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+        s3.put_object()
+            .bucket(name)
+            .key(key)
+            .body(key.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
     }
     if !tags.is_empty() {
         tag_bucket(&s3, name, tags).await;
@@ -294,7 +365,12 @@ pub async fn put_kms_default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, k
         .build();
     s3.put_bucket_encryption()
         .bucket(bucket)
-        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap())
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();

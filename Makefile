@@ -1,0 +1,47 @@
+# s3-dr: `make demo` and `make test` work on a fresh clone; every tool is installed here.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 4566
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_TOOLS_STAMP := tools/node_modules/.package-lock.json
+CARGO ?= cargo
+
+.PHONY: help tools build local demo test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): local/requirements.txt local/constraints.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/requirements.txt -c local/constraints.txt
+	touch $@
+
+$(NODE_TOOLS_STAMP): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund
+
+tools: $(VENV_STAMP) $(NODE_TOOLS_STAMP) ## install moto (pinned, in .venv) and asl-validator (npm ci)
+
+build: ## build the Lambda and the CLI (debug)
+	$(CARGO) build --bins
+
+local: tools build ## run the local stack in the foreground on 127.0.0.1:$(PORT) (Ctrl-C stops it)
+	$(PYTHON) local/stack.py --port $(PORT) --lambda-bin target/debug/s3-dr-lambda
+
+demo: tools build ## start the local stack, protect a tagged bucket, print what happened, stop
+	PORT=$(PORT) local/demo.sh
+
+test: tools ## install what the tests need, then run every test
+	$(CARGO) fmt --check
+	$(CARGO) test --all-targets
+
+lint: ## clippy on everything, warnings are errors
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: tools ## benchmarks on the local stack (numbers, and the command that reproduces them)
+	$(CARGO) run --release --example bench_protect
+
+clean:
+	rm -rf $(VENV) tools/node_modules target
