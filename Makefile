@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_TOOLS_STAMP := tools/node_modules/.package-lock.json
 CARGO ?= cargo
 
-.PHONY: help tools build local demo test lint bench clean
+.PHONY: help tools build shipped local demo test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,15 +33,23 @@ local: tools build ## run the local stack in the foreground on 127.0.0.1:$(PORT)
 demo: tools build ## start the local stack, protect a tagged bucket, print what happened, stop
 	PORT=$(PORT) local/demo.sh
 
-test: tools ## install what the tests need, then run every test
+# The tests run the binaries exactly as shipped: built in their own cargo invocation, because
+# a test build unifies dev-dependency features (aws-smithy-mocks' test-util) into them.
+SHIPPED := target/shipped
+
+shipped: build
+	mkdir -p $(SHIPPED)
+	cp target/debug/s3-dr-lambda target/debug/s3-dr $(SHIPPED)/
+
+test: tools shipped ## install what the tests need, then run every test
 	$(CARGO) fmt --check
-	$(CARGO) test --all-targets
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr $(CARGO) test --all-targets
 
 lint: ## clippy on everything, warnings are errors
 	$(CARGO) clippy --all-targets -- -D warnings
 
-bench: tools ## benchmarks on the local stack (numbers, and the command that reproduces them)
-	$(CARGO) run --release --example bench_protect
+bench: tools build ## benchmarks on the local stack (numbers, and the command that reproduces them)
+	$(CARGO) run --example bench_protect
 
 clean:
 	rm -rf $(VENV) tools/node_modules target

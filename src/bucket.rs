@@ -1,9 +1,7 @@
 //! One function per S3 read that s3-dr makes, each mapping its "not configured" error code to
 //! `None` (AWS reports an absent setting as an error) and every other error to [`DrError`].
 
-use aws_sdk_s3::types::{
-    BucketVersioningStatus, PublicAccessBlockConfiguration, ReplicationConfiguration,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, PublicAccessBlockConfiguration, ReplicationConfiguration};
 use aws_sdk_s3::Client;
 
 use crate::error::{aws_code, http_status, AwsResultExt, DrError};
@@ -13,13 +11,11 @@ use crate::tags::Tag;
 /// of any region from any regional endpoint; an empty constraint means us-east-1.
 pub async fn region(s3: &Client, bucket: &str) -> Result<Option<String>, DrError> {
     match s3.get_bucket_location().bucket(bucket).send().await {
-        Ok(output) => Ok(Some(
-            match output.location_constraint().map(|c| c.as_str()) {
-                None | Some("") => "us-east-1".to_owned(),
-                Some("EU") => "eu-west-1".to_owned(),
-                Some(region) => region.to_owned(),
-            },
-        )),
+        Ok(output) => Ok(Some(match output.location_constraint().map(|c| c.as_str()) {
+            None | Some("") => "us-east-1".to_owned(),
+            Some("EU") => "eu-west-1".to_owned(),
+            Some(region) => region.to_owned(),
+        })),
         Err(error) if aws_code(&error) == Some("NoSuchBucket") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetBucketLocation"),
     }
@@ -27,11 +23,7 @@ pub async fn region(s3: &Client, bucket: &str) -> Result<Option<String>, DrError
 
 pub async fn tags(s3: &Client, bucket: &str) -> Result<Vec<Tag>, DrError> {
     match s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(output) => Ok(output
-            .tag_set()
-            .iter()
-            .map(|t| Tag::new(t.key(), t.value()))
-            .collect()),
+        Ok(output) => Ok(output.tag_set().iter().map(|t| Tag::new(t.key(), t.value())).collect()),
         Err(error) if aws_code(&error) == Some("NoSuchTagSet") => Ok(Vec::new()),
         Err(error) => Err(error).aws(bucket, "GetBucketTagging"),
     }
@@ -39,22 +31,11 @@ pub async fn tags(s3: &Client, bucket: &str) -> Result<Vec<Tag>, DrError> {
 
 /// "Enabled", "Suspended", or "Off" (never enabled: S3 returns no status).
 pub async fn versioning(s3: &Client, bucket: &str) -> Result<String, DrError> {
-    let output = s3
-        .get_bucket_versioning()
-        .bucket(bucket)
-        .send()
-        .await
-        .aws(bucket, "GetBucketVersioning")?;
-    Ok(output
-        .status()
-        .map_or("Off", BucketVersioningStatus::as_str)
-        .to_owned())
+    let output = s3.get_bucket_versioning().bucket(bucket).send().await.aws(bucket, "GetBucketVersioning")?;
+    Ok(output.status().map_or("Off", BucketVersioningStatus::as_str).to_owned())
 }
 
-pub async fn replication(
-    s3: &Client,
-    bucket: &str,
-) -> Result<Option<ReplicationConfiguration>, DrError> {
+pub async fn replication(s3: &Client, bucket: &str) -> Result<Option<ReplicationConfiguration>, DrError> {
     match s3.get_bucket_replication().bucket(bucket).send().await {
         Ok(output) => Ok(output.replication_configuration().cloned()),
         Err(error) if aws_code(&error) == Some("ReplicationConfigurationNotFoundError") => Ok(None),
@@ -77,15 +58,10 @@ impl DefaultEncryption {
     }
 }
 
-pub async fn default_encryption(
-    s3: &Client,
-    bucket: &str,
-) -> Result<Option<DefaultEncryption>, DrError> {
+pub async fn default_encryption(s3: &Client, bucket: &str) -> Result<Option<DefaultEncryption>, DrError> {
     match s3.get_bucket_encryption().bucket(bucket).send().await {
         Ok(output) => {
-            let rule = output
-                .server_side_encryption_configuration()
-                .and_then(|c| c.rules().first());
+            let rule = output.server_side_encryption_configuration().and_then(|c| c.rules().first());
             Ok(rule.and_then(|rule| {
                 let default = rule.apply_server_side_encryption_by_default()?;
                 Some(DefaultEncryption {
@@ -95,19 +71,12 @@ pub async fn default_encryption(
                 })
             }))
         }
-        Err(error)
-            if aws_code(&error) == Some("ServerSideEncryptionConfigurationNotFoundError") =>
-        {
-            Ok(None)
-        }
+        Err(error) if aws_code(&error) == Some("ServerSideEncryptionConfigurationNotFoundError") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetBucketEncryption"),
     }
 }
 
-pub async fn public_access_block(
-    s3: &Client,
-    bucket: &str,
-) -> Result<Option<PublicAccessBlockConfiguration>, DrError> {
+pub async fn public_access_block(s3: &Client, bucket: &str) -> Result<Option<PublicAccessBlockConfiguration>, DrError> {
     match s3.get_public_access_block().bucket(bucket).send().await {
         Ok(output) => Ok(output.public_access_block_configuration().cloned()),
         Err(error) if aws_code(&error) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
@@ -117,13 +86,7 @@ pub async fn public_access_block(
 
 /// Whether the bucket holds any object version or delete marker (one small list call).
 pub async fn is_empty(s3: &Client, bucket: &str) -> Result<bool, DrError> {
-    let output = s3
-        .list_object_versions()
-        .bucket(bucket)
-        .max_keys(1)
-        .send()
-        .await
-        .aws(bucket, "ListObjectVersions")?;
+    let output = s3.list_object_versions().bucket(bucket).max_keys(1).send().await.aws(bucket, "ListObjectVersions")?;
     Ok(output.versions().is_empty() && output.delete_markers().is_empty())
 }
 
@@ -141,21 +104,9 @@ pub enum Presence {
     ElsewhereRegion,
 }
 
-pub async fn presence(
-    s3: &Client,
-    bucket: &str,
-    expected_owner: Option<&str>,
-) -> Result<Presence, DrError> {
-    match s3
-        .head_bucket()
-        .bucket(bucket)
-        .set_expected_bucket_owner(expected_owner.map(str::to_owned))
-        .send()
-        .await
-    {
-        Ok(output) => Ok(Presence::Present {
-            region: output.bucket_region().map(str::to_owned),
-        }),
+pub async fn presence(s3: &Client, bucket: &str, expected_owner: Option<&str>) -> Result<Presence, DrError> {
+    match s3.head_bucket().bucket(bucket).set_expected_bucket_owner(expected_owner.map(str::to_owned)).send().await {
+        Ok(output) => Ok(Presence::Present { region: output.bucket_region().map(str::to_owned) }),
         Err(error) => match http_status(&error) {
             Some(404) => Ok(Presence::Absent),
             Some(403) => Ok(Presence::Forbidden),

@@ -1,10 +1,16 @@
 //! One SDK client per service and region, built from one loaded `SdkConfig` and reused for the
 //! life of the process (a Lambda container serves many invocations).
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 pub struct Clients {
     base: SdkConfig,
@@ -12,6 +18,50 @@ pub struct Clients {
     path_style: bool,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kms: Mutex<HashMap<String, aws_sdk_kms::Client>>,
+    calls: CallCounter,
+}
+
+/// Counts the AWS operations made through every client (once per operation, not per retry
+/// attempt), so each step can report what it cost.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl CallCounter {
+    /// The counts so far, and start again from zero.
+    pub fn take(&self) -> BTreeMap<String, u32> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "s3-dr-call-counter"
+    }
+
+    // Not read_before_execution: a client interceptor runs that before the operation's
+    // Metadata is in the bag. This hook runs once per operation, after it.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let operation = format!("{}:{}", service_prefix(metadata.service()), metadata.name());
+            *self.0.lock().unwrap_or_else(PoisonError::into_inner).entry(operation).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// "s3:GetBucketTagging", "kms:DescribeKey", as IAM names them.
+fn service_prefix(service: &str) -> String {
+    match service {
+        "s3" | "S3" => "s3".to_owned(),
+        "kms" | "KMS" => "kms".to_owned(),
+        "sfn" | "SFN" => "states".to_owned(),
+        other => other.to_ascii_lowercase(),
+    }
 }
 
 /// Region used when neither the environment nor a profile names one.
@@ -34,13 +84,17 @@ impl Clients {
             path_style,
             s3: Mutex::new(HashMap::new()),
             kms: Mutex::new(HashMap::new()),
+            calls: CallCounter::default(),
         }
     }
 
+    /// AWS operations made since the last call, by `service:Operation`.
+    pub fn take_call_counts(&self) -> BTreeMap<String, u32> {
+        self.calls.take()
+    }
+
     pub fn home_region(&self) -> String {
-        self.base
-            .region()
-            .map_or(FALLBACK_HOME_REGION.to_owned(), |r| r.to_string())
+        self.base.region().map_or(FALLBACK_HOME_REGION.to_owned(), |r| r.to_string())
     }
 
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
@@ -51,6 +105,7 @@ impl Clients {
                 let config = aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
                     .force_path_style(self.path_style)
+                    .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_s3::Client::from_conf(config)
             })
@@ -64,6 +119,7 @@ impl Clients {
             .or_insert_with(|| {
                 let config = aws_sdk_kms::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
+                    .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_kms::Client::from_conf(config)
             })

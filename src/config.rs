@@ -25,41 +25,13 @@ const REPLICA_STORAGE_CLASSES: &[&str] = &[
 
 /// One row per setting: (variable, default, meaning). README's configuration table mirrors it.
 pub const SETTINGS: &[(&str, &str, &str)] = &[
-    (
-        "S3DR_DR_REGION",
-        DEFAULT_DR_REGION,
-        "region that holds the destination buckets",
-    ),
-    (
-        "S3DR_DESTINATION_SUFFIX",
-        DEFAULT_SUFFIX,
-        "destination name = source name + suffix",
-    ),
-    (
-        "S3DR_MATCH_TAG",
-        DEFAULT_MATCH_TAG,
-        "KEY=VALUE tag that requests protection (case-insensitive)",
-    ),
-    (
-        "S3DR_REPLICATION_ROLE_ARN",
-        "(required by EnableReplication)",
-        "IAM role S3 assumes to replicate",
-    ),
-    (
-        "S3DR_STORAGE_CLASS",
-        DEFAULT_STORAGE_CLASS,
-        "storage class of the replicas",
-    ),
-    (
-        "S3DR_DR_KMS_KEY",
-        "(none)",
-        "key ARN, id or alias in the DR region for SSE-KMS sources",
-    ),
-    (
-        "S3DR_RTC",
-        "false",
-        "Replication Time Control (15-minute SLA) and replication metrics",
-    ),
+    ("S3DR_DR_REGION", DEFAULT_DR_REGION, "region that holds the destination buckets"),
+    ("S3DR_DESTINATION_SUFFIX", DEFAULT_SUFFIX, "destination name = source name + suffix"),
+    ("S3DR_MATCH_TAG", DEFAULT_MATCH_TAG, "KEY=VALUE tag that requests protection (case-insensitive)"),
+    ("S3DR_REPLICATION_ROLE_ARN", "(required by EnableReplication)", "IAM role S3 assumes to replicate"),
+    ("S3DR_STORAGE_CLASS", DEFAULT_STORAGE_CLASS, "storage class of the replicas"),
+    ("S3DR_DR_KMS_KEY", "(none)", "key ARN, id or alias in the DR region for SSE-KMS sources"),
+    ("S3DR_RTC", "false", "Replication Time Control (15-minute SLA) and replication metrics"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,37 +52,22 @@ impl Config {
 
     /// Build from any variable lookup; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, DrError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let invalid = |name: &str, value: &str, why: &str| {
-            DrError::InvalidConfig(format!("{name}={value:?} is invalid: {why}"))
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let invalid =
+            |name: &str, value: &str, why: &str| DrError::InvalidConfig(format!("{name}={value:?} is invalid: {why}"));
 
         let dr_region = get("S3DR_DR_REGION").unwrap_or_else(|| DEFAULT_DR_REGION.to_owned());
         if !is_region_name(&dr_region) {
-            return Err(invalid(
-                "S3DR_DR_REGION",
-                &dr_region,
-                "expected a region name such as us-east-2",
-            ));
+            return Err(invalid("S3DR_DR_REGION", &dr_region, "expected a region name such as us-east-2"));
         }
 
-        let destination_suffix =
-            get("S3DR_DESTINATION_SUFFIX").unwrap_or_else(|| DEFAULT_SUFFIX.to_owned());
+        let destination_suffix = get("S3DR_DESTINATION_SUFFIX").unwrap_or_else(|| DEFAULT_SUFFIX.to_owned());
         naming::check_suffix(&destination_suffix)
             .map_err(|why| invalid("S3DR_DESTINATION_SUFFIX", &destination_suffix, &why))?;
 
         let match_tag_text = get("S3DR_MATCH_TAG").unwrap_or_else(|| DEFAULT_MATCH_TAG.to_owned());
-        let match_tag = MatchTag::parse(&match_tag_text).ok_or_else(|| {
-            invalid(
-                "S3DR_MATCH_TAG",
-                &match_tag_text,
-                "expected KEY=VALUE with a non-empty key",
-            )
-        })?;
+        let match_tag = MatchTag::parse(&match_tag_text)
+            .ok_or_else(|| invalid("S3DR_MATCH_TAG", &match_tag_text, "expected KEY=VALUE with a non-empty key"))?;
 
         let replication_role_arn = get("S3DR_REPLICATION_ROLE_ARN");
         if let Some(arn) = &replication_role_arn {
@@ -176,14 +133,8 @@ impl Config {
 fn is_region_name(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_role_arn(arn: &str) -> bool {
@@ -194,9 +145,7 @@ fn is_role_arn(arn: &str) -> bool {
         && parts[2] == "iam"
         && parts[4].len() == 12
         && parts[4].chars().all(|c| c.is_ascii_digit())
-        && parts[5]
-            .strip_prefix("role/")
-            .is_some_and(|name| !name.is_empty())
+        && parts[5].strip_prefix("role/").is_some_and(|name| !name.is_empty())
 }
 
 #[cfg(test)]
@@ -205,10 +154,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, DrError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -221,10 +167,7 @@ mod tests {
         assert_eq!(c.storage_class, "STANDARD");
         assert_eq!(c.replication_role_arn, None);
         assert!(!c.replication_time_control);
-        assert!(matches!(
-            c.require_replication_role(),
-            Err(DrError::InvalidConfig(_))
-        ));
+        assert!(matches!(c.require_replication_role(), Err(DrError::InvalidConfig(_))));
     }
 
     #[test]
@@ -233,10 +176,7 @@ mod tests {
             ("S3DR_DR_REGION", "eu-west-1"),
             ("S3DR_DESTINATION_SUFFIX", "-replica"),
             ("S3DR_MATCH_TAG", "Backup=Yes"),
-            (
-                "S3DR_REPLICATION_ROLE_ARN",
-                "arn:aws:iam::123456789012:role/s3-dr-replication",
-            ),
+            ("S3DR_REPLICATION_ROLE_ARN", "arn:aws:iam::123456789012:role/s3-dr-replication"),
             ("S3DR_STORAGE_CLASS", "standard_ia"),
             ("S3DR_DR_KMS_KEY", "alias/s3-dr"),
             ("S3DR_RTC", "on"),
@@ -247,10 +187,7 @@ mod tests {
         assert_eq!(c.storage_class, "STANDARD_IA");
         assert_eq!(c.dr_kms_key.as_deref(), Some("alias/s3-dr"));
         assert!(c.replication_time_control);
-        assert_eq!(
-            c.require_replication_role().unwrap(),
-            "arn:aws:iam::123456789012:role/s3-dr-replication"
-        );
+        assert_eq!(c.require_replication_role().unwrap(), "arn:aws:iam::123456789012:role/s3-dr-replication");
     }
 
     #[test]
@@ -261,10 +198,7 @@ mod tests {
             ("S3DR_MATCH_TAG", "=true"),
             ("S3DR_REPLICATION_ROLE_ARN", "my-role"),
             ("S3DR_STORAGE_CLASS", "TAPE"),
-            (
-                "S3DR_DR_KMS_KEY",
-                "arn:aws:kms:us-west-2:123456789012:key/abc",
-            ),
+            ("S3DR_DR_KMS_KEY", "arn:aws:kms:us-west-2:123456789012:key/abc"),
             ("S3DR_RTC", "maybe"),
         ] {
             match config(&[(name, value)]) {

@@ -45,18 +45,10 @@ pub enum DrError {
     BucketNameTaken { bucket: String, destination: String },
 
     #[error("destination bucket {destination} for {bucket} cannot be used: {reason}")]
-    DestinationConflict {
-        bucket: String,
-        destination: String,
-        reason: String,
-    },
+    DestinationConflict { bucket: String, destination: String, reason: String },
 
     #[error("bucket {bucket} encrypts with SSE-KMS but no usable KMS key exists in DR region {region}: {detail}. Set S3DR_DR_KMS_KEY to a key ARN or alias in {region}")]
-    KmsKeyMissing {
-        bucket: String,
-        region: String,
-        detail: String,
-    },
+    KmsKeyMissing { bucket: String, region: String, detail: String },
 
     #[error("bucket {bucket} has a replication configuration s3-dr must not rewrite: {detail}")]
     ReplicationConflict { bucket: String, detail: String },
@@ -65,29 +57,14 @@ pub enum DrError {
     VerificationFailed { bucket: String, problems: String },
 
     #[error("access denied on {operation} for bucket {bucket}: {message}. Grant the s3-dr Lambda role this action on the bucket (and check bucket policies and SCPs)")]
-    AccessDenied {
-        bucket: String,
-        operation: &'static str,
-        message: String,
-    },
+    AccessDenied { bucket: String, operation: &'static str, message: String },
 
     #[error("{operation} failed for bucket {bucket}: {code}: {message}")]
-    AwsRequestFailed {
-        bucket: String,
-        operation: &'static str,
-        code: String,
-        message: String,
-    },
+    AwsRequestFailed { bucket: String, operation: &'static str, code: String, message: String },
 
     /// Throttling, 5xx, timeouts, eventual consistency: the state machine retries these.
-    #[error(
-        "{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow"
-    )]
-    TransientAwsError {
-        bucket: String,
-        operation: &'static str,
-        detail: String,
-    },
+    #[error("{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow")]
+    TransientAwsError { bucket: String, operation: &'static str, detail: String },
 
     /// A bug in s3-dr, not in the caller's input or AWS.
     #[error("internal error: {0}")]
@@ -140,10 +117,7 @@ impl DrError {
 
 impl From<DrError> for lambda_runtime::Diagnostic {
     fn from(error: DrError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.error_type().to_owned(),
-            error_message: error.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: error.error_type().to_owned(), error_message: error.to_string() }
     }
 }
 
@@ -166,22 +140,14 @@ pub fn http_status<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
 
 /// Turn an SDK error into the error API: transient faults are retried by the workflow,
 /// access problems and other service errors are terminal and say what failed.
-pub fn classify<E>(
-    error: SdkError<E, HttpResponse>,
-    bucket: &str,
-    operation: &'static str,
-) -> DrError
+pub fn classify<E>(error: SdkError<E, HttpResponse>, bucket: &str, operation: &'static str) -> DrError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let bucket = bucket.to_owned();
     match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            DrError::TransientAwsError {
-                bucket,
-                operation,
-                detail: describe(&error),
-            }
+            DrError::TransientAwsError { bucket, operation, detail: describe(&error) }
         }
         SdkError::ServiceError(context) => {
             let status = context.raw().status().as_u16();
@@ -197,31 +163,18 @@ where
                 DrError::AccessDenied {
                     bucket,
                     operation,
-                    message: if message.is_empty() {
-                        format!("HTTP {status}")
-                    } else {
-                        message
-                    },
+                    message: if message.is_empty() { format!("HTTP {status}") } else { message },
                 }
             } else {
                 DrError::AwsRequestFailed {
                     bucket,
                     operation,
-                    code: if code.is_empty() {
-                        format!("HTTP {status}")
-                    } else {
-                        code
-                    },
+                    code: if code.is_empty() { format!("HTTP {status}") } else { code },
                     message,
                 }
             }
         }
-        _ => DrError::AwsRequestFailed {
-            bucket,
-            operation,
-            code: "ClientError".to_owned(),
-            message: describe(&error),
-        },
+        _ => DrError::AwsRequestFailed { bucket, operation, code: "ClientError".to_owned(), message: describe(&error) },
     }
 }
 

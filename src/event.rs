@@ -38,30 +38,20 @@ impl Trigger {
 }
 
 pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
-    let expected =
-        r#"expected {"bucket": "<name>"} or an EventBridge CloudTrail event for s3.amazonaws.com"#;
+    let expected = r#"expected {"bucket": "<name>"} or an EventBridge CloudTrail event for s3.amazonaws.com"#;
     let Some(object) = input.as_object() else {
-        return Err(DrError::InvalidInput(format!(
-            "the execution input is not a JSON object; {expected}"
-        )));
+        return Err(DrError::InvalidInput(format!("the execution input is not a JSON object; {expected}")));
     };
     if let Some(bucket) = object.get("bucket") {
-        let bucket = bucket.as_str().ok_or_else(|| {
-            DrError::InvalidInput(format!("\"bucket\" must be a string, got {bucket}"))
-        })?;
-        return Ok(Trigger::Manual {
-            bucket: checked_bucket(bucket)?,
-        });
+        let bucket = bucket
+            .as_str()
+            .ok_or_else(|| DrError::InvalidInput(format!("\"bucket\" must be a string, got {bucket}")))?;
+        return Ok(Trigger::Manual { bucket: checked_bucket(bucket)? });
     }
     let Some(detail) = object.get("detail").filter(|d| d.is_object()) else {
-        return Err(DrError::InvalidInput(format!(
-            "no \"bucket\" and no \"detail\"; {expected}"
-        )));
+        return Err(DrError::InvalidInput(format!("no \"bucket\" and no \"detail\"; {expected}")));
     };
-    let event_source = detail
-        .get("eventSource")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let event_source = detail.get("eventSource").and_then(Value::as_str).unwrap_or_default();
     if event_source != "s3.amazonaws.com" {
         return Err(DrError::InvalidInput(format!(
             "detail.eventSource is {event_source:?}, not \"s3.amazonaws.com\"; {expected}"
@@ -70,25 +60,15 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
     let event_name = detail
         .get("eventName")
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            DrError::InvalidInput("the CloudTrail event has no detail.eventName".to_owned())
-        })?;
+        .ok_or_else(|| DrError::InvalidInput("the CloudTrail event has no detail.eventName".to_owned()))?;
     let parameters = detail.get("requestParameters");
-    let bucket = parameters
-        .and_then(|p| p.get("bucketName"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            DrError::InvalidInput(format!(
-                "the CloudTrail {event_name} event has no detail.requestParameters.bucketName"
-            ))
-        })?;
+    let bucket = parameters.and_then(|p| p.get("bucketName")).and_then(Value::as_str).ok_or_else(|| {
+        DrError::InvalidInput(format!("the CloudTrail {event_name} event has no detail.requestParameters.bucketName"))
+    })?;
     Ok(Trigger::CloudTrail {
         bucket: checked_bucket(bucket)?,
         event_name: event_name.to_owned(),
-        region: detail
-            .get("awsRegion")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        region: detail.get("awsRegion").and_then(Value::as_str).map(str::to_owned),
         tags: parameters.and_then(event_tags),
     })
 }
@@ -107,10 +87,7 @@ fn event_tags(parameters: &Value) -> Option<Vec<Tag>> {
 
 fn tag_from(value: &Value) -> Option<Tag> {
     let key = value.get("Key")?.as_str()?;
-    let value = value
-        .get("Value")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let value = value.get("Value").and_then(Value::as_str).unwrap_or_default();
     Some(Tag::new(key, value))
 }
 
@@ -165,18 +142,12 @@ mod tests {
 
     #[test]
     fn manual_input() {
-        assert_eq!(
-            parse_trigger(&json!({"bucket": "photos"})).unwrap(),
-            Trigger::Manual {
-                bucket: "photos".into()
-            }
-        );
+        assert_eq!(parse_trigger(&json!({"bucket": "photos"})).unwrap(), Trigger::Manual { bucket: "photos".into() });
     }
 
     #[test]
     fn cloudtrail_event_with_one_tag_is_an_object() {
-        let trigger =
-            parse_trigger(&put_bucket_tagging(json!({"Key": "dr", "Value": "true"}))).unwrap();
+        let trigger = parse_trigger(&put_bucket_tagging(json!({"Key": "dr", "Value": "true"}))).unwrap();
         assert_eq!(
             trigger,
             Trigger::CloudTrail {
@@ -190,16 +161,9 @@ mod tests {
 
     #[test]
     fn cloudtrail_event_with_several_tags_is_an_array() {
-        let event = put_bucket_tagging(
-            json!([{"Key": "team", "Value": "media"}, {"Key": "DR", "Value": "TRUE"}]),
-        );
-        let Trigger::CloudTrail { tags, .. } = parse_trigger(&event).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            tags,
-            Some(vec![Tag::new("team", "media"), Tag::new("DR", "TRUE")])
-        );
+        let event = put_bucket_tagging(json!([{"Key": "team", "Value": "media"}, {"Key": "DR", "Value": "TRUE"}]));
+        let Trigger::CloudTrail { tags, .. } = parse_trigger(&event).unwrap() else { panic!() };
+        assert_eq!(tags, Some(vec![Tag::new("team", "media"), Tag::new("DR", "TRUE")]));
     }
 
     #[test]
@@ -214,10 +178,7 @@ mod tests {
             json!({"detail": {"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances"}}),
             json!({"detail": {"eventSource": "s3.amazonaws.com", "eventName": "PutBucketTagging"}}),
         ] {
-            assert!(
-                matches!(parse_trigger(&input), Err(DrError::InvalidInput(_))),
-                "{input}"
-            );
+            assert!(matches!(parse_trigger(&input), Err(DrError::InvalidInput(_))), "{input}");
         }
     }
 }

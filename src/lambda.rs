@@ -16,18 +16,10 @@ pub struct Handler {
 
 impl Handler {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
-        let config = self
-            .config
-            .as_ref()
-            .map_err(|error| Diagnostic::from(error.clone()))?;
-        let context = StepContext {
-            config,
-            clients: &self.clients,
-            account_id: account_of(&event.context.invoked_function_arn),
-        };
-        dispatch(&context, &event.payload)
-            .await
-            .map_err(Diagnostic::from)
+        let config = self.config.as_ref().map_err(|error| Diagnostic::from(error.clone()))?;
+        let context =
+            StepContext { config, clients: &self.clients, account_id: account_of(&event.context.invoked_function_arn) };
+        dispatch(&context, &event.payload).await.map_err(Diagnostic::from)
     }
 }
 
@@ -46,10 +38,7 @@ mod tests {
 
     #[test]
     fn account_comes_from_the_function_arn() {
-        assert_eq!(
-            account_of("arn:aws:lambda:us-east-1:123456789012:function:s3-dr").as_deref(),
-            Some("123456789012")
-        );
+        assert_eq!(account_of("arn:aws:lambda:us-east-1:123456789012:function:s3-dr").as_deref(), Some("123456789012"));
         assert_eq!(account_of(""), None);
         assert_eq!(account_of("arn:aws:lambda:us-east-1::function:x"), None);
     }

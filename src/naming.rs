@@ -16,9 +16,7 @@ const RESERVED_SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "
 pub fn is_valid_bucket_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (3..=MAX_BUCKET_NAME_LEN).contains(&name.len())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
         && !name.contains("..")
@@ -31,17 +29,12 @@ pub fn is_valid_bucket_name(name: &str) -> bool {
 /// 255 characters). Used to reject malformed input before any AWS call.
 pub fn is_plausible_existing_bucket_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 fn looks_like_ip_address(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A suffix is usable if appending it to a short valid name gives a valid name.
@@ -50,7 +43,10 @@ pub fn check_suffix(suffix: &str) -> Result<(), String> {
         return Err(format!("must be 1 to {MAX_SUFFIX_LEN} characters"));
     }
     if !is_valid_bucket_name(&format!("abc{suffix}")) {
-        return Err("must use lowercase letters, digits, '-' or '.', end with a letter or digit, and not form a reserved name".to_owned());
+        return Err(
+            "must use lowercase letters, digits, '-' or '.', end with a letter or digit, and not form a reserved name"
+                .to_owned(),
+        );
     }
     Ok(())
 }
@@ -65,22 +61,12 @@ pub fn destination_bucket_name(source: &str, suffix: &str) -> String {
     // The hash is of the exact source name, so two sources that sanitize or truncate to the
     // same prefix still get different destinations.
     let digest = Sha256::digest(source.as_bytes());
-    let hash: String = digest
-        .iter()
-        .take(HASH_LEN / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash: String = digest.iter().take(HASH_LEN / 2).map(|b| format!("{b:02x}")).collect();
     let room = MAX_BUCKET_NAME_LEN - suffix.len() - HASH_LEN - 1;
     let sanitized: String = source
         .chars()
         .map(|c| c.to_ascii_lowercase())
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' { c } else { '-' })
         .collect();
     let mut prefix: String = sanitized.chars().take(room).collect();
     while prefix.contains("..") {
@@ -112,27 +98,16 @@ mod tests {
         assert!(is_valid_bucket_name(&name), "{name}");
         assert_eq!(name.len(), 63);
         assert!(name.ends_with("-dr"));
-        assert_eq!(
-            name,
-            destination_bucket_name(&source, "-dr"),
-            "must be deterministic"
-        );
+        assert_eq!(name, destination_bucket_name(&source, "-dr"), "must be deterministic");
         let other = format!("{}b", "a".repeat(60));
-        assert_ne!(
-            name,
-            destination_bucket_name(&other, "-dr"),
-            "different sources, different names"
-        );
+        assert_ne!(name, destination_bucket_name(&other, "-dr"), "different sources, different names");
     }
 
     #[test]
     fn every_length_up_to_the_maximum_gives_a_valid_name() {
         for len in 3..=63 {
             for suffix in ["-dr", "-replica-us-east-2", ".dr"] {
-                let source = format!("b{}", "x-y.z".repeat(13))
-                    .chars()
-                    .take(len)
-                    .collect::<String>();
+                let source = format!("b{}", "x-y.z".repeat(13)).chars().take(len).collect::<String>();
                 let source = source.trim_end_matches(['-', '.']).to_owned() + "q";
                 let name = destination_bucket_name(&source, suffix);
                 assert!(is_valid_bucket_name(&name), "{source} + {suffix} -> {name}");
@@ -151,25 +126,13 @@ mod tests {
 
     #[test]
     fn names_that_would_be_reserved_get_a_hash() {
-        assert!(is_valid_bucket_name(&destination_bucket_name(
-            "logs--ol", "-s3"
-        )));
+        assert!(is_valid_bucket_name(&destination_bucket_name("logs--ol", "-s3")));
         assert_ne!(destination_bucket_name("logs--ol", "-s3"), "logs--ol-s3");
     }
 
     #[test]
     fn naming_rules() {
-        for bad in [
-            "ab",
-            "Abc",
-            "a..b",
-            "-abc",
-            "abc-",
-            "192.168.1.1",
-            "xn--abc",
-            "abc-s3alias",
-            &"a".repeat(64),
-        ] {
+        for bad in ["ab", "Abc", "a..b", "-abc", "abc-", "192.168.1.1", "xn--abc", "abc-s3alias", &"a".repeat(64)] {
             assert!(!is_valid_bucket_name(bad), "{bad}");
         }
         for good in ["abc", "a.b-c", "my-bucket-1", &"a".repeat(63)] {

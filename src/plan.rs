@@ -52,10 +52,7 @@ impl SourcePlan {
         RuleSpec {
             destination_bucket: destination.bucket.clone(),
             storage_class: config.storage_class.clone(),
-            replica_key: self
-                .replica_kms_key_arn
-                .clone()
-                .map_or(ReplicaKey::None, ReplicaKey::Key),
+            replica_key: self.replica_kms_key_arn.clone().map_or(ReplicaKey::None, ReplicaKey::Key),
             replication_time_control: config.replication_time_control,
         }
     }

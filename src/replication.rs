@@ -2,10 +2,10 @@
 //! to upsert it into a configuration that may hold other people's rules.
 
 use aws_sdk_s3::types::{
-    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
-    Metrics, MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
-    ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
-    SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus, StorageClass,
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration, Metrics,
+    MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, SourceSelectionCriteria, SseKmsEncryptedObjects,
+    SseKmsEncryptedObjectsStatus, StorageClass,
 };
 
 use crate::error::DrError;
@@ -62,53 +62,33 @@ pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
         return drift;
     };
     if destination.bucket() != spec.destination_arn() {
-        drift.push(format!(
-            "destination is {} instead of {}",
-            destination.bucket(),
-            spec.destination_arn()
-        ));
+        drift.push(format!("destination is {} instead of {}", destination.bucket(), spec.destination_arn()));
     }
-    let storage_class = destination
-        .storage_class()
-        .map_or("STANDARD", StorageClass::as_str);
+    let storage_class = destination.storage_class().map_or("STANDARD", StorageClass::as_str);
     if storage_class != spec.storage_class {
-        drift.push(format!(
-            "storage class is {storage_class} instead of {}",
-            spec.storage_class
-        ));
+        drift.push(format!("storage class is {storage_class} instead of {}", spec.storage_class));
     }
-    let replica_key = destination
-        .encryption_configuration()
-        .and_then(|e| e.replica_kms_key_id());
+    let replica_key = destination.encryption_configuration().and_then(|e| e.replica_kms_key_id());
     let kms_objects = rule
         .source_selection_criteria()
         .and_then(|c| c.sse_kms_encrypted_objects())
         .map(|o| o.status() == &SseKmsEncryptedObjectsStatus::Enabled)
         .unwrap_or(false);
     match (&spec.replica_key, replica_key) {
-        (ReplicaKey::None, Some(key)) => drift.push(format!(
-            "rule re-encrypts with {key} but the source is not SSE-KMS"
-        )),
-        (ReplicaKey::Key(want), got) if got != Some(want.as_str()) => drift.push(format!(
-            "replica KMS key is {} instead of {want}",
-            got.unwrap_or("unset")
-        )),
-        (ReplicaKey::AnyKey, None) => {
-            drift.push("replica KMS key is unset for an SSE-KMS source".to_owned())
+        (ReplicaKey::None, Some(key)) => {
+            drift.push(format!("rule re-encrypts with {key} but the source is not SSE-KMS"))
         }
+        (ReplicaKey::Key(want), got) if got != Some(want.as_str()) => {
+            drift.push(format!("replica KMS key is {} instead of {want}", got.unwrap_or("unset")))
+        }
+        (ReplicaKey::AnyKey, None) => drift.push("replica KMS key is unset for an SSE-KMS source".to_owned()),
         _ => {}
     }
     if spec.replica_key != ReplicaKey::None && !kms_objects {
         drift.push("SSE-KMS encrypted objects are not selected for replication".to_owned());
     }
-    let rtc_on = destination
-        .replication_time()
-        .map(|t| t.status() == &ReplicationTimeStatus::Enabled)
-        .unwrap_or(false);
-    let metrics_on = destination
-        .metrics()
-        .map(|m| m.status() == &MetricsStatus::Enabled)
-        .unwrap_or(false);
+    let rtc_on = destination.replication_time().map(|t| t.status() == &ReplicationTimeStatus::Enabled).unwrap_or(false);
+    let metrics_on = destination.metrics().map(|m| m.status() == &MetricsStatus::Enabled).unwrap_or(false);
     if spec.replication_time_control && !(rtc_on && metrics_on) {
         drift.push("Replication Time Control or its metrics are not enabled".to_owned());
     }
@@ -122,9 +102,8 @@ pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
 fn covers_whole_bucket(rule: &ReplicationRule) -> bool {
     #[allow(deprecated)] // the V1 rule-level prefix still appears in old configurations
     let rule_prefix_empty = rule.prefix().is_none_or(str::is_empty);
-    let filter_empty = rule.filter().is_none_or(|f| {
-        f.prefix().is_none_or(str::is_empty) && f.tag().is_none() && f.and().is_none()
-    });
+    let filter_empty =
+        rule.filter().is_none_or(|f| f.prefix().is_none_or(str::is_empty) && f.tag().is_none() && f.and().is_none());
     rule_prefix_empty && filter_empty
 }
 
@@ -141,11 +120,8 @@ pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, D
         .bucket(spec.destination_arn())
         .storage_class(StorageClass::from(spec.storage_class.as_str()));
     if let ReplicaKey::Key(key) = &spec.replica_key {
-        destination = destination.encryption_configuration(
-            EncryptionConfiguration::builder()
-                .replica_kms_key_id(key)
-                .build(),
-        );
+        destination =
+            destination.encryption_configuration(EncryptionConfiguration::builder().replica_kms_key_id(key).build());
     }
     if spec.replication_time_control {
         destination = destination
@@ -170,9 +146,7 @@ pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, D
         .status(ReplicationRuleStatus::Enabled)
         .filter(ReplicationRuleFilter::builder().build())
         .delete_marker_replication(
-            DeleteMarkerReplication::builder()
-                .status(DeleteMarkerReplicationStatus::Enabled)
-                .build(),
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build(),
         )
         .destination(destination.build().map_err(internal)?);
     if matches!(spec.replica_key, ReplicaKey::Key(_)) {
@@ -195,10 +169,7 @@ pub enum Merge {
     /// The configuration already holds a matching `s3-dr` rule and our role: write nothing.
     Unchanged,
     /// Write this configuration; `reasons` say why.
-    Write {
-        configuration: ReplicationConfiguration,
-        reasons: Vec<String>,
-    },
+    Write { configuration: ReplicationConfiguration, reasons: Vec<String> },
 }
 
 /// Upsert the `s3-dr` rule into `existing` (None = no configuration), keeping every other
@@ -214,16 +185,10 @@ pub fn merge(
     let ours = rules.iter().find(|r| r.id() == Some(RULE_ID));
     let foreign: Vec<&ReplicationRule> = rules.iter().filter(|r| r.id() != Some(RULE_ID)).collect();
     let current_role = existing.map(|c| c.role());
-    let conflict = |detail: String| DrError::ReplicationConflict {
-        bucket: bucket.to_owned(),
-        detail,
-    };
+    let conflict = |detail: String| DrError::ReplicationConflict { bucket: bucket.to_owned(), detail };
 
     if !foreign.is_empty() {
-        let ids: Vec<&str> = foreign
-            .iter()
-            .map(|r| r.id().unwrap_or("(no id)"))
-            .collect();
+        let ids: Vec<&str> = foreign.iter().map(|r| r.id().unwrap_or("(no id)")).collect();
         if let Some(current) = current_role.filter(|r| *r != role) {
             return Err(conflict(format!(
                 "its rules {ids:?} replicate with role {current}, and one role serves every rule of a bucket; s3-dr is configured with {role}. Either set S3DR_REPLICATION_ROLE_ARN={current} and let that role write to the DR bucket, or move those rules to {role}"
@@ -242,10 +207,7 @@ pub fn merge(
         Some(rule) => reasons.extend(rule_drift(rule, spec)),
     }
     if current_role.is_some_and(|r| r != role) {
-        reasons.push(format!(
-            "role is {} instead of {role}",
-            current_role.unwrap_or_default()
-        ));
+        reasons.push(format!("role is {} instead of {role}", current_role.unwrap_or_default()));
     }
     if reasons.is_empty() {
         return Ok(Merge::Unchanged);
@@ -253,36 +215,18 @@ pub fn merge(
 
     // Keep our priority if we have one; otherwise take one above every other rule's, since
     // S3 requires priorities to be unique within a configuration.
-    let priority = ours.and_then(ReplicationRule::priority).unwrap_or_else(|| {
-        foreign
-            .iter()
-            .filter_map(|r| r.priority())
-            .max()
-            .map_or(1, |p| p + 1)
-    });
+    let priority = ours
+        .and_then(ReplicationRule::priority)
+        .unwrap_or_else(|| foreign.iter().filter_map(|r| r.priority()).max().map_or(1, |p| p + 1));
     let desired = desired_rule(spec, priority)?;
-    let mut new_rules: Vec<ReplicationRule> = rules
-        .iter()
-        .map(|r| {
-            if r.id() == Some(RULE_ID) {
-                desired.clone()
-            } else {
-                r.clone()
-            }
-        })
-        .collect();
+    let mut new_rules: Vec<ReplicationRule> =
+        rules.iter().map(|r| if r.id() == Some(RULE_ID) { desired.clone() } else { r.clone() }).collect();
     if ours.is_none() {
         new_rules.push(desired);
     }
-    let configuration = ReplicationConfiguration::builder()
-        .role(role)
-        .set_rules(Some(new_rules))
-        .build()
-        .map_err(internal)?;
-    Ok(Merge::Write {
-        configuration,
-        reasons,
-    })
+    let configuration =
+        ReplicationConfiguration::builder().role(role).set_rules(Some(new_rules)).build().map_err(internal)?;
+    Ok(Merge::Write { configuration, reasons })
 }
 
 fn internal(error: impl std::fmt::Display) -> DrError {
@@ -311,26 +255,15 @@ mod tests {
             .status(ReplicationRuleStatus::Enabled)
             .filter(ReplicationRuleFilter::builder().prefix("logs/").build())
             .delete_marker_replication(
-                DeleteMarkerReplication::builder()
-                    .status(DeleteMarkerReplicationStatus::Disabled)
-                    .build(),
+                DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
             )
-            .destination(
-                Destination::builder()
-                    .bucket("arn:aws:s3:::analytics")
-                    .build()
-                    .unwrap(),
-            )
+            .destination(Destination::builder().bucket("arn:aws:s3:::analytics").build().unwrap())
             .build()
             .unwrap()
     }
 
     fn config(role: &str, rules: Vec<ReplicationRule>) -> ReplicationConfiguration {
-        ReplicationConfiguration::builder()
-            .role(role)
-            .set_rules(Some(rules))
-            .build()
-            .unwrap()
+        ReplicationConfiguration::builder().role(role).set_rules(Some(rules)).build().unwrap()
     }
 
     fn written(merge: Merge) -> ReplicationConfiguration {
@@ -348,28 +281,19 @@ mod tests {
         assert_eq!(rule.id(), Some(RULE_ID));
         assert_eq!(rule.priority(), Some(1));
         assert!(rule_drift(rule, &spec()).is_empty());
-        assert_eq!(
-            rule.destination().unwrap().bucket(),
-            "arn:aws:s3:::photos-dr"
-        );
+        assert_eq!(rule.destination().unwrap().bucket(), "arn:aws:s3:::photos-dr");
         assert!(rule.filter().is_some(), "V2 schema needs a Filter element");
     }
 
     #[test]
     fn a_matching_rule_is_left_alone() {
         let existing = written(merge("photos", None, ROLE, &spec()).unwrap());
-        assert_eq!(
-            merge("photos", Some(&existing), ROLE, &spec()).unwrap(),
-            Merge::Unchanged
-        );
+        assert_eq!(merge("photos", Some(&existing), ROLE, &spec()).unwrap(), Merge::Unchanged);
     }
 
     #[test]
     fn foreign_rules_are_kept_in_place_and_our_priority_is_unique() {
-        let existing = config(
-            ROLE,
-            vec![foreign_rule("analytics", 5), foreign_rule("audit", 7)],
-        );
+        let existing = config(ROLE, vec![foreign_rule("analytics", 5), foreign_rule("audit", 7)]);
         let c = written(merge("photos", Some(&existing), ROLE, &spec()).unwrap());
         let ids: Vec<_> = c.rules().iter().map(|r| r.id().unwrap()).collect();
         assert_eq!(ids, ["analytics", "audit", RULE_ID]);
@@ -384,17 +308,10 @@ mod tests {
         changed.destination_bucket = "elsewhere".into();
         let drifted = desired_rule(&changed, 3).unwrap();
         let existing = config(ROLE, vec![foreign_rule("analytics", 5), drifted]);
-        let Merge::Write {
-            configuration,
-            reasons,
-        } = merge("photos", Some(&existing), ROLE, &spec()).unwrap()
-        else {
+        let Merge::Write { configuration, reasons } = merge("photos", Some(&existing), ROLE, &spec()).unwrap() else {
             panic!()
         };
-        assert!(
-            reasons[0].contains("destination is arn:aws:s3:::elsewhere"),
-            "{reasons:?}"
-        );
+        assert!(reasons[0].contains("destination is arn:aws:s3:::elsewhere"), "{reasons:?}");
         assert_eq!(configuration.rules().len(), 2);
         assert_eq!(configuration.rules()[1].priority(), Some(3));
         assert!(rule_drift(&configuration.rules()[1], &spec()).is_empty());
@@ -402,23 +319,15 @@ mod tests {
 
     #[test]
     fn a_foreign_role_is_a_conflict_not_an_overwrite() {
-        let existing = config(
-            "arn:aws:iam::123456789012:role/theirs",
-            vec![foreign_rule("analytics", 1)],
-        );
+        let existing = config("arn:aws:iam::123456789012:role/theirs", vec![foreign_rule("analytics", 1)]);
         let error = merge("photos", Some(&existing), ROLE, &spec()).unwrap_err();
         assert_eq!(error.error_type(), "ReplicationConflict");
-        assert!(error
-            .to_string()
-            .contains("S3DR_REPLICATION_ROLE_ARN=arn:aws:iam::123456789012:role/theirs"));
+        assert!(error.to_string().contains("S3DR_REPLICATION_ROLE_ARN=arn:aws:iam::123456789012:role/theirs"));
     }
 
     #[test]
     fn our_own_rule_alone_may_change_role() {
-        let existing = config(
-            "arn:aws:iam::123456789012:role/old",
-            vec![desired_rule(&spec(), 1).unwrap()],
-        );
+        let existing = config("arn:aws:iam::123456789012:role/old", vec![desired_rule(&spec(), 1).unwrap()]);
         let c = written(merge("photos", Some(&existing), ROLE, &spec()).unwrap());
         assert_eq!(c.role(), ROLE);
     }
@@ -430,12 +339,7 @@ mod tests {
             .id("legacy")
             .prefix("")
             .status(ReplicationRuleStatus::Enabled)
-            .destination(
-                Destination::builder()
-                    .bucket("arn:aws:s3:::old")
-                    .build()
-                    .unwrap(),
-            )
+            .destination(Destination::builder().bucket("arn:aws:s3:::old").build().unwrap())
             .build()
             .unwrap();
         let error = merge("photos", Some(&config(ROLE, vec![v1])), ROLE, &spec()).unwrap_err();
@@ -445,45 +349,17 @@ mod tests {
     #[test]
     fn kms_and_rtc_are_part_of_the_rule() {
         let key = "arn:aws:kms:us-east-2:123456789012:key/1234";
-        let kms = RuleSpec {
-            replica_key: ReplicaKey::Key(key.into()),
-            replication_time_control: true,
-            ..spec()
-        };
+        let kms = RuleSpec { replica_key: ReplicaKey::Key(key.into()), replication_time_control: true, ..spec() };
         let rule = desired_rule(&kms, 1).unwrap();
         assert!(rule_drift(&rule, &kms).is_empty());
         let destination = rule.destination().unwrap();
-        assert_eq!(
-            destination
-                .encryption_configuration()
-                .unwrap()
-                .replica_kms_key_id(),
-            Some(key)
-        );
-        assert_eq!(
-            destination
-                .replication_time()
-                .unwrap()
-                .time()
-                .unwrap()
-                .minutes(),
-            Some(15)
-        );
-        assert_eq!(
-            destination.metrics().unwrap().status(),
-            &MetricsStatus::Enabled
-        );
+        assert_eq!(destination.encryption_configuration().unwrap().replica_kms_key_id(), Some(key));
+        assert_eq!(destination.replication_time().unwrap().time().unwrap().minutes(), Some(15));
+        assert_eq!(destination.metrics().unwrap().status(), &MetricsStatus::Enabled);
         // the plain rule is drift for a KMS spec, and the KMS rule is drift for a plain one
         assert!(!rule_drift(&desired_rule(&spec(), 1).unwrap(), &kms).is_empty());
         assert!(!rule_drift(&rule, &spec()).is_empty());
-        assert!(rule_drift(
-            &rule,
-            &RuleSpec {
-                replica_key: ReplicaKey::AnyKey,
-                ..kms
-            }
-        )
-        .is_empty());
+        assert!(rule_drift(&rule, &RuleSpec { replica_key: ReplicaKey::AnyKey, ..kms }).is_empty());
     }
 
     #[test]
@@ -495,9 +371,6 @@ mod tests {
         assert_eq!(drift.len(), 2, "{drift:?}");
         let mut empty_prefix = desired_rule(&spec(), 1).unwrap();
         empty_prefix.filter = Some(ReplicationRuleFilter::builder().prefix("").build());
-        assert!(
-            rule_drift(&empty_prefix, &spec()).is_empty(),
-            "an empty prefix is the whole bucket"
-        );
+        assert!(rule_drift(&empty_prefix, &spec()).is_empty(), "an empty prefix is the whole bucket");
     }
 }

@@ -35,11 +35,7 @@ pub struct DestinationStatus {
     pub versioning: Option<String>,
 }
 
-pub async fn inspect(
-    clients: &Clients,
-    config: &Config,
-    name: &str,
-) -> Result<BucketStatus, DrError> {
+pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<BucketStatus, DrError> {
     let mut status = BucketStatus {
         bucket: name.to_owned(),
         exists: false,
@@ -80,18 +76,11 @@ pub async fn inspect(
         },
         replication_time_control: config.replication_time_control,
     };
-    match replication
-        .as_ref()
-        .and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID)))
-    {
+    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
         None => status.rule = "missing",
         Some(rule) => {
             status.drift = rule_drift(rule, &spec);
-            status.rule = if status.drift.is_empty() {
-                "matching"
-            } else {
-                "drifted"
-            };
+            status.rule = if status.drift.is_empty() { "matching" } else { "drifted" };
         }
     }
     status.exists = true;

@@ -13,10 +13,7 @@ pub struct Tag {
 
 impl Tag {
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Tag {
-        Tag {
-            key: key.into(),
-            value: value.into(),
-        }
+        Tag { key: key.into(), value: value.into() }
     }
 }
 
@@ -33,16 +30,12 @@ impl MatchTag {
     pub fn parse(text: &str) -> Option<MatchTag> {
         let (key, value) = text.split_once('=')?;
         let key = key.trim();
-        (!key.is_empty()).then(|| MatchTag {
-            key: key.to_owned(),
-            value: value.trim().to_owned(),
-        })
+        (!key.is_empty()).then(|| MatchTag { key: key.to_owned(), value: value.trim().to_owned() })
     }
 
     pub fn matches(&self, tags: &[Tag]) -> bool {
         tags.iter().any(|tag| {
-            tag.key.trim().eq_ignore_ascii_case(&self.key)
-                && tag.value.trim().eq_ignore_ascii_case(&self.value)
+            tag.key.trim().eq_ignore_ascii_case(&self.key) && tag.value.trim().eq_ignore_ascii_case(&self.value)
         })
     }
 }
@@ -55,9 +48,7 @@ impl std::fmt::Display for MatchTag {
 
 /// The source bucket a destination was made for, if `tags` carry our marker.
 pub fn destination_of(tags: &[Tag]) -> Option<&str> {
-    tags.iter()
-        .find(|t| t.key == SOURCE_TAG)
-        .map(|t| t.value.as_str())
+    tags.iter().find(|t| t.key == SOURCE_TAG).map(|t| t.value.as_str())
 }
 
 #[cfg(test)]
@@ -70,27 +61,14 @@ mod tests {
 
     #[test]
     fn matches_case_insensitively() {
-        for (k, v) in [
-            ("dr", "true"),
-            ("DR", "True"),
-            ("Dr", "TRUE"),
-            (" dr ", " true "),
-        ] {
-            assert!(
-                dr().matches(&[Tag::new("team", "x"), Tag::new(k, v)]),
-                "{k}={v}"
-            );
+        for (k, v) in [("dr", "true"), ("DR", "True"), ("Dr", "TRUE"), (" dr ", " true ")] {
+            assert!(dr().matches(&[Tag::new("team", "x"), Tag::new(k, v)]), "{k}={v}");
         }
     }
 
     #[test]
     fn other_values_or_keys_do_not_match() {
-        for (k, v) in [
-            ("dr", "false"),
-            ("dr", ""),
-            ("drx", "true"),
-            ("disaster", "true"),
-        ] {
+        for (k, v) in [("dr", "false"), ("dr", ""), ("drx", "true"), ("disaster", "true")] {
             assert!(!dr().matches(&[Tag::new(k, v)]), "{k}={v}");
         }
         assert!(!dr().matches(&[]));
@@ -100,18 +78,12 @@ mod tests {
     fn parse_rejects_an_empty_key() {
         assert_eq!(MatchTag::parse("=true"), None);
         assert_eq!(MatchTag::parse("dr"), None);
-        assert_eq!(
-            MatchTag::parse(" Backup = yes ").unwrap().to_string(),
-            "Backup=yes"
-        );
+        assert_eq!(MatchTag::parse(" Backup = yes ").unwrap().to_string(), "Backup=yes");
     }
 
     #[test]
     fn destinations_are_recognised_by_their_marker() {
-        assert_eq!(
-            destination_of(&[Tag::new(SOURCE_TAG, "photos")]),
-            Some("photos")
-        );
+        assert_eq!(destination_of(&[Tag::new(SOURCE_TAG, "photos")]), Some("photos"));
         assert_eq!(destination_of(&[Tag::new("dr", "true")]), None);
     }
 }

@@ -33,17 +33,9 @@ fn statemachine_files() -> Vec<std::path::PathBuf> {
 #[test]
 fn every_state_machine_passes_asl_validator() {
     let validator = repo_root().join("tools/node_modules/.bin/asl-validator");
-    assert!(
-        validator.exists(),
-        "{} is missing: run `make test` (npm ci in tools/)",
-        validator.display()
-    );
+    assert!(validator.exists(), "{} is missing: run `make test` (npm ci in tools/)", validator.display());
     for file in statemachine_files() {
-        let output = Command::new(&validator)
-            .arg("--json-path")
-            .arg(&file)
-            .output()
-            .unwrap();
+        let output = Command::new(&validator).arg("--json-path").arg(&file).output().unwrap();
         assert!(
             output.status.success(),
             "asl-validator rejected {}:\n{}{}",
@@ -59,49 +51,22 @@ fn every_task_invokes_a_known_step_named_as_its_state() {
     let asl = read_json(&asl_path());
     let mut used = HashSet::new();
     for (name, state) in tasks(&asl) {
-        assert_eq!(
-            state["Resource"], "arn:aws:states:::lambda:invoke",
-            "{name}"
-        );
-        assert_eq!(
-            state["Parameters"]["FunctionName"], "${ProtectFunctionArn}",
-            "{name}"
-        );
-        assert_eq!(
-            state["Parameters"]["Payload"]["step"],
-            name.as_str(),
-            "{name}: the step value is the state name"
-        );
-        assert_eq!(
-            state["Parameters"]["Payload"]["input.$"], "$",
-            "{name}: each step sees the whole state"
-        );
-        assert_eq!(
-            state["OutputPath"], "$.Payload",
-            "{name}: the Lambda returns the state plus its result"
-        );
-        used.insert(
-            Step::parse(&name)
-                .unwrap_or_else(|| panic!("{name} is not a step of the Lambda"))
-                .name(),
-        );
+        assert_eq!(state["Resource"], "arn:aws:states:::lambda:invoke", "{name}");
+        assert_eq!(state["Parameters"]["FunctionName"], "${ProtectFunctionArn}", "{name}");
+        assert_eq!(state["Parameters"]["Payload"]["step"], name.as_str(), "{name}: the step value is the state name");
+        assert_eq!(state["Parameters"]["Payload"]["input.$"], "$", "{name}: each step sees the whole state");
+        assert_eq!(state["OutputPath"], "$.Payload", "{name}: the Lambda returns the state plus its result");
+        used.insert(Step::parse(&name).unwrap_or_else(|| panic!("{name} is not a step of the Lambda")).name());
     }
     for step in Step::ALL {
-        assert!(
-            used.contains(step.name()),
-            "step {} is in no state machine",
-            step.name()
-        );
+        assert!(used.contains(step.name()), "step {} is in no state machine", step.name());
     }
 }
 
 #[test]
 fn every_task_retries_transient_errors_and_catches_terminal_ones_by_name() {
-    let terminal: BTreeSet<&str> = DrError::ALL_ERROR_TYPES
-        .iter()
-        .copied()
-        .filter(|e| !NOT_CAUGHT_BY_NAME.contains(e))
-        .collect();
+    let terminal: BTreeSet<&str> =
+        DrError::ALL_ERROR_TYPES.iter().copied().filter(|e| !NOT_CAUGHT_BY_NAME.contains(e)).collect();
     let asl = read_json(&asl_path());
     for (name, state) in tasks(&asl) {
         let retried: HashSet<&str> = errors_in(&state["Retry"]).into_iter().collect();
@@ -109,32 +74,16 @@ fn every_task_retries_transient_errors_and_catches_terminal_ones_by_name() {
             assert!(retried.contains(error), "{name} does not retry {error}");
         }
         for retrier in state["Retry"].as_array().unwrap() {
-            assert!(
-                retrier["BackoffRate"].as_f64().unwrap() > 1.0,
-                "{name}: retries back off"
-            );
+            assert!(retrier["BackoffRate"].as_f64().unwrap() > 1.0, "{name}: retries back off");
         }
         let catchers = state["Catch"].as_array().unwrap();
         let (last, named) = catchers.split_last().unwrap();
-        assert_eq!(
-            errors_in(&Value::Array(vec![last.clone()])),
-            ["States.ALL"],
-            "{name}: States.ALL comes last"
-        );
-        let caught: BTreeSet<&str> = named
-            .iter()
-            .flat_map(|c| c["ErrorEquals"].as_array().unwrap())
-            .map(|e| e.as_str().unwrap())
-            .collect();
-        assert_eq!(
-            caught, terminal,
-            "{name}: the terminal catch must list exactly the terminal error types"
-        );
+        assert_eq!(errors_in(&Value::Array(vec![last.clone()])), ["States.ALL"], "{name}: States.ALL comes last");
+        let caught: BTreeSet<&str> =
+            named.iter().flat_map(|c| c["ErrorEquals"].as_array().unwrap()).map(|e| e.as_str().unwrap()).collect();
+        assert_eq!(caught, terminal, "{name}: the terminal catch must list exactly the terminal error types");
         for catcher in catchers {
-            assert_eq!(
-                catcher["ResultPath"], "$.error",
-                "{name}: keep the input, add the error"
-            );
+            assert_eq!(catcher["ResultPath"], "$.error", "{name}: keep the input, add the error");
             let target = &asl["States"][catcher["Next"].as_str().unwrap()];
             assert_eq!(target["Type"], "Fail", "{name}: errors end in a Fail state");
             assert_eq!(target["ErrorPath"], "$.error.Error");
@@ -151,28 +100,16 @@ fn every_transition_reaches_an_existing_state_and_every_state_is_reachable() {
         let mut reachable = BTreeSet::new();
         let mut pending = vec![asl["StartAt"].as_str().unwrap().to_owned()];
         while let Some(name) = pending.pop() {
-            let state = states.get(&name).unwrap_or_else(|| {
-                panic!("{}: transition to missing state {name}", file.display())
-            });
+            let state =
+                states.get(&name).unwrap_or_else(|| panic!("{}: transition to missing state {name}", file.display()));
             if !reachable.insert(name.clone()) {
                 continue;
             }
             let mut targets: Vec<&Value> = vec![&state["Next"], &state["Default"]];
             for key in ["Choices", "Catch"] {
-                targets.extend(
-                    state[key]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|c| &c["Next"]),
-                );
+                targets.extend(state[key].as_array().into_iter().flatten().map(|c| &c["Next"]));
             }
-            pending.extend(
-                targets
-                    .into_iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned),
-            );
+            pending.extend(targets.into_iter().filter_map(Value::as_str).map(str::to_owned));
         }
         let all: BTreeSet<String> = states.keys().cloned().collect();
         assert_eq!(reachable, all, "{}: unreachable states", file.display());
@@ -183,21 +120,10 @@ fn every_transition_reaches_an_existing_state_and_every_state_is_reachable() {
 fn placeholders_are_only_the_ones_the_deployment_fills() {
     for file in statemachine_files() {
         let text = std::fs::read_to_string(&file).unwrap();
-        let placeholders: BTreeSet<&str> = text
-            .match_indices("${")
-            .map(|(i, _)| &text[i..i + text[i..].find('}').unwrap() + 1])
-            .collect();
-        assert_eq!(
-            placeholders,
-            BTreeSet::from(["${ProtectFunctionArn}"]),
-            "{}",
-            file.display()
-        );
-        assert!(
-            !text.contains("arn:aws:lambda:"),
-            "{}: no hard-coded function ARNs",
-            file.display()
-        );
+        let placeholders: BTreeSet<&str> =
+            text.match_indices("${").map(|(i, _)| &text[i..i + text[i..].find('}').unwrap() + 1]).collect();
+        assert_eq!(placeholders, BTreeSet::from(["${ProtectFunctionArn}"]), "{}", file.display());
+        assert!(!text.contains("arn:aws:lambda:"), "{}: no hard-coded function ARNs", file.display());
     }
 }
 

@@ -8,7 +8,7 @@ use common::*;
 use serde_json::Value;
 
 fn s3_dr(stack: &Stack, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_s3-dr"));
+    let mut command = Command::new(cli_binary());
     command.args(args).env_remove("S3DR_STATE_MACHINE_ARN");
     for (key, value) in &stack.env {
         command.env(key, value);
@@ -28,35 +28,16 @@ async fn protect_wait_prints_each_step_and_status_reports_protection() {
 
     let protect = s3_dr(stack, &["protect", &source, "--wait"]);
     let stdout = text(&protect.stdout);
-    assert!(
-        protect.status.success(),
-        "{stdout}{}",
-        text(&protect.stderr)
-    );
-    for step in [
-        "ValidateSource",
-        "EnableSourceVersioning",
-        "EnsureDestination",
-        "EnableReplication",
-        "VerifyProtection",
-    ] {
-        assert!(
-            stdout.contains(&format!("{source}:   - {step}: ")),
-            "no line for {step}:\n{stdout}"
-        );
+    assert!(protect.status.success(), "{stdout}{}", text(&protect.stderr));
+    for step in
+        ["ValidateSource", "EnableSourceVersioning", "EnsureDestination", "EnableReplication", "VerifyProtection"]
+    {
+        assert!(stdout.contains(&format!("{source}:   - {step}: ")), "no line for {step}:\n{stdout}");
     }
+    assert!(stdout.contains(&format!("{source}: started protect-{source}-")), "{stdout}");
+    assert!(stdout.contains("EnsureDestination: changed (created"), "{stdout}");
     assert!(
-        stdout.contains(&format!("{source}: started protect-{source}-")),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("EnsureDestination: changed (created"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!(
-            "SUCCEEDED, protected: {source} (us-west-2) -> {source}-dr (us-east-2)"
-        )),
+        stdout.contains(&format!("SUCCEEDED, protected: {source} (us-west-2) -> {source}-dr (us-east-2)")),
         "{stdout}"
     );
 
@@ -77,14 +58,7 @@ async fn protect_wait_prints_each_step_and_status_reports_protection() {
     let table = s3_dr(stack, &["status", &source]);
     let table_text = text(&table.stdout);
     assert!(table_text.starts_with("BUCKET"), "{table_text}");
-    assert!(
-        table_text
-            .lines()
-            .nth(1)
-            .unwrap()
-            .ends_with("matching  yes"),
-        "{table_text}"
-    );
+    assert!(table_text.lines().nth(1).unwrap().ends_with("matching  yes"), "{table_text}");
 }
 
 #[tokio::test]
@@ -114,9 +88,7 @@ async fn a_failed_bucket_gives_a_non_zero_exit_and_a_one_line_reason() {
     let stderr = text(&protect.stderr);
     assert!(stderr.contains("1 bucket(s) failed"), "{stderr}");
     assert!(
-        stderr.contains(&format!(
-            "{missing}: SourceBucketNotFound: source bucket {missing} does not exist"
-        )),
+        stderr.contains(&format!("{missing}: SourceBucketNotFound: source bucket {missing} does not exist")),
         "{stderr}"
     );
     assert!(text(&protect.stdout).contains(&format!("{good}: SUCCEEDED")));
@@ -124,15 +96,8 @@ async fn a_failed_bucket_gives_a_non_zero_exit_and_a_one_line_reason() {
 
 #[test]
 fn protect_without_a_state_machine_is_a_usage_error() {
-    let output = Command::new(env!("CARGO_BIN_EXE_s3-dr"))
-        .args(["protect", "photos"])
-        .env_remove("S3DR_STATE_MACHINE_ARN")
-        .output()
-        .unwrap();
+    let output =
+        Command::new(cli_binary()).args(["protect", "photos"]).env_remove("S3DR_STATE_MACHINE_ARN").output().unwrap();
     assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("--state-machine-arn"),
-        "{}",
-        text(&output.stderr)
-    );
+    assert!(text(&output.stderr).contains("--state-machine-arn"), "{}", text(&output.stderr));
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use aws_sdk_s3::types::{
-    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration,
-    ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration, ReplicationRule,
+    ReplicationRuleFilter, ReplicationRuleStatus,
 };
 use common::*;
 use std::sync::OnceLock;
@@ -22,17 +22,11 @@ async fn moto_still_answers_get_bucket_versioning_with_the_wrong_xml_root() {
     let s3 = stack.s3(SOURCE_REGION).await;
     let bucket = unique("defect-versioning");
     create_bucket(&s3, &bucket, SOURCE_REGION).await;
-    let error = s3
-        .get_bucket_versioning()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect_err("moto now answers GetBucketVersioning as AWS does: delete _get_bucket_versioning from local/moto_patches.py");
-    let text = format!("{:?}", error);
-    assert!(
-        text.contains("GetBucketVersioningResponse"),
-        "a different failure than the known defect: {text}"
+    let error = s3.get_bucket_versioning().bucket(&bucket).send().await.expect_err(
+        "moto now answers GetBucketVersioning as AWS does: delete _get_bucket_versioning from local/moto_patches.py",
     );
+    let text = format!("{:?}", error);
+    assert!(text.contains("GetBucketVersioningResponse"), "a different failure than the known defect: {text}");
 }
 
 #[tokio::test]
@@ -42,12 +36,7 @@ async fn moto_still_answers_head_bucket_200_for_another_accounts_bucket() {
     let bucket = unique("defect-head");
     create_bucket(&theirs, &bucket, DR_REGION).await;
     let ours = stack.s3(DR_REGION).await;
-    let answer = ours
-        .head_bucket()
-        .bucket(&bucket)
-        .expected_bucket_owner(ACCOUNT_ID)
-        .send()
-        .await;
+    let answer = ours.head_bucket().bucket(&bucket).expected_bucket_owner(ACCOUNT_ID).send().await;
     assert!(
         answer.is_ok(),
         "moto now refuses HeadBucket on another account's bucket as AWS does (403): delete _head_bucket from local/moto_patches.py ({answer:?})"
@@ -76,36 +65,20 @@ async fn moto_still_loses_replication_fields_on_get() {
         .status(ReplicationRuleStatus::Enabled)
         .filter(ReplicationRuleFilter::builder().build())
         .delete_marker_replication(
-            DeleteMarkerReplication::builder()
-                .status(DeleteMarkerReplicationStatus::Enabled)
-                .build(),
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build(),
         )
-        .destination(
-            Destination::builder()
-                .bucket("arn:aws:s3:::elsewhere")
-                .build()
-                .unwrap(),
-        )
+        .destination(Destination::builder().bucket("arn:aws:s3:::elsewhere").build().unwrap())
         .build()
         .unwrap();
     s3.put_bucket_replication()
         .bucket(&bucket)
         .replication_configuration(
-            ReplicationConfiguration::builder()
-                .role(REPLICATION_ROLE)
-                .rules(rule)
-                .build()
-                .unwrap(),
+            ReplicationConfiguration::builder().role(REPLICATION_ROLE).rules(rule).build().unwrap(),
         )
         .send()
         .await
         .unwrap();
-    let got = s3
-        .get_bucket_replication()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    let got = s3.get_bucket_replication().bucket(&bucket).send().await.unwrap();
     let status = got.replication_configuration().unwrap().rules()[0]
         .delete_marker_replication()
         .and_then(|d| d.status())

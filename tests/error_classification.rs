@@ -20,45 +20,29 @@ fn s3_error(code: &str, message: &str) -> Option<String> {
 async fn slow_down_is_transient() {
     let rule = mock!(Client::get_bucket_versioning)
         .sequence()
-        .http_status(
-            503,
-            s3_error("SlowDown", "Please reduce your request rate."),
-        )
+        .http_status(503, s3_error("SlowDown", "Please reduce your request rate."))
         .build();
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
-        .retry_config(RetryConfig::disabled()));
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
     let error = bucket::versioning(&s3, "photos").await.unwrap_err();
     assert_eq!(error.error_type(), "TransientAwsError");
     assert!(error.is_transient());
     let message = error.to_string();
     assert!(
-        message.contains("photos")
-            && message.contains("GetBucketVersioning")
-            && message.contains("SlowDown"),
+        message.contains("photos") && message.contains("GetBucketVersioning") && message.contains("SlowDown"),
         "{message}"
     );
 }
 
 #[tokio::test]
 async fn internal_errors_and_throttling_are_transient() {
-    for (status, code) in [
-        (500, "InternalError"),
-        (503, "ServiceUnavailable"),
-        (400, "RequestTimeout"),
-        (429, "TooManyRequests"),
-    ] {
-        let rule = mock!(Client::get_bucket_tagging)
-            .sequence()
-            .http_status(status, s3_error(code, "try again"))
-            .build();
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
-            .retry_config(RetryConfig::disabled()));
+    for (status, code) in
+        [(500, "InternalError"), (503, "ServiceUnavailable"), (400, "RequestTimeout"), (429, "TooManyRequests")]
+    {
+        let rule =
+            mock!(Client::get_bucket_tagging).sequence().http_status(status, s3_error(code, "try again")).build();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
         let error = bucket::tags(&s3, "photos").await.unwrap_err();
-        assert_eq!(
-            error.error_type(),
-            "TransientAwsError",
-            "{status} {code}: {error}"
-        );
+        assert_eq!(error.error_type(), "TransientAwsError", "{status} {code}: {error}");
     }
 }
 
@@ -68,16 +52,13 @@ async fn access_denied_is_terminal_and_says_what_to_grant() {
         .sequence()
         .http_status(403, s3_error("AccessDenied", "Access Denied"))
         .build();
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
-        .retry_config(RetryConfig::disabled()));
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
     let error = bucket::replication(&s3, "photos").await.unwrap_err();
     assert_eq!(error.error_type(), "AccessDenied");
     assert!(!error.is_transient());
     let message = error.to_string();
     assert!(
-        message.contains("GetBucketReplication")
-            && message.contains("photos")
-            && message.contains("Grant"),
+        message.contains("GetBucketReplication") && message.contains("photos") && message.contains("Grant"),
         "{message}"
     );
 }
@@ -88,8 +69,7 @@ async fn other_service_errors_are_terminal_with_their_code() {
         .sequence()
         .http_status(400, s3_error("InvalidBucketState", "nope"))
         .build();
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
-        .retry_config(RetryConfig::disabled()));
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
     let error = bucket::default_encryption(&s3, "photos").await.unwrap_err();
     assert!(
         matches!(&error, DrError::AwsRequestFailed { code, operation: "GetBucketEncryption", .. } if code == "InvalidBucketState"),
@@ -105,28 +85,16 @@ async fn absent_settings_are_none_not_errors() {
         .build();
     let replication = mock!(Client::get_bucket_replication)
         .sequence()
-        .http_status(
-            404,
-            s3_error("ReplicationConfigurationNotFoundError", "none"),
-        )
+        .http_status(404, s3_error("ReplicationConfigurationNotFoundError", "none"))
         .build();
     let encryption = mock!(Client::get_bucket_encryption)
         .sequence()
-        .http_status(
-            404,
-            s3_error("ServerSideEncryptionConfigurationNotFoundError", "none"),
-        )
+        .http_status(404, s3_error("ServerSideEncryptionConfigurationNotFoundError", "none"))
         .build();
-    let location = mock!(Client::get_bucket_location)
-        .sequence()
-        .http_status(404, s3_error("NoSuchBucket", "none"))
-        .build();
-    let s3 = mock_client!(
-        aws_sdk_s3,
-        RuleMode::MatchAny,
-        [&tags, &replication, &encryption, &location],
-        |b| b.retry_config(RetryConfig::disabled())
-    );
+    let location =
+        mock!(Client::get_bucket_location).sequence().http_status(404, s3_error("NoSuchBucket", "none")).build();
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&tags, &replication, &encryption, &location], |b| b
+        .retry_config(RetryConfig::disabled()));
     assert_eq!(bucket::tags(&s3, "b").await.unwrap(), vec![]);
     assert_eq!(bucket::replication(&s3, "b").await.unwrap(), None);
     assert_eq!(bucket::default_encryption(&s3, "b").await.unwrap(), None);
@@ -135,24 +103,10 @@ async fn absent_settings_are_none_not_errors() {
 
 #[tokio::test]
 async fn head_bucket_status_codes_tell_absent_taken_and_elsewhere() {
-    for (status, expected) in [
-        (404, Presence::Absent),
-        (403, Presence::Forbidden),
-        (301, Presence::ElsewhereRegion),
-    ] {
-        let rule = mock!(Client::head_bucket)
-            .sequence()
-            .http_status(status, None)
-            .build();
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b
-            .retry_config(RetryConfig::disabled()));
-        assert_eq!(
-            bucket::presence(&s3, "photos-dr", Some("123456789012"))
-                .await
-                .unwrap(),
-            expected,
-            "{status}"
-        );
+    for (status, expected) in [(404, Presence::Absent), (403, Presence::Forbidden), (301, Presence::ElsewhereRegion)] {
+        let rule = mock!(Client::head_bucket).sequence().http_status(status, None).build();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
+        assert_eq!(bucket::presence(&s3, "photos-dr", Some("123456789012")).await.unwrap(), expected, "{status}");
     }
 }
 
@@ -163,11 +117,7 @@ async fn the_sdk_retries_a_brief_throttle_before_the_workflow_sees_it() {
         .sequence()
         .http_status(503, s3_error("SlowDown", "slow"))
         .times(2)
-        .output(|| {
-            GetBucketVersioningOutput::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build()
-        })
+        .output(|| GetBucketVersioningOutput::builder().status(BucketVersioningStatus::Enabled).build())
         .build();
     let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule]);
     assert_eq!(bucket::versioning(&s3, "photos").await.unwrap(), "Enabled");
@@ -176,63 +126,24 @@ async fn the_sdk_retries_a_brief_throttle_before_the_workflow_sees_it() {
 
 #[test]
 fn every_error_maps_to_its_stable_error_type() {
-    let diagnostic: lambda_runtime::Diagnostic = DrError::BucketNameTaken {
-        bucket: "a".into(),
-        destination: "a-dr".into(),
-    }
-    .into();
+    let diagnostic: lambda_runtime::Diagnostic =
+        DrError::BucketNameTaken { bucket: "a".into(), destination: "a-dr".into() }.into();
     assert_eq!(diagnostic.error_type, "BucketNameTaken");
     assert!(diagnostic.error_message.contains("a-dr"));
     let samples = [
         DrError::InvalidInput(String::new()),
         DrError::InvalidConfig(String::new()),
         DrError::SourceBucketNotFound { bucket: "b".into() },
-        DrError::SourceInDrRegion {
-            bucket: "b".into(),
-            region: "r".into(),
-        },
-        DrError::SourceIsDestination {
-            bucket: "b".into(),
-            origin: "o".into(),
-        },
-        DrError::BucketNameTaken {
-            bucket: "b".into(),
-            destination: "d".into(),
-        },
-        DrError::DestinationConflict {
-            bucket: "b".into(),
-            destination: "d".into(),
-            reason: String::new(),
-        },
-        DrError::KmsKeyMissing {
-            bucket: "b".into(),
-            region: "r".into(),
-            detail: String::new(),
-        },
-        DrError::ReplicationConflict {
-            bucket: "b".into(),
-            detail: String::new(),
-        },
-        DrError::VerificationFailed {
-            bucket: "b".into(),
-            problems: String::new(),
-        },
-        DrError::AccessDenied {
-            bucket: "b".into(),
-            operation: "Op",
-            message: String::new(),
-        },
-        DrError::AwsRequestFailed {
-            bucket: "b".into(),
-            operation: "Op",
-            code: String::new(),
-            message: String::new(),
-        },
-        DrError::TransientAwsError {
-            bucket: "b".into(),
-            operation: "Op",
-            detail: String::new(),
-        },
+        DrError::SourceInDrRegion { bucket: "b".into(), region: "r".into() },
+        DrError::SourceIsDestination { bucket: "b".into(), origin: "o".into() },
+        DrError::BucketNameTaken { bucket: "b".into(), destination: "d".into() },
+        DrError::DestinationConflict { bucket: "b".into(), destination: "d".into(), reason: String::new() },
+        DrError::KmsKeyMissing { bucket: "b".into(), region: "r".into(), detail: String::new() },
+        DrError::ReplicationConflict { bucket: "b".into(), detail: String::new() },
+        DrError::VerificationFailed { bucket: "b".into(), problems: String::new() },
+        DrError::AccessDenied { bucket: "b".into(), operation: "Op", message: String::new() },
+        DrError::AwsRequestFailed { bucket: "b".into(), operation: "Op", code: String::new(), message: String::new() },
+        DrError::TransientAwsError { bucket: "b".into(), operation: "Op", detail: String::new() },
         DrError::Internal(String::new()),
     ];
     let types: Vec<&str> = samples.iter().map(DrError::error_type).collect();

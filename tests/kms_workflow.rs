@@ -13,93 +13,45 @@ async fn an_sse_kms_source_needs_the_dr_key_then_replicates_with_it() {
     let stack = stack_with(&[("S3DR_DR_KMS_KEY", DR_KEY_ALIAS)]);
     let source = unique("kms");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    let source_key = stack
-        .kms(SOURCE_REGION)
-        .await
-        .create_key()
-        .send()
-        .await
-        .unwrap();
+    let source_key = stack.kms(SOURCE_REGION).await.create_key().send().await.unwrap();
     let source_key_arn = source_key.key_metadata().unwrap().arn().unwrap().to_owned();
     put_kms_default_encryption(&s3, &source, &source_key_arn).await;
 
     // The alias is configured but does not exist in the DR region (an alias of that name in
     // the source region must not count: KMS keys are regional).
     let source_kms = stack.kms(SOURCE_REGION).await;
-    source_kms
-        .create_alias()
-        .alias_name(DR_KEY_ALIAS)
-        .target_key_id(&source_key_arn)
-        .send()
-        .await
-        .unwrap();
+    source_kms.create_alias().alias_name(DR_KEY_ALIAS).target_key_id(&source_key_arn).send().await.unwrap();
     let refused = stack.run_protect(json!({ "bucket": source })).await;
     refused.assert_failed_with("KmsKeyMissing");
     let cause = refused.cause.as_deref().unwrap();
-    assert!(
-        cause.contains(DR_KEY_ALIAS) && cause.contains(DR_REGION),
-        "{cause}"
-    );
-    assert_eq!(
-        versioning(&s3, &source).await,
-        "Off",
-        "refused before any change"
-    );
+    assert!(cause.contains(DR_KEY_ALIAS) && cause.contains(DR_REGION), "{cause}");
+    assert_eq!(versioning(&s3, &source).await, "Off", "refused before any change");
 
     // With the key in the DR region, the workflow protects the bucket with it.
     let dr_kms = stack.kms(DR_REGION).await;
     let dr_key = dr_kms.create_key().send().await.unwrap();
     let dr_key_arn = dr_key.key_metadata().unwrap().arn().unwrap().to_owned();
-    dr_kms
-        .create_alias()
-        .alias_name(DR_KEY_ALIAS)
-        .target_key_id(&dr_key_arn)
-        .send()
-        .await
-        .unwrap();
+    dr_kms.create_alias().alias_name(DR_KEY_ALIAS).target_key_id(&dr_key_arn).send().await.unwrap();
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();
-    assert_eq!(
-        run.step("ValidateSource")["replicaKmsKeyArn"],
-        dr_key_arn.as_str()
-    );
+    assert_eq!(run.step("ValidateSource")["replicaKmsKeyArn"], dr_key_arn.as_str());
 
-    let replication = s3_dr::bucket::replication(&s3, &source)
-        .await
-        .unwrap()
-        .unwrap();
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
     let rule = &replication.rules()[0];
-    let encryption = rule
-        .destination()
-        .unwrap()
-        .encryption_configuration()
-        .unwrap();
+    let encryption = rule.destination().unwrap().encryption_configuration().unwrap();
     assert_eq!(encryption.replica_kms_key_id(), Some(dr_key_arn.as_str()));
-    let kms_objects = rule
-        .source_selection_criteria()
-        .unwrap()
-        .sse_kms_encrypted_objects()
-        .unwrap();
+    let kms_objects = rule.source_selection_criteria().unwrap().sse_kms_encrypted_objects().unwrap();
     assert_eq!(kms_objects.status(), &SseKmsEncryptedObjectsStatus::Enabled);
 
     let destination = format!("{source}-dr");
     let dr = stack.s3(DR_REGION).await;
-    let default = s3_dr::bucket::default_encryption(&dr, &destination)
-        .await
-        .unwrap()
-        .unwrap();
+    let default = s3_dr::bucket::default_encryption(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(default.algorithm, "aws:kms");
     assert_eq!(default.kms_key.as_deref(), Some(dr_key_arn.as_str()));
     assert!(default.bucket_key);
 
     let again = stack.run_protect(json!({ "bucket": source })).await;
     again.assert_succeeded();
-    assert!(
-        again
-            .steps
-            .iter()
-            .all(|(_, output)| output["changed"] == false),
-        "{again:#?}"
-    );
+    assert!(again.steps.iter().all(|(_, output)| output["changed"] == false), "{again:#?}");
 }

@@ -5,8 +5,7 @@ mod common;
 
 use aws_sdk_s3::types::{
     BucketVersioningStatus, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
-    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
-    VersioningConfiguration,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus, VersioningConfiguration,
 };
 use common::*;
 use s3_dr::naming;
@@ -16,13 +15,7 @@ use serde_json::json;
 async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     let stack = stack();
     let source = unique("fresh");
-    let s3 = source_bucket(
-        stack,
-        &source,
-        SOURCE_REGION,
-        &[("team", "media"), ("dr", "true")],
-    )
-    .await;
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("team", "media"), ("dr", "true")]).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();
@@ -30,13 +23,7 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     let names: Vec<&str> = run.steps.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        [
-            "ValidateSource",
-            "EnableSourceVersioning",
-            "EnsureDestination",
-            "EnableReplication",
-            "VerifyProtection"
-        ]
+        ["ValidateSource", "EnableSourceVersioning", "EnsureDestination", "EnableReplication", "VerifyProtection"]
     );
     assert_eq!(run.step("EnableSourceVersioning")["changed"], true);
     assert_eq!(run.step("EnsureDestination")["created"], true);
@@ -45,14 +32,9 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
 
     // Source: versioned, with exactly one rule, ours, pointing at the destination.
     assert_eq!(versioning(&s3, &source).await, "Enabled");
-    let replication = s3_dr::bucket::replication(&s3, &source)
-        .await
-        .unwrap()
-        .expect("replication configured");
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().expect("replication configured");
     assert_eq!(replication.role(), REPLICATION_ROLE);
-    let [rule] = replication.rules() else {
-        panic!("{replication:?}")
-    };
+    let [rule] = replication.rules() else { panic!("{replication:?}") };
     assert_eq!(rule.id(), Some("s3-dr"));
     assert_eq!(rule.status(), &ReplicationRuleStatus::Enabled);
     assert_eq!(
@@ -61,30 +43,15 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     );
     assert!(rule.filter().is_some(), "V2 schema: a Filter element");
     let rule_destination = rule.destination().unwrap();
-    assert_eq!(
-        rule_destination.bucket(),
-        format!("arn:aws:s3:::{destination}")
-    );
-    assert_eq!(
-        rule_destination.storage_class().map(|c| c.as_str()),
-        Some("STANDARD")
-    );
+    assert_eq!(rule_destination.bucket(), format!("arn:aws:s3:::{destination}"));
+    assert_eq!(rule_destination.storage_class().map(|c| c.as_str()), Some("STANDARD"));
 
     // Destination: in the DR region, versioned, private, encrypted, marked as ours.
     let dr = stack.s3(DR_REGION).await;
     let home = stack.s3(HOME_REGION).await;
-    assert_eq!(
-        s3_dr::bucket::region(&home, &destination)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(DR_REGION)
-    );
+    assert_eq!(s3_dr::bucket::region(&home, &destination).await.unwrap().as_deref(), Some(DR_REGION));
     assert_eq!(versioning(&dr, &destination).await, "Enabled");
-    let block = s3_dr::bucket::public_access_block(&dr, &destination)
-        .await
-        .unwrap()
-        .unwrap();
+    let block = s3_dr::bucket::public_access_block(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(
         [
             block.block_public_acls(),
@@ -94,10 +61,7 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
         ],
         [Some(true); 4]
     );
-    let encryption = s3_dr::bucket::default_encryption(&dr, &destination)
-        .await
-        .unwrap()
-        .unwrap();
+    let encryption = s3_dr::bucket::default_encryption(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(encryption.algorithm, "AES256");
     let tags = s3_dr::bucket::tags(&dr, &destination).await.unwrap();
     assert_eq!(tags, vec![s3_dr::tags::Tag::new("s3-dr:source", &source)]);
@@ -108,19 +72,13 @@ async fn a_second_execution_changes_nothing() {
     let stack = stack();
     let source = unique("twice");
     source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    stack
-        .run_protect(json!({ "bucket": source }))
-        .await
-        .assert_succeeded();
+    stack.run_protect(json!({ "bucket": source })).await.assert_succeeded();
 
     let again = stack.run_protect(json!({ "bucket": source })).await;
     again.assert_succeeded();
     assert_eq!(again.steps.len(), 5);
     for (name, output) in &again.steps {
-        assert_eq!(
-            output["changed"], false,
-            "{name} changed something on the second run: {output}"
-        );
+        assert_eq!(output["changed"], false, "{name} changed something on the second run: {output}");
     }
     assert_eq!(again.step("EnsureDestination")["changes"], json!([]));
     assert_eq!(again.step("EnableReplication")["reasons"], json!([]));
@@ -133,11 +91,7 @@ async fn a_foreign_replication_rule_survives_next_to_ours() {
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
     s3.put_bucket_versioning()
         .bucket(&source)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
         .send()
         .await
         .unwrap();
@@ -147,26 +101,15 @@ async fn a_foreign_replication_rule_survives_next_to_ours() {
         .status(ReplicationRuleStatus::Enabled)
         .filter(ReplicationRuleFilter::builder().prefix("exports/").build())
         .delete_marker_replication(
-            DeleteMarkerReplication::builder()
-                .status(DeleteMarkerReplicationStatus::Disabled)
-                .build(),
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
         )
-        .destination(
-            Destination::builder()
-                .bucket("arn:aws:s3:::analytics-lake")
-                .build()
-                .unwrap(),
-        )
+        .destination(Destination::builder().bucket("arn:aws:s3:::analytics-lake").build().unwrap())
         .build()
         .unwrap();
     s3.put_bucket_replication()
         .bucket(&source)
         .replication_configuration(
-            ReplicationConfiguration::builder()
-                .role(REPLICATION_ROLE)
-                .rules(theirs.clone())
-                .build()
-                .unwrap(),
+            ReplicationConfiguration::builder().role(REPLICATION_ROLE).rules(theirs.clone()).build().unwrap(),
         )
         .send()
         .await
@@ -176,26 +119,11 @@ async fn a_foreign_replication_rule_survives_next_to_ours() {
     run.assert_succeeded();
     assert_eq!(run.step("EnableReplication")["otherRules"], 1);
 
-    let replication = s3_dr::bucket::replication(&s3, &source)
-        .await
-        .unwrap()
-        .unwrap();
-    let ids: Vec<_> = replication
-        .rules()
-        .iter()
-        .map(|r| r.id().unwrap())
-        .collect();
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
+    let ids: Vec<_> = replication.rules().iter().map(|r| r.id().unwrap()).collect();
     assert_eq!(ids, ["analytics-copy", "s3-dr"]);
-    assert_eq!(
-        replication.rules()[0],
-        theirs,
-        "the foreign rule must be untouched"
-    );
-    assert_eq!(
-        replication.rules()[1].priority(),
-        Some(8),
-        "ours takes a free priority"
-    );
+    assert_eq!(replication.rules()[0], theirs, "the foreign rule must be untouched");
+    assert_eq!(replication.rules()[1].priority(), Some(8), "ours takes a free priority");
 
     // And it stays that way: a re-run writes nothing.
     let again = stack.run_protect(json!({ "bucket": source })).await;
@@ -212,24 +140,14 @@ async fn a_long_source_name_gets_a_valid_stable_destination_name() {
 
     let first = stack.run_protect(json!({ "bucket": source })).await;
     first.assert_succeeded();
-    let destination = first.step("EnsureDestination")["bucket"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let destination = first.step("EnsureDestination")["bucket"].as_str().unwrap().to_owned();
     assert!(naming::is_valid_bucket_name(&destination), "{destination}");
-    assert!(
-        destination.len() <= 63 && destination.ends_with("-dr"),
-        "{destination}"
-    );
+    assert!(destination.len() <= 63 && destination.ends_with("-dr"), "{destination}");
     assert_ne!(destination, format!("{source}-dr"));
 
     let second = stack.run_protect(json!({ "bucket": source })).await;
     second.assert_succeeded();
-    assert_eq!(
-        second.step("EnsureDestination")["bucket"],
-        destination.as_str(),
-        "same name on every run"
-    );
+    assert_eq!(second.step("EnsureDestination")["bucket"], destination.as_str(), "same name on every run");
     assert_eq!(second.step("EnsureDestination")["created"], false);
     let dr = stack.s3(DR_REGION).await;
     assert_eq!(versioning(&dr, &destination).await, "Enabled");
@@ -246,37 +164,17 @@ async fn a_destination_name_owned_by_another_account_fails_before_any_change() {
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_failed_with("BucketNameTaken");
     let cause = run.cause.as_deref().unwrap();
-    assert!(
-        cause.contains(&source) && cause.contains("S3DR_DESTINATION_SUFFIX"),
-        "{cause}"
-    );
-    assert_eq!(
-        run.steps.len(),
-        0,
-        "ValidateSource refused: no step completed"
-    );
-    assert_eq!(
-        versioning(&s3, &source).await,
-        "Off",
-        "source versioning must not even be enabled"
-    );
-    assert!(s3_dr::bucket::replication(&s3, &source)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(cause.contains(&source) && cause.contains("S3DR_DESTINATION_SUFFIX"), "{cause}");
+    assert_eq!(run.steps.len(), 0, "ValidateSource refused: no step completed");
+    assert_eq!(versioning(&s3, &source).await, "Off", "source versioning must not even be enabled");
+    assert!(s3_dr::bucket::replication(&s3, &source).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn an_untagged_bucket_is_skipped_without_change() {
     let stack = stack();
     let source = unique("untagged");
-    let s3 = source_bucket(
-        stack,
-        &source,
-        SOURCE_REGION,
-        &[("dr", "false"), ("team", "x")],
-    )
-    .await;
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "false"), ("team", "x")]).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();
@@ -286,9 +184,7 @@ async fn an_untagged_bucket_is_skipped_without_change() {
     assert_eq!(versioning(&s3, &source).await, "Off");
     let dr = stack.s3(DR_REGION).await;
     assert_eq!(
-        s3_dr::bucket::presence(&dr, &format!("{source}-dr"), None)
-            .await
-            .unwrap(),
+        s3_dr::bucket::presence(&dr, &format!("{source}-dr"), None).await.unwrap(),
         s3_dr::bucket::Presence::Absent
     );
 }
@@ -300,18 +196,10 @@ async fn a_stale_tagging_event_is_checked_against_the_current_tags() {
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("team", "x")]).await;
 
     // The event says dr=true, but the tag is gone by the time the workflow runs.
-    let run = stack
-        .run_protect(cloudtrail_put_bucket_tagging(
-            &source,
-            json!({"Key": "dr", "Value": "true"}),
-        ))
-        .await;
+    let run = stack.run_protect(cloudtrail_put_bucket_tagging(&source, json!({"Key": "dr", "Value": "true"}))).await;
     run.assert_succeeded();
     assert_eq!(run.step("ValidateSource")["action"], "skip");
-    assert_eq!(
-        run.step("ValidateSource")["trigger"],
-        "CloudTrail PutBucketTagging"
-    );
+    assert_eq!(run.step("ValidateSource")["trigger"], "CloudTrail PutBucketTagging");
     assert_eq!(versioning(&s3, &source).await, "Off");
 }
 
@@ -319,18 +207,10 @@ async fn a_stale_tagging_event_is_checked_against_the_current_tags() {
 async fn a_cloudtrail_event_with_several_tags_protects_the_bucket() {
     let stack = stack();
     let source = unique("event");
-    source_bucket(
-        stack,
-        &source,
-        SOURCE_REGION,
-        &[("team", "media"), ("DR", "True")],
-    )
-    .await;
+    source_bucket(stack, &source, SOURCE_REGION, &[("team", "media"), ("DR", "True")]).await;
     let tags = json!([{"Key": "team", "Value": "media"}, {"Key": "DR", "Value": "True"}]);
 
-    let run = stack
-        .run_protect(cloudtrail_put_bucket_tagging(&source, tags))
-        .await;
+    let run = stack.run_protect(cloudtrail_put_bucket_tagging(&source, tags)).await;
     run.assert_succeeded();
     assert_eq!(run.step("VerifyProtection")["protected"], true);
 }
@@ -351,13 +231,7 @@ async fn a_bucket_in_the_dr_region_fails_with_a_named_error() {
 async fn a_destination_bucket_is_never_protected_in_turn() {
     let stack = stack();
     let source = unique("loop");
-    let s3 = source_bucket(
-        stack,
-        &source,
-        SOURCE_REGION,
-        &[("dr", "true"), ("s3-dr:source", "original")],
-    )
-    .await;
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true"), ("s3-dr:source", "original")]).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_failed_with("SourceIsDestination");
@@ -374,18 +248,13 @@ async fn malformed_input_fails_with_invalid_input() {
     ] {
         let run = stack.run_protect(input.clone()).await;
         run.assert_failed_with("InvalidInput");
-        assert!(
-            run.cause.as_deref().unwrap().contains("invalid input"),
-            "{input}: {run:?}"
-        );
+        assert!(run.cause.as_deref().unwrap().contains("invalid input"), "{input}: {run:?}");
     }
 }
 
 #[tokio::test]
 async fn a_missing_bucket_fails_with_a_named_error() {
-    let run = stack()
-        .run_protect(json!({ "bucket": unique("never-created") }))
-        .await;
+    let run = stack().run_protect(json!({ "bucket": unique("never-created") })).await;
     run.assert_failed_with("SourceBucketNotFound");
 }
 
@@ -394,19 +263,11 @@ async fn an_sse_kms_source_without_a_configured_dr_key_is_refused_before_any_cha
     let stack = stack();
     let source = unique("kms-nokey");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    put_kms_default_encryption(
-        &s3,
-        &source,
-        "arn:aws:kms:us-west-2:123456789012:key/source-key",
-    )
-    .await;
+    put_kms_default_encryption(&s3, &source, "arn:aws:kms:us-west-2:123456789012:key/source-key").await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_failed_with("KmsKeyMissing");
-    assert!(
-        run.cause.as_deref().unwrap().contains("S3DR_DR_KMS_KEY"),
-        "{run:?}"
-    );
+    assert!(run.cause.as_deref().unwrap().contains("S3DR_DR_KMS_KEY"), "{run:?}");
     assert_eq!(versioning(&s3, &source).await, "Off");
 }
 

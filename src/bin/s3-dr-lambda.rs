@@ -14,16 +14,10 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     // JSON logs when AWS_LAMBDA_LOG_FORMAT=JSON (set by the CDK stack).
     lambda_runtime::tracing::init_default_subscriber();
-    let handler = Handler {
-        config: Config::from_env(),
-        clients: Clients::from_env(None).await,
-    };
+    let handler = Handler { config: Config::from_env(), clients: Clients::from_env(None).await };
     if let Err(error) = &handler.config {
         tracing::error!(%error, "invalid configuration: every invocation will fail with InvalidConfig");
     }
     let handler = &handler;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(event).await
-    }))
-    .await
+    run(service_fn(move |event: LambdaEvent<Value>| async move { handler.handle(event).await })).await
 }

@@ -12,11 +12,7 @@ use crate::clients::Clients;
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "s3-dr",
-    version,
-    about = "Protect S3 buckets with cross-region replication"
-)]
+#[command(name = "s3-dr", version, about = "Protect S3 buckets with cross-region replication")]
 pub struct Cli {
     /// Home region (where the state machines run); defaults to the SDK's region chain.
     #[arg(long, global = true)]
@@ -55,11 +51,9 @@ pub enum Output {
 pub async fn run(cli: Cli) -> ExitCode {
     let clients = Clients::from_env(cli.region.clone()).await;
     let result = match cli.command {
-        Command::Protect {
-            buckets,
-            wait,
-            state_machine_arn,
-        } => protect::run(&clients, &state_machine_arn, &buckets, wait).await,
+        Command::Protect { buckets, wait, state_machine_arn } => {
+            protect::run(&clients, &state_machine_arn, &buckets, wait).await
+        }
         Command::Status { buckets, output } => match Config::from_env() {
             Ok(config) => status::run(&clients, &config, &buckets, output).await,
             Err(error) => Err(error.to_string()),

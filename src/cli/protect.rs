@@ -10,12 +10,7 @@ use crate::clients::Clients;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-pub async fn run(
-    clients: &Clients,
-    state_machine_arn: &str,
-    buckets: &[String],
-    wait: bool,
-) -> Result<(), String> {
+pub async fn run(clients: &Clients, state_machine_arn: &str, buckets: &[String], wait: bool) -> Result<(), String> {
     let sfn = clients.sfn();
     let mut started = Vec::new();
     let mut failures = Vec::new();
@@ -31,38 +26,24 @@ pub async fn run(
                 println!("{bucket}: started {name}");
                 started.push((bucket.clone(), output.execution_arn().to_owned()));
             }
-            Err(error) => failures.push(format!(
-                "{bucket}: could not start an execution: {}",
-                DisplayErrorContext(&error)
-            )),
+            Err(error) => {
+                failures.push(format!("{bucket}: could not start an execution: {}", DisplayErrorContext(&error)))
+            }
         }
     }
     if wait {
-        let outcomes = join_all(
-            started
-                .iter()
-                .map(|(bucket, arn)| follow(&sfn, bucket, arn)),
-        )
-        .await;
+        let outcomes = join_all(started.iter().map(|(bucket, arn)| follow(&sfn, bucket, arn))).await;
         failures.extend(outcomes.into_iter().filter_map(Result::err));
     }
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} bucket(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
+        Err(format!("{} bucket(s) failed:\n  {}", failures.len(), failures.join("\n  ")))
     }
 }
 
 /// Print each step of one execution as it finishes; Err(one line) unless it succeeded.
-async fn follow(
-    sfn: &aws_sdk_sfn::Client,
-    bucket: &str,
-    execution_arn: &str,
-) -> Result<(), String> {
+async fn follow(sfn: &aws_sdk_sfn::Client, bucket: &str, execution_arn: &str) -> Result<(), String> {
     let mut printed_up_to = 0;
     let mut current_state = String::new();
     loop {
@@ -71,15 +52,9 @@ async fn follow(
             .execution_arn(execution_arn)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "{bucket}: DescribeExecution failed: {}",
-                    DisplayErrorContext(&e)
-                )
-            })?;
-        let events = history(sfn, execution_arn)
-            .await
-            .map_err(|e| format!("{bucket}: GetExecutionHistory failed: {e}"))?;
+            .map_err(|e| format!("{bucket}: DescribeExecution failed: {}", DisplayErrorContext(&e)))?;
+        let events =
+            history(sfn, execution_arn).await.map_err(|e| format!("{bucket}: GetExecutionHistory failed: {e}"))?;
         let seen = printed_up_to;
         for event in events.iter().filter(|e| e.id() > seen) {
             if let Some(line) = describe_event(event, &mut current_state) {
@@ -88,14 +63,10 @@ async fn follow(
             printed_up_to = event.id();
         }
         match described.status() {
-            ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
-                tokio::time::sleep(POLL_INTERVAL).await
-            }
+            ExecutionStatus::Running | ExecutionStatus::PendingRedrive => tokio::time::sleep(POLL_INTERVAL).await,
             ExecutionStatus::Succeeded => {
-                let output: Value = described
-                    .output()
-                    .and_then(|o| serde_json::from_str(o).ok())
-                    .unwrap_or(Value::Null);
+                let output: Value =
+                    described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
                 println!("{bucket}: SUCCEEDED, {}", outcome(&output));
                 return Ok(());
             }
@@ -109,10 +80,7 @@ async fn follow(
     }
 }
 
-async fn history(
-    sfn: &aws_sdk_sfn::Client,
-    execution_arn: &str,
-) -> Result<Vec<HistoryEvent>, String> {
+async fn history(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> Result<Vec<HistoryEvent>, String> {
     let mut events = Vec::new();
     let mut token = None;
     loop {
@@ -140,20 +108,15 @@ fn describe_event(event: &HistoryEvent, current_state: &mut String) -> Option<St
         HistoryEventType::TaskFailed => {
             let details = event.task_failed_event_details()?;
             let cause = details.cause().map(error_message).unwrap_or_default();
-            Some(format!(
-                "  x {current_state}: {}: {cause}",
-                details.error().unwrap_or("error")
-            ))
+            Some(format!("  x {current_state}: {}: {cause}", details.error().unwrap_or("error")))
         }
         HistoryEventType::TaskStateExited => {
             let details = event.state_exited_event_details()?;
-            let output: Value = details
-                .output()
-                .and_then(|o| serde_json::from_str(o).ok())
-                .unwrap_or(Value::Null);
+            let output: Value = details.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
             // A caught failure exits the state too, with no result: TaskFailed said it already.
             let result = output.get(details.name()).filter(|r| !r.is_null())?;
-            Some(format!("  - {}: {}", details.name(), step_summary(result)))
+            let calls: u64 = result["awsCalls"].as_object().map_or(0, |c| c.values().filter_map(Value::as_u64).sum());
+            Some(format!("  - {}: {} [{calls} AWS calls]", details.name(), step_summary(result)))
         }
         _ => None,
     }
@@ -162,15 +125,9 @@ fn describe_event(event: &HistoryEvent, current_state: &mut String) -> Option<St
 /// One line for a step's output: whether it changed anything, and what.
 pub fn step_summary(output: &Value) -> String {
     if output.get("action").and_then(Value::as_str) == Some("skip") {
-        return format!(
-            "skip ({})",
-            output["reason"].as_str().unwrap_or("not tagged")
-        );
+        return format!("skip ({})", output["reason"].as_str().unwrap_or("not tagged"));
     }
-    let changed = output
-        .get("changed")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let changed = output.get("changed").and_then(Value::as_bool).unwrap_or(false);
     let details: Vec<String> = ["changes", "reasons"]
         .iter()
         .filter_map(|key| output.get(key).and_then(Value::as_array))
@@ -187,10 +144,7 @@ pub fn step_summary(output: &Value) -> String {
 fn outcome(output: &Value) -> String {
     let validated = &output["ValidateSource"];
     if validated["action"] == "skip" {
-        return format!(
-            "skipped: {}",
-            validated["reason"].as_str().unwrap_or("not tagged")
-        );
+        return format!("skipped: {}", validated["reason"].as_str().unwrap_or("not tagged"));
     }
     match validated["destination"]["bucket"].as_str() {
         Some(destination) => format!(
@@ -208,11 +162,7 @@ fn outcome(output: &Value) -> String {
 fn error_message(cause: &str) -> String {
     serde_json::from_str::<Value>(cause)
         .ok()
-        .and_then(|v| {
-            v.get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| cause.to_owned())
 }
 
@@ -223,23 +173,11 @@ pub fn execution_name(action: &str, bucket: &str, now: SystemTime) -> String {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let bucket: String = bucket
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .take(40)
         .collect();
-    let salt = since_epoch.subsec_nanos()
-        ^ (std::process::id() << 16)
-        ^ COUNTER.fetch_add(0x9e37, Ordering::Relaxed);
-    format!(
-        "{action}-{bucket}-{}-{:04x}",
-        utc_timestamp(since_epoch.as_secs()),
-        salt & 0xffff
-    )
+    let salt = since_epoch.subsec_nanos() ^ (std::process::id() << 16) ^ COUNTER.fetch_add(0x9e37, Ordering::Relaxed);
+    format!("{action}-{bucket}-{}-{:04x}", utc_timestamp(since_epoch.as_secs()), salt & 0xffff)
 }
 
 /// `YYYYMMDDTHHMMSSZ` from seconds since the epoch (Howard Hinnant's civil-from-days).
@@ -249,8 +187,7 @@ fn utc_timestamp(seconds: u64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * mp + 2) / 5 + 1;
@@ -277,9 +214,7 @@ mod tests {
         assert_ne!(a, b);
         let long = execution_name("protect", &"x".repeat(255), now);
         assert!(long.len() <= 80, "{long}");
-        assert!(long
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 
     #[test]
@@ -292,10 +227,7 @@ mod tests {
     #[test]
     fn summaries() {
         assert_eq!(step_summary(&json!({"changed": false})), "no change");
-        assert_eq!(
-            step_summary(&json!({"changed": true, "changes": ["created", "tags"]})),
-            "changed (created, tags)"
-        );
+        assert_eq!(step_summary(&json!({"changed": true, "changes": ["created", "tags"]})), "changed (created, tags)");
         assert_eq!(
             step_summary(&json!({"action": "skip", "reason": "not tagged dr=true"})),
             "skip (not tagged dr=true)"

@@ -9,12 +9,7 @@ use super::Output;
 /// Buckets inspected at once; each inspection makes about six calls, some concurrent.
 const CONCURRENCY: usize = 8;
 
-pub async fn run(
-    clients: &Clients,
-    config: &Config,
-    buckets: &[String],
-    output: Output,
-) -> Result<(), String> {
+pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output: Output) -> Result<(), String> {
     let results: Vec<_> = stream::iter(buckets)
         .map(|bucket| async move { (bucket.clone(), inspect(clients, config, bucket).await) })
         .buffered(CONCURRENCY)
@@ -38,11 +33,7 @@ pub async fn run(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "could not read {} bucket(s):\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        ))
+        Err(format!("could not read {} bucket(s):\n  {}", failures.len(), failures.join("\n  ")))
     }
 }
 
@@ -71,22 +62,12 @@ pub fn table(statuses: &[BucketStatus]) -> String {
                     format!(
                         "{}{}",
                         d.bucket,
-                        if d.state == "present" {
-                            String::new()
-                        } else {
-                            format!(" ({})", d.state)
-                        }
+                        if d.state == "present" { String::new() } else { format!(" ({})", d.state) }
                     )
                 }),
                 destination.map_or("-".into(), |d| d.region.clone()),
-                destination
-                    .and_then(|d| d.versioning.clone())
-                    .unwrap_or_else(|| "-".into()),
-                if s.drift.is_empty() {
-                    s.rule.to_owned()
-                } else {
-                    format!("{}: {}", s.rule, s.drift.join("; "))
-                },
+                destination.and_then(|d| d.versioning.clone()).unwrap_or_else(|| "-".into()),
+                if s.drift.is_empty() { s.rule.to_owned() } else { format!("{}: {}", s.rule, s.drift.join("; ")) },
                 yes_no(s.protected),
             ]
         })
@@ -98,11 +79,7 @@ pub fn table(statuses: &[BucketStatus]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut text = line(header.to_vec());

@@ -33,16 +33,11 @@ pub async fn run(
     let s3 = context.clients.s3(&plan.region);
     let spec = plan.rule_spec(destination, context.config);
     let existing = bucket::replication(&s3, &plan.bucket).await?;
-    let other_rules = existing.as_ref().map_or(0, |c| {
-        c.rules().iter().filter(|r| r.id() != Some(RULE_ID)).count()
-    });
+    let other_rules = existing.as_ref().map_or(0, |c| c.rules().iter().filter(|r| r.id() != Some(RULE_ID)).count());
 
     let reasons = match replication::merge(&plan.bucket, existing.as_ref(), role, &spec)? {
         Merge::Unchanged => Vec::new(),
-        Merge::Write {
-            configuration,
-            reasons,
-        } => {
+        Merge::Write { configuration, reasons } => {
             s3.put_bucket_replication()
                 .bucket(&plan.bucket)
                 .replication_configuration(configuration)
@@ -68,17 +63,10 @@ pub async fn run(
 /// says so with InvalidRequest. Retrying is the fix.
 fn versioning_not_yet_visible(error: DrError) -> DrError {
     match error {
-        DrError::AwsRequestFailed {
-            bucket,
-            operation,
-            code,
-            message,
-        } if code == "InvalidRequest" && message.to_ascii_lowercase().contains("versioning") => {
-            DrError::TransientAwsError {
-                bucket,
-                operation,
-                detail: format!("{code}: {message}"),
-            }
+        DrError::AwsRequestFailed { bucket, operation, code, message }
+            if code == "InvalidRequest" && message.to_ascii_lowercase().contains("versioning") =>
+        {
+            DrError::TransientAwsError { bucket, operation, detail: format!("{code}: {message}") }
         }
         other => other,
     }

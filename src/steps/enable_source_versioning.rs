@@ -27,25 +27,13 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan) -> Result<Output,
     if changed {
         put_versioning_enabled(&s3, &plan.bucket).await?;
     }
-    Ok(Output {
-        bucket: plan.bucket.clone(),
-        versioning: "Enabled",
-        previous,
-        changed,
-    })
+    Ok(Output { bucket: plan.bucket.clone(), versioning: "Enabled", previous, changed })
 }
 
-pub(crate) async fn put_versioning_enabled(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-) -> Result<(), DrError> {
+pub(crate) async fn put_versioning_enabled(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), DrError> {
     s3.put_bucket_versioning()
         .bucket(bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
         .send()
         .await
         .aws(bucket, "PutBucketVersioning")?;

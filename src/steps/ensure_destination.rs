@@ -5,9 +5,8 @@
 //! the writes whose setting differs (and ListObjectVersions to vet a bucket we did not create).
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
 };
 use serde::Serialize;
 
@@ -45,16 +44,9 @@ pub async fn run(
 
     // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
     let settle = |error: DrError| match error {
-        DrError::AwsRequestFailed {
-            bucket,
-            operation,
-            code,
-            message,
-        } if created && code == "NoSuchBucket" => DrError::TransientAwsError {
-            bucket,
-            operation,
-            detail: format!("{code} just after creation: {message}"),
-        },
+        DrError::AwsRequestFailed { bucket, operation, code, message } if created && code == "NoSuchBucket" => {
+            DrError::TransientAwsError { bucket, operation, detail: format!("{code} just after creation: {message}") }
+        }
         other => other,
     };
     let (current_tags, versioning, public_access, encryption) = tokio::try_join!(
@@ -114,9 +106,7 @@ pub async fn run(
         changes.push("publicAccessBlock");
     }
 
-    if let Some(wanted) =
-        encryption_change(encryption.as_ref(), plan.replica_kms_key_arn.as_deref())
-    {
+    if let Some(wanted) = encryption_change(encryption.as_ref(), plan.replica_kms_key_arn.as_deref()) {
         put_encryption(&s3, name, &wanted).await.map_err(settle)?;
         changes.push("encryption");
     }
@@ -131,11 +121,7 @@ pub async fn run(
 }
 
 /// True if this call created the bucket, false if it already was ours.
-async fn create(
-    s3: &aws_sdk_s3::Client,
-    plan: &SourcePlan,
-    destination: &DestinationPlan,
-) -> Result<bool, DrError> {
+async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &DestinationPlan) -> Result<bool, DrError> {
     let mut request = s3.create_bucket().bucket(&destination.bucket);
     // us-east-1 is the one region that takes no LocationConstraint.
     if destination.region != "us-east-1" {
@@ -150,21 +136,14 @@ async fn create(
         // Created meanwhile by a concurrent run (or by hand): vetted by the tag check.
         Err(error) if aws_code(&error) == Some("BucketAlreadyOwnedByYou") => Ok(false),
         Err(error) if aws_code(&error) == Some("BucketAlreadyExists") => {
-            Err(DrError::BucketNameTaken {
-                bucket: plan.bucket.clone(),
-                destination: destination.bucket.clone(),
-            })
+            Err(DrError::BucketNameTaken { bucket: plan.bucket.clone(), destination: destination.bucket.clone() })
         }
         Err(error) => Err(error).aws(&destination.bucket, "CreateBucket"),
     }
 }
 
 fn conflict(plan: &SourcePlan, destination: &str, reason: String) -> DrError {
-    DrError::DestinationConflict {
-        bucket: plan.bucket.clone(),
-        destination: destination.to_owned(),
-        reason,
-    }
+    DrError::DestinationConflict { bucket: plan.bucket.clone(), destination: destination.to_owned(), reason }
 }
 
 fn blocks_everything(block: &PublicAccessBlockConfiguration) -> bool {
@@ -180,38 +159,19 @@ fn blocks_everything(block: &PublicAccessBlockConfiguration) -> bool {
 
 /// What the destination's default encryption must become, or None to leave it. An SSE-KMS
 /// source needs the DR key; otherwise any default encryption the bucket has is kept.
-pub fn encryption_change(
-    current: Option<&DefaultEncryption>,
-    replica_key: Option<&str>,
-) -> Option<DefaultEncryption> {
+pub fn encryption_change(current: Option<&DefaultEncryption>, replica_key: Option<&str>) -> Option<DefaultEncryption> {
     match (current, replica_key) {
-        (Some(current), Some(key))
-            if current.is_kms() && current.kms_key.as_deref() == Some(key) =>
-        {
-            None
+        (Some(current), Some(key)) if current.is_kms() && current.kms_key.as_deref() == Some(key) => None,
+        (_, Some(key)) => {
+            Some(DefaultEncryption { algorithm: "aws:kms".to_owned(), kms_key: Some(key.to_owned()), bucket_key: true })
         }
-        (_, Some(key)) => Some(DefaultEncryption {
-            algorithm: "aws:kms".to_owned(),
-            kms_key: Some(key.to_owned()),
-            bucket_key: true,
-        }),
         (Some(_), None) => None,
-        (None, None) => Some(DefaultEncryption {
-            algorithm: "AES256".to_owned(),
-            kms_key: None,
-            bucket_key: false,
-        }),
+        (None, None) => Some(DefaultEncryption { algorithm: "AES256".to_owned(), kms_key: None, bucket_key: false }),
     }
 }
 
-async fn put_encryption(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    wanted: &DefaultEncryption,
-) -> Result<(), DrError> {
-    let internal = |e: aws_sdk_s3::error::BuildError| {
-        DrError::Internal(format!("building encryption settings: {e}"))
-    };
+async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
+    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))
         .set_kms_master_key_id(wanted.kms_key.clone())
@@ -221,10 +181,7 @@ async fn put_encryption(
         .apply_server_side_encryption_by_default(default)
         .bucket_key_enabled(wanted.bucket_key)
         .build();
-    let configuration = ServerSideEncryptionConfiguration::builder()
-        .rules(rule)
-        .build()
-        .map_err(internal)?;
+    let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(internal)?;
     s3.put_bucket_encryption()
         .bucket(bucket)
         .server_side_encryption_configuration(configuration)
@@ -235,28 +192,14 @@ async fn put_encryption(
 }
 
 async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
-    let internal =
-        |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
+    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
     let tag_set = tags
         .iter()
-        .map(|t| {
-            aws_sdk_s3::types::Tag::builder()
-                .key(&t.key)
-                .value(&t.value)
-                .build()
-        })
+        .map(|t| aws_sdk_s3::types::Tag::builder().key(&t.key).value(&t.value).build())
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
-    let tagging = Tagging::builder()
-        .set_tag_set(Some(tag_set))
-        .build()
-        .map_err(internal)?;
-    s3.put_bucket_tagging()
-        .bucket(bucket)
-        .tagging(tagging)
-        .send()
-        .await
-        .aws(bucket, "PutBucketTagging")?;
+    let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(internal)?;
+    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.aws(bucket, "PutBucketTagging")?;
     Ok(())
 }
 
@@ -265,37 +208,23 @@ mod tests {
     use super::*;
 
     fn sse(algorithm: &str, key: Option<&str>) -> DefaultEncryption {
-        DefaultEncryption {
-            algorithm: algorithm.into(),
-            kms_key: key.map(Into::into),
-            bucket_key: false,
-        }
+        DefaultEncryption { algorithm: algorithm.into(), kms_key: key.map(Into::into), bucket_key: false }
     }
 
     #[test]
     fn plain_sources_keep_any_existing_encryption_and_get_sse_s3_otherwise() {
         assert_eq!(encryption_change(Some(&sse("AES256", None)), None), None);
-        assert_eq!(
-            encryption_change(Some(&sse("aws:kms", Some("k"))), None),
-            None
-        );
+        assert_eq!(encryption_change(Some(&sse("aws:kms", Some("k"))), None), None);
         assert_eq!(encryption_change(None, None).unwrap().algorithm, "AES256");
     }
 
     #[test]
     fn kms_sources_need_the_dr_key() {
         let key = "arn:aws:kms:us-east-2:123456789012:key/1";
-        assert_eq!(
-            encryption_change(Some(&sse("aws:kms", Some(key))), Some(key)),
-            None
-        );
+        assert_eq!(encryption_change(Some(&sse("aws:kms", Some(key))), Some(key)), None);
         let wanted = encryption_change(Some(&sse("AES256", None)), Some(key)).unwrap();
         assert_eq!(
-            (
-                wanted.algorithm.as_str(),
-                wanted.kms_key.as_deref(),
-                wanted.bucket_key
-            ),
+            (wanted.algorithm.as_str(), wanted.kms_key.as_deref(), wanted.bucket_key),
             ("aws:kms", Some(key), true)
         );
         assert!(encryption_change(Some(&sse("aws:kms", Some("other"))), Some(key)).is_some());

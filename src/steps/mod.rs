@@ -73,21 +73,25 @@ pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
             abbreviate(event)
         ))
     })?;
-    let step = Step::parse(name).ok_or_else(|| {
-        DrError::InvalidInput(format!("unknown step {name:?}; known steps: {names:?}"))
-    })?;
+    let step = Step::parse(name)
+        .ok_or_else(|| DrError::InvalidInput(format!("unknown step {name:?}; known steps: {names:?}")))?;
     let input = event
         .get("input")
         .filter(|i| i.is_object())
-        .ok_or_else(|| {
-            DrError::InvalidInput(format!("step {name}: \"input\" must be a JSON object"))
-        })?;
+        .ok_or_else(|| DrError::InvalidInput(format!("step {name}: \"input\" must be a JSON object")))?;
     Ok((step, input))
 }
 
 pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value, DrError> {
     let (step, input) = parse_request(event)?;
-    let output = run_step(context, step, input).await?;
+    // The Lambda runs one invocation at a time, so the counter holds this step's calls only.
+    context.clients.take_call_counts();
+    let mut output = run_step(context, step, input).await?;
+    let calls = context.clients.take_call_counts();
+    tracing::info!(step = step.name(), aws_calls = calls.values().sum::<u32>(), "AWS calls");
+    if let Some(fields) = output.as_object_mut() {
+        fields.insert("awsCalls".to_owned(), serde_json::json!(calls));
+    }
     let mut state = input.clone();
     if let Some(fields) = state.as_object_mut() {
         fields.insert(step.name().to_owned(), output);
@@ -96,20 +100,10 @@ pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value,
 }
 
 /// Run one step and return its own output.
-pub async fn run_step(
-    context: &StepContext<'_>,
-    step: Step,
-    input: &Value,
-) -> Result<Value, DrError> {
+pub async fn run_step(context: &StepContext<'_>, step: Step, input: &Value) -> Result<Value, DrError> {
     let bucket = match step {
-        Step::ValidateSource => crate::event::parse_trigger(input)
-            .map(|t| t.bucket().to_owned())
-            .unwrap_or_default(),
-        _ => input
-            .pointer("/ValidateSource/bucket")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        Step::ValidateSource => crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default(),
+        _ => input.pointer("/ValidateSource/bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
     };
     let span = tracing::info_span!("step", step = step.name(), bucket = %bucket);
     async move {
@@ -133,10 +127,7 @@ pub async fn run_step(
             }
         };
         match &result {
-            Ok(output) => tracing::info!(
-                changed = output.get("changed").and_then(|c| c.as_bool()),
-                "step done"
-            ),
+            Ok(output) => tracing::info!(changed = output.get("changed").and_then(|c| c.as_bool()), "step done"),
             Err(error) => tracing::warn!(error_type = error.error_type(), %error, "step failed"),
         }
         result
@@ -148,17 +139,10 @@ pub async fn run_step(
 /// Steps after ValidateSource act on its findings, passed along by the state machine.
 fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrError> {
     let found = input.get("ValidateSource").ok_or_else(|| {
-        DrError::InvalidInput(format!(
-            "step {} needs ValidateSource's output at input.ValidateSource",
-            step.name()
-        ))
+        DrError::InvalidInput(format!("step {} needs ValidateSource's output at input.ValidateSource", step.name()))
     })?;
-    let plan: SourcePlan = serde_json::from_value(found.clone()).map_err(|e| {
-        DrError::InvalidInput(format!(
-            "step {}: input.ValidateSource is malformed: {e}",
-            step.name()
-        ))
-    })?;
+    let plan: SourcePlan = serde_json::from_value(found.clone())
+        .map_err(|e| DrError::InvalidInput(format!("step {}: input.ValidateSource is malformed: {e}", step.name())))?;
     match plan.destination.clone() {
         Some(destination) if plan.action == Action::Protect => Ok((plan, destination)),
         _ => Err(DrError::InvalidInput(format!(
@@ -172,8 +156,7 @@ fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrEr
 
 fn to_json<T: Serialize>(result: Result<T, DrError>) -> Result<Value, DrError> {
     result.and_then(|output| {
-        serde_json::to_value(output)
-            .map_err(|e| DrError::Internal(format!("serializing step output: {e}")))
+        serde_json::to_value(output).map_err(|e| DrError::Internal(format!("serializing step output: {e}")))
     })
 }
 
@@ -208,25 +191,15 @@ mod tests {
             json!({"step": "ValidateSource"}),
             json!({"step": "ValidateSource", "input": [1]}),
         ] {
-            assert!(
-                matches!(parse_request(&event), Err(DrError::InvalidInput(_))),
-                "{event}"
-            );
+            assert!(matches!(parse_request(&event), Err(DrError::InvalidInput(_))), "{event}");
         }
     }
 
     #[test]
     fn later_steps_need_the_plan() {
         let error = plan(Step::EnsureDestination, &json!({"bucket": "photos"})).unwrap_err();
-        assert!(
-            error.to_string().contains("input.ValidateSource"),
-            "{error}"
-        );
-        let error = plan(
-            Step::EnsureDestination,
-            &json!({"ValidateSource": {"bucket": 3}}),
-        )
-        .unwrap_err();
+        assert!(error.to_string().contains("input.ValidateSource"), "{error}");
+        let error = plan(Step::EnsureDestination, &json!({"ValidateSource": {"bucket": 3}})).unwrap_err();
         assert_eq!(error.error_type(), "InvalidInput");
     }
 }

@@ -20,12 +20,9 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     let bucket = trigger.bucket().to_owned();
 
     let home = context.clients.s3(&context.clients.home_region());
-    let region =
-        bucket::region(&home, &bucket)
-            .await?
-            .ok_or_else(|| DrError::SourceBucketNotFound {
-                bucket: bucket.clone(),
-            })?;
+    let region = bucket::region(&home, &bucket)
+        .await?
+        .ok_or_else(|| DrError::SourceBucketNotFound { bucket: bucket.clone() })?;
     let source = context.clients.s3(&region);
     let current_tags = bucket::tags(&source, &bucket).await?;
 
@@ -43,17 +40,11 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     };
     if !plan.tagged {
         // The event may say "tagged" while the bucket no longer is: current tags decide.
-        plan.reason = Some(format!(
-            "bucket {bucket} is not tagged {}",
-            config.match_tag
-        ));
+        plan.reason = Some(format!("bucket {bucket} is not tagged {}", config.match_tag));
         return Ok(plan);
     }
     if let Some(source_of) = tags::destination_of(&current_tags) {
-        return Err(DrError::SourceIsDestination {
-            bucket,
-            origin: source_of.to_owned(),
-        });
+        return Err(DrError::SourceIsDestination { bucket, origin: source_of.to_owned() });
     }
     if region == config.dr_region {
         return Err(DrError::SourceInDrRegion { bucket, region });
@@ -67,31 +58,14 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     )?;
     let exists = match presence {
         Presence::Absent => false,
-        Presence::Present {
-            region: Some(found),
-        } if found != config.dr_region => {
-            return Err(wrong_region(
-                &bucket,
-                &destination_name,
-                &found,
-                &config.dr_region,
-            ))
+        Presence::Present { region: Some(found) } if found != config.dr_region => {
+            return Err(wrong_region(&bucket, &destination_name, &found, &config.dr_region))
         }
         Presence::Present { .. } => true,
         Presence::ElsewhereRegion => {
-            return Err(wrong_region(
-                &bucket,
-                &destination_name,
-                "another region",
-                &config.dr_region,
-            ))
+            return Err(wrong_region(&bucket, &destination_name, "another region", &config.dr_region))
         }
-        Presence::Forbidden => {
-            return Err(DrError::BucketNameTaken {
-                bucket,
-                destination: destination_name,
-            })
-        }
+        Presence::Forbidden => return Err(DrError::BucketNameTaken { bucket, destination: destination_name }),
     };
 
     if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) {
@@ -99,11 +73,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     }
     plan.action = Action::Protect;
     plan.source_encryption = encryption;
-    plan.destination = Some(DestinationPlan {
-        bucket: destination_name,
-        region: config.dr_region.clone(),
-        exists,
-    });
+    plan.destination = Some(DestinationPlan { bucket: destination_name, region: config.dr_region.clone(), exists });
     Ok(plan)
 }
 
@@ -120,11 +90,7 @@ fn wrong_region(bucket: &str, destination: &str, found: &str, dr_region: &str) -
 /// The configured DR key (ARN, key id or alias), as a key ARN in the DR region, enabled.
 async fn resolve_dr_key(context: &StepContext<'_>, bucket: &str) -> Result<String, DrError> {
     let region = &context.config.dr_region;
-    let missing = |detail: String| DrError::KmsKeyMissing {
-        bucket: bucket.to_owned(),
-        region: region.clone(),
-        detail,
-    };
+    let missing = |detail: String| DrError::KmsKeyMissing { bucket: bucket.to_owned(), region: region.clone(), detail };
     let Some(key) = context.config.dr_kms_key.as_deref() else {
         return Err(missing("S3DR_DR_KMS_KEY is not set".to_owned()));
     };
@@ -136,15 +102,11 @@ async fn resolve_dr_key(context: &StepContext<'_>, bucket: &str) -> Result<Strin
         }
         Err(error) => return Err(error).aws(bucket, "kms:DescribeKey"),
     };
-    let metadata = described
-        .key_metadata()
-        .ok_or_else(|| missing(format!("DescribeKey returned no metadata for {key}")))?;
+    let metadata =
+        described.key_metadata().ok_or_else(|| missing(format!("DescribeKey returned no metadata for {key}")))?;
     if !metadata.enabled() {
         let state = metadata.key_state().map_or("disabled", |s| s.as_str());
         return Err(missing(format!("{key} is {state}")));
     }
-    metadata
-        .arn()
-        .map(str::to_owned)
-        .ok_or_else(|| missing(format!("DescribeKey returned no ARN for {key}")))
+    metadata.arn().map(str::to_owned).ok_or_else(|| missing(format!("DescribeKey returned no ARN for {key}")))
 }

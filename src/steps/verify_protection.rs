@@ -42,24 +42,15 @@ pub async fn run(
         problems.push(format!("source versioning is {source_versioning}"));
     }
     if destination_versioning != "Enabled" {
-        problems.push(format!(
-            "destination {} versioning is {destination_versioning}",
-            destination.bucket
-        ));
+        problems.push(format!("destination {} versioning is {destination_versioning}", destination.bucket));
     }
     let spec = plan.rule_spec(destination, context.config);
-    match replication
-        .as_ref()
-        .and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID)))
-    {
+    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
         None => problems.push(format!("replication rule {RULE_ID} is missing")),
         Some(rule) => problems.extend(rule_drift(rule, &spec)),
     }
     if !problems.is_empty() {
-        return Err(DrError::VerificationFailed {
-            bucket: plan.bucket.clone(),
-            problems: problems.join("; "),
-        });
+        return Err(DrError::VerificationFailed { bucket: plan.bucket.clone(), problems: problems.join("; ") });
     }
     Ok(Output {
         bucket: plan.bucket.clone(),

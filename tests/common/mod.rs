@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use s3_dr::clients::Clients;
@@ -43,15 +42,32 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("S3DR_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "{} is missing: run `make test` (it installs the pinned moto in .venv)",
-        python.display()
-    );
+    let python =
+        std::env::var_os("S3DR_PYTHON").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(python.exists(), "{} is missing: run `make test` (it installs the pinned moto in .venv)", python.display());
     python
+}
+
+/// The Lambda binary the stack runs. `make test` sets S3DR_LAMBDA_BIN to the binary built
+/// on its own (`cargo build --bins`): the one that ships. The binary Cargo builds for a test
+/// run has the dev-dependencies' features (aws-smithy-mocks turns on the SDK runtime's
+/// test-util), and such a binary once hid a bug that the shipped one had.
+pub fn lambda_binary() -> PathBuf {
+    shipped_or("S3DR_LAMBDA_BIN", option_env!("CARGO_BIN_EXE_s3-dr-lambda"), "s3-dr-lambda")
+}
+
+/// The `s3-dr` CLI binary, chosen the same way.
+pub fn cli_binary() -> PathBuf {
+    shipped_or("S3DR_CLI_BIN", option_env!("CARGO_BIN_EXE_s3-dr"), "s3-dr")
+}
+
+fn shipped_or(variable: &str, cargo_test_build: Option<&str>, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
+        return PathBuf::from(path);
+    }
+    eprintln!("note: {variable} is not set; using Cargo's test build of {name} (`make test` uses the shipped build)");
+    // Examples (the benchmarks) include this module too; `make bench` builds the binaries first.
+    cargo_test_build.map(PathBuf::from).unwrap_or_else(|| repo_root().join("target/debug").join(name))
 }
 
 /// The stack of this test binary; `lambda_env` (S3DR_* settings) applies to the first call.
@@ -77,13 +93,8 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
     let mut command = Command::new(python());
     command
         .arg(root.join("local/stack.py"))
-        .args([
-            "--port",
-            "0",
-            "--exit-on-stdin-eof",
-            "--lambda-bin",
-            env!("CARGO_BIN_EXE_s3-dr-lambda"),
-        ])
+        .args(["--port", "0", "--exit-on-stdin-eof", "--lambda-bin"])
+        .arg(lambda_binary())
         .args(extra_args)
         .current_dir(&root)
         .stdin(Stdio::piped())
@@ -115,10 +126,7 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
         .clone();
     Stack {
         endpoint,
-        state_machine_arn: env
-            .get("S3DR_STATE_MACHINE_ARN")
-            .cloned()
-            .unwrap_or_default(),
+        state_machine_arn: env.get("S3DR_STATE_MACHINE_ARN").cloned().unwrap_or_default(),
         env,
         _process: Mutex::new((child, stdin)),
     }
@@ -126,12 +134,7 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
 
 impl Stack {
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
-        sdk_config(
-            &self.endpoint,
-            region,
-            Credentials::new("test", "test", None, None, "tests"),
-        )
-        .await
+        sdk_config(&self.endpoint, region, Credentials::new("test", "test", None, None, "tests")).await
     }
 
     pub async fn clients(&self) -> Clients {
@@ -196,6 +199,8 @@ pub struct Execution {
     pub output: Value,
     /// (state name, that step's own output), in order.
     pub steps: Vec<(String, Value)>,
+    /// Start to stop, as Step Functions recorded them.
+    pub duration: Duration,
 }
 
 impl Execution {
@@ -219,11 +224,7 @@ impl Execution {
     }
 }
 
-pub async fn run_execution(
-    sfn: &aws_sdk_sfn::Client,
-    state_machine_arn: &str,
-    input: Value,
-) -> Execution {
+pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, input: Value) -> Execution {
     let started = sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)
@@ -235,51 +236,35 @@ pub async fn run_execution(
     let arn = started.execution_arn();
     let deadline = Instant::now() + Duration::from_secs(120);
     let described = loop {
-        let described = sfn
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .expect("describe execution");
+        let described = sfn.describe_execution().execution_arn(arn).send().await.expect("describe execution");
         if described.status() != &ExecutionStatus::Running {
             break described;
         }
-        assert!(
-            Instant::now() < deadline,
-            "execution {arn} still running after 120 s"
-        );
+        assert!(Instant::now() < deadline, "execution {arn} still running after 120 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let history = sfn
-        .get_execution_history()
-        .execution_arn(arn)
-        .max_results(1000)
-        .send()
-        .await
-        .expect("history");
+    let history = sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
     let steps = history
         .events()
         .iter()
         .filter(|e| e.r#type() == &HistoryEventType::TaskStateExited)
         .filter_map(|e| e.state_exited_event_details())
         .map(|d| {
-            let output: Value = d
-                .output()
-                .and_then(|o| serde_json::from_str(o).ok())
-                .unwrap_or(Value::Null);
+            let output: Value = d.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
             (d.name().to_owned(), output[d.name()].clone())
         })
         // A caught failure also exits the state, without a result of its own.
         .filter(|(_, output)| !output.is_null())
         .collect();
+    let seconds = |t: Option<&aws_smithy_types::DateTime>| t.map_or(0.0, |t| t.as_secs_f64());
+    let duration =
+        Duration::from_secs_f64((seconds(described.stop_date()) - seconds(Some(described.start_date()))).max(0.0));
     Execution {
+        duration,
         status: described.status().clone(),
         error: described.error().map(str::to_owned),
         cause: described.cause().map(str::to_owned),
-        output: described
-            .output()
-            .and_then(|o| serde_json::from_str(o).ok())
-            .unwrap_or(Value::Null),
+        output: described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null),
         steps,
     }
 }
@@ -287,63 +272,35 @@ pub async fn run_execution(
 /// A bucket name no other test uses: `<prefix>-<pid>-<n>`.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
     let mut request = s3.create_bucket().bucket(name);
     if region != "us-east-1" {
         request = request.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
         );
     }
-    request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    request.send().await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
 }
 
 pub async fn tag_bucket(s3: &aws_sdk_s3::Client, name: &str, tags: &[(&str, &str)]) {
-    let tag_set = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
-        .collect();
+    let tag_set = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap()).collect();
     s3.put_bucket_tagging()
         .bucket(name)
-        .tagging(
-            Tagging::builder()
-                .set_tag_set(Some(tag_set))
-                .build()
-                .unwrap(),
-        )
+        .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().unwrap())
         .send()
         .await
         .unwrap();
 }
 
 /// A source bucket in `region` with `tags` and a few objects.
-pub async fn source_bucket(
-    stack: &Stack,
-    name: &str,
-    region: &str,
-    tags: &[(&str, &str)],
-) -> aws_sdk_s3::Client {
+pub async fn source_bucket(stack: &Stack, name: &str, region: &str, tags: &[(&str, &str)]) -> aws_sdk_s3::Client {
     let s3 = stack.s3(region).await;
     create_bucket(&s3, name, region).await;
     for key in ["a.txt", "b/c.txt"] {
-        s3.put_object()
-            .bucket(name)
-            .key(key)
-            .body(key.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        s3.put_object().bucket(name).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
     }
     if !tags.is_empty() {
         tag_bucket(&s3, name, tags).await;
@@ -365,12 +322,7 @@ pub async fn put_kms_default_encryption(s3: &aws_sdk_s3::Client, bucket: &str, k
         .build();
     s3.put_bucket_encryption()
         .bucket(bucket)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .unwrap(),
-        )
+        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap())
         .send()
         .await
         .unwrap();
