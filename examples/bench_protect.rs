@@ -1,7 +1,8 @@
 //! `make bench`: the protect workflow on the local stack, measured.
 //!
-//! 1. The emulator's ceiling: plain HeadBucket calls, 8 in flight (what one moto server on
-//!    this machine can answer at all).
+//! 1. The emulator's ceilings: plain HeadBucket calls, 8 in flight (what one moto server on
+//!    this machine can answer at all), and executions/s of a workflow of the same shape made
+//!    of Pass states (what its ASL interpreter can run with no Lambda and no S3 at all).
 //! 2. A tagging burst: N fresh buckets protected at once, each by its own execution of the real
 //!    state machine with the real Lambda: wall time, executions/s, latency, AWS calls per step.
 //! 3. The same N again (the steady state a drift check pays): calls per step, no writes.
@@ -36,7 +37,11 @@ async fn main() {
 
     let ceiling = head_bucket_ceiling(stack).await;
     println!(
-        "emulator ceiling, HeadBucket x{CEILING_REQUESTS}, {CEILING_IN_FLIGHT} in flight: {ceiling:.0} requests/s\n"
+        "emulator ceiling, HeadBucket x{CEILING_REQUESTS}, {CEILING_IN_FLIGHT} in flight: {ceiling:.0} requests/s"
+    );
+    let pass_rate = pass_workflow_ceiling(stack, buckets).await;
+    println!(
+        "emulator ceiling, {buckets} executions of a 5-state Pass workflow at once: {pass_rate:.1} executions/s\n"
     );
 
     let names: Vec<String> = (0..buckets).map(|i| unique(&format!("bench{i}"))).collect();
@@ -66,10 +71,11 @@ async fn main() {
         }
         latencies.sort();
         let total_calls: u64 = calls.values().sum();
+        let rate = buckets as f64 / wall.as_secs_f64();
         println!(
-            "{label}: {buckets} executions in {:.2} s = {:.1} executions/s",
+            "{label}: {buckets} executions in {:.2} s = {rate:.1} executions/s ({:.0}% of the Pass-workflow ceiling)",
             wall.as_secs_f64(),
-            buckets as f64 / wall.as_secs_f64()
+            100.0 * rate / pass_rate
         );
         println!(
             "  execution latency p50 {:.2} s, p95 {:.2} s; AWS calls {:.1} per bucket ({} writes in all); {:.0} AWS requests/s = {:.0}% of the ceiling",
@@ -86,6 +92,32 @@ async fn main() {
         assert_eq!(writes > 0, expect_changes, "{label}: writes");
         println!();
     }
+}
+
+/// The protect workflow's shape (a Task-less copy: Pass instead of each Task).
+async fn pass_workflow_ceiling(stack: &Stack, executions: usize) -> f64 {
+    let sfn = stack.sfn().await;
+    let mut states = serde_json::Map::new();
+    for (index, name) in STEPS.iter().enumerate() {
+        let mut state = json!({ "Type": "Pass", "Result": { "changed": false }, "ResultPath": format!("$.{name}") });
+        match STEPS.get(index + 1) {
+            Some(next) => state["Next"] = json!(next),
+            None => state["End"] = json!(true),
+        }
+        states.insert((*name).to_owned(), state);
+    }
+    let definition = json!({ "StartAt": STEPS[0], "States": states });
+    let machine = sfn
+        .create_state_machine()
+        .name(unique("bench-pass"))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/s3-dr-states")
+        .send()
+        .await
+        .expect("create the Pass workflow");
+    let started = Instant::now();
+    join_all((0..executions).map(|_| run_execution(&sfn, machine.state_machine_arn(), json!({})))).await;
+    executions as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn head_bucket_ceiling(stack: &Stack) -> f64 {

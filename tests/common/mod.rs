@@ -235,13 +235,17 @@ pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, i
         .expect("start execution");
     let arn = started.execution_arn();
     let deadline = Instant::now() + Duration::from_secs(120);
+    // Poll quickly at first, then back off: many executions polled at once (the benchmark)
+    // would otherwise load the emulator more than the workflows do.
+    let mut interval = Duration::from_millis(50);
     let described = loop {
         let described = sfn.describe_execution().execution_arn(arn).send().await.expect("describe execution");
         if described.status() != &ExecutionStatus::Running {
             break described;
         }
         assert!(Instant::now() < deadline, "execution {arn} still running after 120 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(interval).await;
+        interval = (interval * 3 / 2).min(Duration::from_secs(1));
     };
     let history = sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
     let steps = history
