@@ -89,23 +89,8 @@ async fn a_foreign_replication_rule_survives_next_to_ours() {
     let stack = stack();
     let source = unique("foreign");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    s3.put_bucket_versioning()
-        .bucket(&source)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
-    let theirs = ReplicationRule::builder()
-        .id("analytics-copy")
-        .priority(7)
-        .status(ReplicationRuleStatus::Enabled)
-        .filter(ReplicationRuleFilter::builder().prefix("exports/").build())
-        .delete_marker_replication(
-            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
-        )
-        .destination(Destination::builder().bucket("arn:aws:s3:::analytics-lake").build().unwrap())
-        .build()
-        .unwrap();
+    enable_versioning(&s3, &source).await;
+    let theirs = foreign_rule();
     s3.put_bucket_replication()
         .bucket(&source)
         .replication_configuration(
@@ -297,4 +282,99 @@ fn cloudtrail_put_bucket_tagging(bucket: &str, tag: serde_json::Value) -> serde_
             "recipientAccountId": ACCOUNT_ID
         }
     })
+}
+
+#[tokio::test]
+async fn a_foreign_replication_role_is_refused_before_any_change() {
+    let stack = stack();
+    let source = unique("other-role");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    enable_versioning(&s3, &source).await;
+    let theirs = foreign_rule();
+    let their_role = "arn:aws:iam::123456789012:role/analytics-replication";
+    s3.put_bucket_replication()
+        .bucket(&source)
+        .replication_configuration(
+            ReplicationConfiguration::builder().role(their_role).rules(theirs.clone()).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let run = stack.run_protect(json!({ "bucket": source })).await;
+    run.assert_failed_with("ReplicationConflict");
+    assert!(run.cause.as_deref().unwrap().contains(their_role), "{run:?}");
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
+    assert_eq!(
+        (replication.role(), replication.rules()),
+        (their_role, &[theirs][..]),
+        "their configuration is untouched"
+    );
+    let dr = stack.s3(DR_REGION).await;
+    let presence = s3_dr::bucket::presence(&dr, &format!("{source}-dr"), None).await.unwrap();
+    assert_eq!(presence, s3_dr::bucket::Presence::Absent, "no destination was created");
+}
+
+#[tokio::test]
+async fn an_existing_bucket_with_data_is_not_taken_over_as_destination() {
+    let stack = stack();
+    let source = unique("occupied");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let dr = stack.s3(DR_REGION).await;
+    let destination = format!("{source}-dr");
+    create_bucket(&dr, &destination, DR_REGION).await;
+    dr.put_object().bucket(&destination).key("someone-elses.csv").body(b"1,2".to_vec().into()).send().await.unwrap();
+
+    let run = stack.run_protect(json!({ "bucket": source })).await;
+    run.assert_failed_with("DestinationConflict");
+    assert!(run.cause.as_deref().unwrap().contains("s3-dr:source="), "{run:?}");
+    assert_eq!(versioning(&s3, &source).await, "Off", "refused before any change");
+    assert_eq!(versioning(&dr, &destination).await, "Off");
+    assert!(s3_dr::bucket::tags(&dr, &destination).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_untagged_destination_is_adopted() {
+    let stack = stack();
+    let source = unique("adopt");
+    source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let dr = stack.s3(DR_REGION).await;
+    let destination = format!("{source}-dr");
+    create_bucket(&dr, &destination, DR_REGION).await;
+
+    let run = stack.run_protect(json!({ "bucket": source })).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["destination"]["exists"], true);
+    assert_eq!(run.step("EnsureDestination")["created"], false);
+    assert_eq!(
+        run.step("EnsureDestination")["changes"],
+        json!(["tags", "versioning", "publicAccessBlock", "encryption"])
+    );
+    assert_eq!(
+        s3_dr::bucket::tags(&dr, &destination).await.unwrap(),
+        vec![s3_dr::tags::Tag::new("s3-dr:source", &source)]
+    );
+}
+
+fn foreign_rule() -> ReplicationRule {
+    ReplicationRule::builder()
+        .id("analytics-copy")
+        .priority(7)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(ReplicationRuleFilter::builder().prefix("exports/").build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
+        )
+        .destination(Destination::builder().bucket("arn:aws:s3:::analytics-lake").build().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
 }

@@ -57,30 +57,19 @@ pub async fn run(
     )
     .map_err(settle)?;
 
-    match tags::destination_of(&current_tags) {
-        Some(source) if source == plan.bucket => {}
-        Some(other) => {
-            return Err(conflict(
-                plan,
-                name,
-                format!("it is the s3-dr destination of {other} (tag {SOURCE_TAG}={other})"),
-            ))
-        }
-        None => {
-            // Not marked as ours: adopt it only if it is empty and untagged, so s3-dr never
-            // takes over a bucket that holds someone else's data.
-            if !created && (!current_tags.is_empty() || !bucket::is_empty(&s3, name).await?) {
-                return Err(conflict(
-                    plan,
-                    name,
-                    format!("it already exists with objects or tags and no {SOURCE_TAG} tag, so s3-dr did not create it. Tag it {SOURCE_TAG}={} to adopt it, or set S3DR_DESTINATION_SUFFIX to use another name", plan.bucket),
-                ));
-            }
-            let mut desired = current_tags.clone();
-            desired.push(Tag::new(SOURCE_TAG, &plan.bucket));
-            put_tags(&s3, name, &desired).await.map_err(settle)?;
-            changes.push("tags");
-        }
+    // A bucket we just created is ours; one that was there already must pass the same vetting
+    // ValidateSource did (a concurrent run or a person may have changed it since).
+    let needs_marking = if created {
+        tags::destination_of(&current_tags) != Some(plan.bucket.as_str())
+    } else {
+        vet_existing(&s3, &plan.bucket, name, &current_tags).await?
+    };
+    if needs_marking {
+        let mut desired = current_tags.clone();
+        desired.retain(|t| t.key != SOURCE_TAG);
+        desired.push(Tag::new(SOURCE_TAG, &plan.bucket));
+        put_tags(&s3, name, &desired).await.map_err(settle)?;
+        changes.push("tags");
     }
 
     if versioning != "Enabled" {
@@ -142,8 +131,28 @@ async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &Destin
     }
 }
 
-fn conflict(plan: &SourcePlan, destination: &str, reason: String) -> DrError {
-    DrError::DestinationConflict { bucket: plan.bucket.clone(), destination: destination.to_owned(), reason }
+/// May an existing `destination` serve `source`? Ok(false): it is ours already. Ok(true): it is
+/// empty and untagged, so it may be adopted (and needs our tag). Anything else is someone's
+/// bucket with data, and s3-dr will not take it over.
+pub(crate) async fn vet_existing(
+    s3: &aws_sdk_s3::Client,
+    source: &str,
+    destination: &str,
+    current_tags: &[Tag],
+) -> Result<bool, DrError> {
+    let conflict = |reason: String| DrError::DestinationConflict {
+        bucket: source.to_owned(),
+        destination: destination.to_owned(),
+        reason,
+    };
+    match tags::destination_of(current_tags) {
+        Some(origin) if origin == source => Ok(false),
+        Some(other) => Err(conflict(format!("it is the s3-dr destination of {other} (tag {SOURCE_TAG}={other})"))),
+        None if current_tags.is_empty() && bucket::is_empty(s3, destination).await? => Ok(true),
+        None => Err(conflict(format!(
+            "it already exists with objects or tags and no {SOURCE_TAG} tag, so s3-dr did not create it. Tag it {SOURCE_TAG}={source} to adopt it, or set S3DR_DESTINATION_SUFFIX to use another name"
+        ))),
+    }
 }
 
 fn blocks_everything(block: &PublicAccessBlockConfiguration) -> bool {

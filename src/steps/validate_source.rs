@@ -1,8 +1,12 @@
 //! ValidateSource: decide, by reading only, whether and how to protect a bucket. Every refusal
 //! happens here, before anything is changed.
 //!
-//! AWS calls: GetBucketLocation, GetBucketTagging; when tagged, HeadBucket (destination) and
-//! GetBucketEncryption concurrently, plus KMS DescribeKey for an SSE-KMS source.
+//! AWS calls: GetBucketLocation, GetBucketTagging; when tagged, HeadBucket (destination),
+//! GetBucketEncryption and GetBucketReplication concurrently; GetBucketTagging on an existing
+//! destination (and ListObjectVersions if it is not marked as ours); KMS DescribeKey for an
+//! SSE-KMS source. The later steps check the same things again, since a person or a
+//! concurrent run may change them meanwhile; checking here first means a refusal leaves
+//! everything as it was.
 
 use serde_json::Value;
 
@@ -11,6 +15,8 @@ use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::event::parse_trigger;
 use crate::naming;
 use crate::plan::{Action, DestinationPlan, SourcePlan};
+use crate::replication;
+use crate::steps::ensure_destination::vet_existing;
 use crate::steps::StepContext;
 use crate::tags;
 
@@ -52,9 +58,11 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
 
     let destination_name = naming::destination_bucket_name(&bucket, &config.destination_suffix);
     let dr = context.clients.s3(&config.dr_region);
-    let (presence, encryption) = tokio::try_join!(
+    let role = config.require_replication_role()?;
+    let (presence, encryption, replication) = tokio::try_join!(
         bucket::presence(&dr, &destination_name, context.account_id.as_deref()),
         bucket::default_encryption(&source, &bucket),
+        bucket::replication(&source, &bucket),
     )?;
     let exists = match presence {
         Presence::Absent => false,
@@ -68,12 +76,20 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         Presence::Forbidden => return Err(DrError::BucketNameTaken { bucket, destination: destination_name }),
     };
 
+    if exists {
+        let destination_tags = bucket::tags(&dr, &destination_name).await?;
+        vet_existing(&dr, &bucket, &destination_name, &destination_tags).await?;
+    }
     if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) {
         plan.replica_kms_key_arn = Some(resolve_dr_key(context, &bucket).await?);
     }
+    let destination = DestinationPlan { bucket: destination_name, region: config.dr_region.clone(), exists };
+    // Dry run of EnableReplication's merge: a configuration s3-dr must not rewrite is refused now.
+    replication::merge(&bucket, replication.as_ref(), role, &plan.rule_spec(&destination, config))?;
+
     plan.action = Action::Protect;
     plan.source_encryption = encryption;
-    plan.destination = Some(DestinationPlan { bucket: destination_name, region: config.dr_region.clone(), exists });
+    plan.destination = Some(destination);
     Ok(plan)
 }
 
