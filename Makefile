@@ -9,7 +9,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_TOOLS_STAMP := tools/node_modules/.package-lock.json
 CARGO ?= cargo
 
-.PHONY: help tools build shipped local demo test lint bench clean
+.PHONY: help tools build shipped local demo test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,12 +41,10 @@ shipped: build
 	mkdir -p $(SHIPPED)
 	cp target/debug/s3-dr-lambda target/debug/s3-dr $(SHIPPED)/
 
-test: tools shipped ## install what the tests need, then run every test
+test: tools shipped ## install what the tests need, then fmt, clippy and every test
 	$(CARGO) fmt --check
-	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr $(CARGO) test --all-targets
-
-lint: ## clippy on everything, warnings are errors
 	$(CARGO) clippy --all-targets -- -D warnings
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr $(CARGO) test --all-targets
 
 bench: tools build ## benchmarks on the local stack (numbers, and the command that reproduces them)
 	$(CARGO) run --example bench_protect
