@@ -91,14 +91,7 @@ async fn a_foreign_replication_rule_survives_next_to_ours() {
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
     enable_versioning(&s3, &source).await;
     let theirs = foreign_rule();
-    s3.put_bucket_replication()
-        .bucket(&source)
-        .replication_configuration(
-            ReplicationConfiguration::builder().role(REPLICATION_ROLE).rules(theirs.clone()).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    put_replication(&s3, &source, REPLICATION_ROLE, &theirs).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();
@@ -292,14 +285,7 @@ async fn a_foreign_replication_role_is_refused_before_any_change() {
     enable_versioning(&s3, &source).await;
     let theirs = foreign_rule();
     let their_role = "arn:aws:iam::123456789012:role/analytics-replication";
-    s3.put_bucket_replication()
-        .bucket(&source)
-        .replication_configuration(
-            ReplicationConfiguration::builder().role(their_role).rules(theirs.clone()).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    put_replication(&s3, &source, their_role, &theirs).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_failed_with("ReplicationConflict");
@@ -368,6 +354,15 @@ fn foreign_rule() -> ReplicationRule {
         .destination(Destination::builder().bucket("arn:aws:s3:::analytics-lake").build().unwrap())
         .build()
         .unwrap()
+}
+
+async fn put_replication(s3: &aws_sdk_s3::Client, bucket: &str, role: &str, rule: &ReplicationRule) {
+    s3.put_bucket_replication()
+        .bucket(bucket)
+        .replication_configuration(ReplicationConfiguration::builder().role(role).rules(rule.clone()).build().unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {

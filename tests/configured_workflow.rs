@@ -1,4 +1,5 @@
-//! SSE-KMS sources, through the real workflow, on a stack configured with a DR key alias.
+//! The workflow on a stack configured away from the defaults: a DR key alias for SSE-KMS
+//! sources, Replication Time Control, and another replica storage class.
 
 mod common;
 
@@ -8,9 +9,32 @@ use serde_json::json;
 
 const DR_KEY_ALIAS: &str = "alias/s3-dr-replica";
 
+fn configured_stack() -> &'static Stack {
+    stack_with(&[("S3DR_DR_KMS_KEY", DR_KEY_ALIAS), ("S3DR_RTC", "true"), ("S3DR_STORAGE_CLASS", "standard_ia")])
+}
+
+#[tokio::test]
+async fn replication_time_control_and_the_storage_class_are_configured_on_the_rule() {
+    let stack = configured_stack();
+    let source = unique("rtc");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+
+    stack.run_protect(json!({ "bucket": source })).await.assert_succeeded();
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
+    let destination = replication.rules()[0].destination().unwrap();
+    assert_eq!(destination.storage_class().map(|c| c.as_str()), Some("STANDARD_IA"));
+    let rtc = destination.replication_time().expect("Replication Time Control");
+    assert_eq!((rtc.status().as_str(), rtc.time().and_then(|t| t.minutes())), ("Enabled", Some(15)));
+    let metrics = destination.metrics().expect("replication metrics");
+    assert_eq!((metrics.status().as_str(), metrics.event_threshold().and_then(|t| t.minutes())), ("Enabled", Some(15)));
+
+    let again = stack.run_protect(json!({ "bucket": source })).await;
+    assert_eq!(again.step("EnableReplication")["changed"], false);
+}
+
 #[tokio::test]
 async fn an_sse_kms_source_needs_the_dr_key_then_replicates_with_it() {
-    let stack = stack_with(&[("S3DR_DR_KMS_KEY", DR_KEY_ALIAS)]);
+    let stack = configured_stack();
     let source = unique("kms");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
     let source_key = stack.kms(SOURCE_REGION).await.create_key().send().await.unwrap();
