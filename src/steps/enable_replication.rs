@@ -71,3 +71,28 @@ fn versioning_not_yet_visible(error: DrError) -> DrError {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(code: &str, message: &str) -> DrError {
+        DrError::AwsRequestFailed {
+            bucket: "p".into(),
+            operation: "PutBucketReplication",
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn versioning_not_yet_visible_is_transient_other_invalid_requests_are_not() {
+        let lag =
+            failed("InvalidRequest", "Versioning must be 'Enabled' on the bucket to apply a replication configuration");
+        assert_eq!(versioning_not_yet_visible(lag).error_type(), "TransientAwsError");
+        let other = failed("InvalidRequest", "Priority must be unique");
+        assert_eq!(versioning_not_yet_visible(other.clone()), other);
+        let malformed = failed("MalformedXML", "versioning");
+        assert_eq!(versioning_not_yet_visible(malformed.clone()), malformed);
+    }
+}

@@ -43,12 +43,7 @@ pub async fn run(
     }
 
     // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
-    let settle = |error: DrError| match error {
-        DrError::AwsRequestFailed { bucket, operation, code, message } if created && code == "NoSuchBucket" => {
-            DrError::TransientAwsError { bucket, operation, detail: format!("{code} just after creation: {message}") }
-        }
-        other => other,
-    };
+    let settle = |error: DrError| if created { not_yet_visible(error) } else { error };
     let (current_tags, versioning, public_access, encryption) = tokio::try_join!(
         bucket::tags(&s3, name),
         bucket::versioning(&s3, name),
@@ -128,6 +123,17 @@ async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &Destin
             Err(DrError::BucketNameTaken { bucket: plan.bucket.clone(), destination: destination.bucket.clone() })
         }
         Err(error) => Err(error).aws(&destination.bucket, "CreateBucket"),
+    }
+}
+
+/// S3 is eventually consistent about a new bucket: `NoSuchBucket` just after CreateBucket
+/// is worth a retry, not a failure.
+fn not_yet_visible(error: DrError) -> DrError {
+    match error {
+        DrError::AwsRequestFailed { bucket, operation, code, message } if code == "NoSuchBucket" => {
+            DrError::TransientAwsError { bucket, operation, detail: format!("{code} just after creation: {message}") }
+        }
+        other => other,
     }
 }
 
@@ -218,6 +224,20 @@ mod tests {
 
     fn sse(algorithm: &str, key: Option<&str>) -> DefaultEncryption {
         DefaultEncryption { algorithm: algorithm.into(), kms_key: key.map(Into::into), bucket_key: false }
+    }
+
+    #[test]
+    fn no_such_bucket_after_creation_is_transient() {
+        let missing = DrError::AwsRequestFailed {
+            bucket: "p-dr".into(),
+            operation: "GetBucketVersioning",
+            code: "NoSuchBucket".into(),
+            message: "gone".into(),
+        };
+        assert_eq!(not_yet_visible(missing).error_type(), "TransientAwsError");
+        let denied =
+            DrError::AccessDenied { bucket: "p-dr".into(), operation: "GetBucketVersioning", message: String::new() };
+        assert_eq!(not_yet_visible(denied.clone()), denied);
     }
 
     #[test]
