@@ -4,6 +4,7 @@
 
 use crate::error::DrError;
 use crate::naming;
+use crate::replication::{ReplicaKey, RuleSpec};
 use crate::tags::MatchTag;
 
 pub const DEFAULT_DR_REGION: &str = "us-east-2";
@@ -118,6 +119,16 @@ impl Config {
             dr_kms_key,
             replication_time_control,
         })
+    }
+
+    /// The `s3-dr` rule this configuration asks for, towards `destination_bucket`.
+    pub fn rule_spec(&self, destination_bucket: &str, replica_key: ReplicaKey) -> RuleSpec {
+        RuleSpec {
+            destination_bucket: destination_bucket.to_owned(),
+            storage_class: self.storage_class.clone(),
+            replica_key,
+            replication_time_control: self.replication_time_control,
+        }
     }
 
     /// The role is needed only to write replication, so its absence is reported there.

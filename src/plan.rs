@@ -49,11 +49,7 @@ pub struct DestinationPlan {
 
 impl SourcePlan {
     pub fn rule_spec(&self, destination: &DestinationPlan, config: &Config) -> RuleSpec {
-        RuleSpec {
-            destination_bucket: destination.bucket.clone(),
-            storage_class: config.storage_class.clone(),
-            replica_key: self.replica_kms_key_arn.clone().map_or(ReplicaKey::None, ReplicaKey::Key),
-            replication_time_control: config.replication_time_control,
-        }
+        config
+            .rule_spec(&destination.bucket, self.replica_kms_key_arn.clone().map_or(ReplicaKey::None, ReplicaKey::Key))
     }
 }

@@ -239,6 +239,9 @@ mod tests {
 
     const ROLE: &str = "arn:aws:iam::123456789012:role/s3-dr-replication";
 
+    /// Tests return errors (a builder's, or the merge's) instead of unwrapping them.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn spec() -> RuleSpec {
         RuleSpec {
             destination_bucket: "photos-dr".into(),
@@ -248,7 +251,7 @@ mod tests {
         }
     }
 
-    fn foreign_rule(id: &str, priority: i32) -> ReplicationRule {
+    fn foreign_rule(id: &str, priority: i32) -> Result<ReplicationRule, aws_sdk_s3::error::BuildError> {
         ReplicationRule::builder()
             .id(id)
             .priority(priority)
@@ -257,13 +260,15 @@ mod tests {
             .delete_marker_replication(
                 DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
             )
-            .destination(Destination::builder().bucket("arn:aws:s3:::analytics").build().unwrap())
+            .destination(Destination::builder().bucket("arn:aws:s3:::analytics").build()?)
             .build()
-            .unwrap()
     }
 
-    fn config(role: &str, rules: Vec<ReplicationRule>) -> ReplicationConfiguration {
-        ReplicationConfiguration::builder().role(role).set_rules(Some(rules)).build().unwrap()
+    fn config(
+        role: &str,
+        rules: Vec<ReplicationRule>,
+    ) -> Result<ReplicationConfiguration, aws_sdk_s3::error::BuildError> {
+        ReplicationConfiguration::builder().role(role).set_rules(Some(rules)).build()
     }
 
     fn written(merge: Merge) -> ReplicationConfiguration {
@@ -274,103 +279,112 @@ mod tests {
     }
 
     #[test]
-    fn empty_bucket_gets_one_whole_bucket_rule() {
-        let c = written(merge("photos", None, ROLE, &spec()).unwrap());
+    fn empty_bucket_gets_one_whole_bucket_rule() -> TestResult {
+        let c = written(merge("photos", None, ROLE, &spec())?);
         assert_eq!(c.role(), ROLE);
         let [rule] = c.rules() else { panic!("{c:?}") };
         assert_eq!(rule.id(), Some(RULE_ID));
         assert_eq!(rule.priority(), Some(1));
         assert!(rule_drift(rule, &spec()).is_empty());
-        assert_eq!(rule.destination().unwrap().bucket(), "arn:aws:s3:::photos-dr");
+        assert_eq!(rule.destination().map(Destination::bucket), Some("arn:aws:s3:::photos-dr"));
         assert!(rule.filter().is_some(), "V2 schema needs a Filter element");
+        Ok(())
     }
 
     #[test]
-    fn a_matching_rule_is_left_alone() {
-        let existing = written(merge("photos", None, ROLE, &spec()).unwrap());
-        assert_eq!(merge("photos", Some(&existing), ROLE, &spec()).unwrap(), Merge::Unchanged);
+    fn a_matching_rule_is_left_alone() -> TestResult {
+        let existing = written(merge("photos", None, ROLE, &spec())?);
+        assert_eq!(merge("photos", Some(&existing), ROLE, &spec())?, Merge::Unchanged);
+        Ok(())
     }
 
     #[test]
-    fn foreign_rules_are_kept_in_place_and_our_priority_is_unique() {
-        let existing = config(ROLE, vec![foreign_rule("analytics", 5), foreign_rule("audit", 7)]);
-        let c = written(merge("photos", Some(&existing), ROLE, &spec()).unwrap());
-        let ids: Vec<_> = c.rules().iter().map(|r| r.id().unwrap()).collect();
-        assert_eq!(ids, ["analytics", "audit", RULE_ID]);
+    fn foreign_rules_are_kept_in_place_and_our_priority_is_unique() -> TestResult {
+        let existing = config(ROLE, vec![foreign_rule("analytics", 5)?, foreign_rule("audit", 7)?])?;
+        let c = written(merge("photos", Some(&existing), ROLE, &spec())?);
+        let ids: Vec<_> = c.rules().iter().map(ReplicationRule::id).collect();
+        assert_eq!(ids, [Some("analytics"), Some("audit"), Some(RULE_ID)]);
         assert_eq!(c.rules()[0], existing.rules()[0]);
         assert_eq!(c.rules()[1], existing.rules()[1]);
         assert_eq!(c.rules()[2].priority(), Some(8));
+        Ok(())
     }
 
     #[test]
-    fn a_drifted_rule_is_replaced_keeping_its_priority() {
+    fn a_drifted_rule_is_replaced_keeping_its_priority() -> TestResult {
         let mut changed = spec();
         changed.destination_bucket = "elsewhere".into();
-        let drifted = desired_rule(&changed, 3).unwrap();
-        let existing = config(ROLE, vec![foreign_rule("analytics", 5), drifted]);
-        let Merge::Write { configuration, reasons } = merge("photos", Some(&existing), ROLE, &spec()).unwrap() else {
+        let drifted = desired_rule(&changed, 3)?;
+        let existing = config(ROLE, vec![foreign_rule("analytics", 5)?, drifted])?;
+        let Merge::Write { configuration, reasons } = merge("photos", Some(&existing), ROLE, &spec())? else {
             panic!()
         };
         assert!(reasons[0].contains("destination is arn:aws:s3:::elsewhere"), "{reasons:?}");
         assert_eq!(configuration.rules().len(), 2);
         assert_eq!(configuration.rules()[1].priority(), Some(3));
         assert!(rule_drift(&configuration.rules()[1], &spec()).is_empty());
+        Ok(())
     }
 
     #[test]
-    fn a_foreign_role_is_a_conflict_not_an_overwrite() {
-        let existing = config("arn:aws:iam::123456789012:role/theirs", vec![foreign_rule("analytics", 1)]);
+    fn a_foreign_role_is_a_conflict_not_an_overwrite() -> TestResult {
+        let existing = config("arn:aws:iam::123456789012:role/theirs", vec![foreign_rule("analytics", 1)?])?;
         let error = merge("photos", Some(&existing), ROLE, &spec()).unwrap_err();
         assert_eq!(error.error_type(), "ReplicationConflict");
         assert!(error.to_string().contains("S3DR_REPLICATION_ROLE_ARN=arn:aws:iam::123456789012:role/theirs"));
+        Ok(())
     }
 
     #[test]
-    fn our_own_rule_alone_may_change_role() {
-        let existing = config("arn:aws:iam::123456789012:role/old", vec![desired_rule(&spec(), 1).unwrap()]);
-        let c = written(merge("photos", Some(&existing), ROLE, &spec()).unwrap());
+    fn our_own_rule_alone_may_change_role() -> TestResult {
+        let existing = config("arn:aws:iam::123456789012:role/old", vec![desired_rule(&spec(), 1)?])?;
+        let c = written(merge("photos", Some(&existing), ROLE, &spec())?);
         assert_eq!(c.role(), ROLE);
+        Ok(())
     }
 
     #[test]
-    fn v1_foreign_rules_are_a_conflict() {
+    fn v1_foreign_rules_are_a_conflict() -> TestResult {
         #[allow(deprecated)]
         let v1 = ReplicationRule::builder()
             .id("legacy")
             .prefix("")
             .status(ReplicationRuleStatus::Enabled)
-            .destination(Destination::builder().bucket("arn:aws:s3:::old").build().unwrap())
+            .destination(Destination::builder().bucket("arn:aws:s3:::old").build()?)
             .build()
             .unwrap();
-        let error = merge("photos", Some(&config(ROLE, vec![v1])), ROLE, &spec()).unwrap_err();
+        let error = merge("photos", Some(&config(ROLE, vec![v1])?), ROLE, &spec()).unwrap_err();
         assert!(error.to_string().contains("V1 schema"));
+        Ok(())
     }
 
     #[test]
-    fn kms_and_rtc_are_part_of_the_rule() {
+    fn kms_and_rtc_are_part_of_the_rule() -> TestResult {
         let key = "arn:aws:kms:us-east-2:123456789012:key/1234";
         let kms = RuleSpec { replica_key: ReplicaKey::Key(key.into()), replication_time_control: true, ..spec() };
-        let rule = desired_rule(&kms, 1).unwrap();
+        let rule = desired_rule(&kms, 1)?;
         assert!(rule_drift(&rule, &kms).is_empty());
-        let destination = rule.destination().unwrap();
-        assert_eq!(destination.encryption_configuration().unwrap().replica_kms_key_id(), Some(key));
-        assert_eq!(destination.replication_time().unwrap().time().unwrap().minutes(), Some(15));
-        assert_eq!(destination.metrics().unwrap().status(), &MetricsStatus::Enabled);
+        let destination = rule.destination().ok_or("the rule has no destination")?;
+        assert_eq!(destination.encryption_configuration().and_then(|e| e.replica_kms_key_id()), Some(key));
+        assert_eq!(destination.replication_time().and_then(|t| t.time()).and_then(|t| t.minutes()), Some(15));
+        assert_eq!(destination.metrics().map(|m| m.status()), Some(&MetricsStatus::Enabled));
         // the plain rule is drift for a KMS spec, and the KMS rule is drift for a plain one
-        assert!(!rule_drift(&desired_rule(&spec(), 1).unwrap(), &kms).is_empty());
+        assert!(!rule_drift(&desired_rule(&spec(), 1)?, &kms).is_empty());
         assert!(!rule_drift(&rule, &spec()).is_empty());
         assert!(rule_drift(&rule, &RuleSpec { replica_key: ReplicaKey::AnyKey, ..kms }).is_empty());
+        Ok(())
     }
 
     #[test]
-    fn prefix_filtered_or_disabled_rules_are_drift() {
-        let mut rule = desired_rule(&spec(), 1).unwrap();
+    fn prefix_filtered_or_disabled_rules_are_drift() -> TestResult {
+        let mut rule = desired_rule(&spec(), 1)?;
         rule.filter = Some(ReplicationRuleFilter::builder().prefix("only/").build());
         rule.status = ReplicationRuleStatus::Disabled;
         let drift = rule_drift(&rule, &spec());
         assert_eq!(drift.len(), 2, "{drift:?}");
-        let mut empty_prefix = desired_rule(&spec(), 1).unwrap();
+        let mut empty_prefix = desired_rule(&spec(), 1)?;
         empty_prefix.filter = Some(ReplicationRuleFilter::builder().prefix("").build());
         assert!(rule_drift(&empty_prefix, &spec()).is_empty(), "an empty prefix is the whole bucket");
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::clients::Clients;
 use crate::config::Config;
 use crate::error::DrError;
 use crate::naming;
-use crate::replication::{rule_drift, ReplicaKey, RuleSpec, RULE_ID};
+use crate::replication::{rule_drift, ReplicaKey, RULE_ID};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -65,17 +65,10 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
         _ => None,
     };
 
-    let spec = RuleSpec {
-        destination_bucket: destination_name.clone(),
-        storage_class: config.storage_class.clone(),
-        // Status does not resolve KMS aliases: any replica key counts for an SSE-KMS source.
-        replica_key: if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) {
-            ReplicaKey::AnyKey
-        } else {
-            ReplicaKey::None
-        },
-        replication_time_control: config.replication_time_control,
-    };
+    // Status does not resolve KMS aliases: any replica key counts for an SSE-KMS source.
+    let replica_key =
+        if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) { ReplicaKey::AnyKey } else { ReplicaKey::None };
+    let spec = config.rule_spec(&destination_name, replica_key);
     match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
         None => status.rule = "missing",
         Some(rule) => {

@@ -52,6 +52,9 @@ pub async fn run(
     )
     .map_err(settle)?;
 
+    // The writes below run one after another, unlike the reads: S3 may answer OperationAborted
+    // to concurrent configuration changes of one bucket, and they happen once per bucket.
+
     // A bucket we just created is ours; one that was there already must pass the same vetting
     // ValidateSource did (a concurrent run or a person may have changed it since).
     let needs_marking = if created {
