@@ -51,6 +51,8 @@ INVOKE_TIMEOUT_SECONDS = 300
 LOCAL_LAMBDA_DEFAULTS = {
     "S3DR_DR_REGION": "us-east-2",
     "S3DR_REPLICATION_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/s3-dr-replication",
+    # moto has no S3 Batch Operations: the Lambda copies existing objects itself here.
+    "S3DR_BACKFILL": "copy",
 }
 
 

@@ -1,7 +1,10 @@
 //! One function per S3 read that s3-dr makes, each mapping its "not configured" error code to
 //! `None` (AWS reports an absent setting as an error) and every other error to [`DrError`].
 
-use aws_sdk_s3::types::{BucketVersioningStatus, PublicAccessBlockConfiguration, ReplicationConfiguration};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, CorsRule, LifecycleRule, ObjectLockConfiguration, OwnershipControls,
+    PublicAccessBlockConfiguration, ReplicationConfiguration, TransitionDefaultMinimumObjectSize, WebsiteConfiguration,
+};
 use aws_sdk_s3::Client;
 
 use crate::error::{aws_code, http_status, AwsResultExt, DrError};
@@ -81,6 +84,72 @@ pub async fn public_access_block(s3: &Client, bucket: &str) -> Result<Option<Pub
         Ok(output) => Ok(output.public_access_block_configuration().cloned()),
         Err(error) if aws_code(&error) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetPublicAccessBlock"),
+    }
+}
+
+/// The Object Lock configuration; None if Object Lock was never enabled.
+pub async fn object_lock(s3: &Client, bucket: &str) -> Result<Option<ObjectLockConfiguration>, DrError> {
+    match s3.get_object_lock_configuration().bucket(bucket).send().await {
+        Ok(output) => Ok(output.object_lock_configuration().cloned()),
+        Err(error) if aws_code(&error) == Some("ObjectLockConfigurationNotFoundError") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetObjectLockConfiguration"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lifecycle {
+    pub rules: Vec<LifecycleRule>,
+    pub transition_minimum_size: Option<TransitionDefaultMinimumObjectSize>,
+}
+
+pub async fn lifecycle(s3: &Client, bucket: &str) -> Result<Option<Lifecycle>, DrError> {
+    match s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+        Ok(output) => Ok(Some(Lifecycle {
+            rules: output.rules().to_vec(),
+            transition_minimum_size: output.transition_default_minimum_object_size().cloned(),
+        })),
+        Err(error) if aws_code(&error) == Some("NoSuchLifecycleConfiguration") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketLifecycleConfiguration"),
+    }
+}
+
+pub async fn cors(s3: &Client, bucket: &str) -> Result<Option<Vec<CorsRule>>, DrError> {
+    match s3.get_bucket_cors().bucket(bucket).send().await {
+        Ok(output) => Ok(Some(output.cors_rules().to_vec())),
+        Err(error) if aws_code(&error) == Some("NoSuchCORSConfiguration") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketCors"),
+    }
+}
+
+pub async fn website(s3: &Client, bucket: &str) -> Result<Option<WebsiteConfiguration>, DrError> {
+    match s3.get_bucket_website().bucket(bucket).send().await {
+        Ok(output) => Ok(Some(
+            WebsiteConfiguration::builder()
+                .set_error_document(output.error_document().cloned())
+                .set_index_document(output.index_document().cloned())
+                .set_redirect_all_requests_to(output.redirect_all_requests_to().cloned())
+                .set_routing_rules((!output.routing_rules().is_empty()).then(|| output.routing_rules().to_vec()))
+                .build(),
+        )),
+        Err(error) if aws_code(&error) == Some("NoSuchWebsiteConfiguration") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketWebsite"),
+    }
+}
+
+pub async fn ownership_controls(s3: &Client, bucket: &str) -> Result<Option<OwnershipControls>, DrError> {
+    match s3.get_bucket_ownership_controls().bucket(bucket).send().await {
+        Ok(output) => Ok(output.ownership_controls().cloned()),
+        Err(error) if aws_code(&error) == Some("OwnershipControlsNotFoundError") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketOwnershipControls"),
+    }
+}
+
+/// The bucket policy document as S3 returns it.
+pub async fn policy(s3: &Client, bucket: &str) -> Result<Option<String>, DrError> {
+    match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(output) => Ok(output.policy().map(str::to_owned)),
+        Err(error) if aws_code(&error) == Some("NoSuchBucketPolicy") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketPolicy"),
     }
 }
 

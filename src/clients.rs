@@ -18,6 +18,7 @@ pub struct Clients {
     path_style: bool,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     kms: Mutex<HashMap<String, aws_sdk_kms::Client>>,
+    s3control: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
     calls: CallCounter,
 }
 
@@ -60,6 +61,7 @@ fn service_prefix(service: &str) -> String {
         "s3" | "S3" => "s3".to_owned(),
         "kms" | "KMS" => "kms".to_owned(),
         "sfn" | "SFN" => "states".to_owned(),
+        "s3control" | "S3 Control" => "s3".to_owned(),
         other => other.to_ascii_lowercase(),
     }
 }
@@ -84,6 +86,7 @@ impl Clients {
             path_style,
             s3: Mutex::new(HashMap::new()),
             kms: Mutex::new(HashMap::new()),
+            s3control: Mutex::new(HashMap::new()),
             calls: CallCounter::default(),
         }
     }
@@ -122,6 +125,21 @@ impl Clients {
                     .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_kms::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// S3 Control (Batch Operations jobs run in the region of the bucket they act on).
+    pub fn s3control(&self, region: &str) -> aws_sdk_s3control::Client {
+        let mut cache = self.s3control.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_s3control::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_owned()))
+                    .interceptor(self.calls.clone())
+                    .build();
+                aws_sdk_s3control::Client::from_conf(config)
             })
             .clone()
     }

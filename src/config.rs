@@ -2,6 +2,7 @@
 //! Endpoints are not configured here: the SDK reads the standard `AWS_ENDPOINT_URL`, so the same
 //! binary talks to AWS or to the local stack.
 
+use crate::backfill::Strategy;
 use crate::error::DrError;
 use crate::naming;
 use crate::replication::{ReplicaKey, RuleSpec};
@@ -11,6 +12,13 @@ pub const DEFAULT_DR_REGION: &str = "us-east-2";
 pub const DEFAULT_SUFFIX: &str = "-dr";
 pub const DEFAULT_MATCH_TAG: &str = "dr=true";
 pub const DEFAULT_STORAGE_CLASS: &str = "STANDARD";
+pub const DEFAULT_BATCH_REPORT_PREFIX: &str = "s3-dr/batch-reports";
+/// CopyObject's own limit: larger objects must be copied in parts.
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's smallest part (except the last), so the smallest useful threshold.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const DEFAULT_COPY_PAGE_SIZE: i32 = 1000;
+pub const DEFAULT_COPY_CONCURRENCY: usize = 16;
 
 /// Storage classes a replication destination accepts.
 const REPLICA_STORAGE_CLASSES: &[&str] = &[
@@ -33,7 +41,24 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_STORAGE_CLASS", DEFAULT_STORAGE_CLASS, "storage class of the replicas"),
     ("S3DR_DR_KMS_KEY", "(none)", "key ARN, id or alias in the DR region for SSE-KMS sources"),
     ("S3DR_RTC", "false", "Replication Time Control (15-minute SLA) and replication metrics"),
+    ("S3DR_PUBLIC_ACCESS", "block-all", "destination public access block: block-all, or same-as-source"),
+    ("S3DR_BACKFILL", "batch", "how existing objects are copied: batch (S3 Batch Replication), copy, or off"),
+    ("S3DR_BATCH_ROLE_ARN", "(required by batch)", "IAM role S3 Batch Operations assumes"),
+    ("S3DR_BATCH_REPORT_BUCKET", "(required by batch)", "bucket for job reports; {region} becomes the source region"),
+    ("S3DR_BATCH_REPORT_PREFIX", DEFAULT_BATCH_REPORT_PREFIX, "key prefix of the job reports"),
+    ("S3DR_COPY_MULTIPART_THRESHOLD", "5368709120", "copy backfill: objects of this size or more are copied in parts"),
+    ("S3DR_COPY_PAGE_SIZE", "1000", "copy backfill: objects per invocation (1 to 1000)"),
+    ("S3DR_COPY_CONCURRENCY", "16", "copy backfill: copies in flight (1 to 64)"),
 ];
+
+/// How the destination's public access block is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicAccess {
+    /// All four settings on, whatever the source has.
+    BlockAll,
+    /// The source's settings (an explicit choice for buckets that serve public content).
+    SameAsSource,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -44,6 +69,14 @@ pub struct Config {
     pub storage_class: String,
     pub dr_kms_key: Option<String>,
     pub replication_time_control: bool,
+    pub public_access: PublicAccess,
+    pub backfill: Strategy,
+    pub batch_role_arn: Option<String>,
+    pub batch_report_bucket: Option<String>,
+    pub batch_report_prefix: String,
+    pub copy_multipart_threshold: u64,
+    pub copy_page_size: i32,
+    pub copy_concurrency: usize,
 }
 
 impl Config {
@@ -110,7 +143,57 @@ impl Config {
             Some(v) => return Err(invalid("S3DR_RTC", &v, "expected true or false")),
         };
 
+        let public_access = match get("S3DR_PUBLIC_ACCESS").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("block-all") => PublicAccess::BlockAll,
+            Some("same-as-source") => PublicAccess::SameAsSource,
+            Some(other) => return Err(invalid("S3DR_PUBLIC_ACCESS", other, "expected block-all or same-as-source")),
+        };
+
+        let backfill = match get("S3DR_BACKFILL") {
+            None => Strategy::Batch,
+            Some(text) => Strategy::parse(&text).ok_or_else(|| invalid("S3DR_BACKFILL", &text, Strategy::EXPECTED))?,
+        };
+
+        let batch_role_arn = get("S3DR_BATCH_ROLE_ARN");
+        if let Some(arn) = &batch_role_arn {
+            if !is_role_arn(arn) {
+                return Err(invalid("S3DR_BATCH_ROLE_ARN", arn, "expected arn:aws:iam::<12-digit account>:role/<name>"));
+            }
+        }
+        let batch_report_bucket = get("S3DR_BATCH_REPORT_BUCKET");
+        if let Some(bucket) = &batch_report_bucket {
+            if !naming::is_valid_bucket_name(&bucket.replace("{region}", "us-east-1")) {
+                return Err(invalid("S3DR_BATCH_REPORT_BUCKET", bucket, "expected a bucket name (may contain {region})"));
+            }
+        }
+        let batch_report_prefix = get("S3DR_BATCH_REPORT_PREFIX")
+            .map(|p| p.trim_matches('/').to_owned())
+            .unwrap_or_else(|| DEFAULT_BATCH_REPORT_PREFIX.to_owned());
+
+        let number = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, DrError> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| invalid(name, &text, &format!("expected a whole number from {min} to {max}"))),
+            }
+        };
+        let copy_multipart_threshold =
+            number("S3DR_COPY_MULTIPART_THRESHOLD", DEFAULT_MULTIPART_THRESHOLD, MIN_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD)?;
+        let copy_page_size = number("S3DR_COPY_PAGE_SIZE", DEFAULT_COPY_PAGE_SIZE as u64, 1, 1000)? as i32;
+        let copy_concurrency = number("S3DR_COPY_CONCURRENCY", DEFAULT_COPY_CONCURRENCY as u64, 1, 64)? as usize;
+
         Ok(Config {
+            public_access,
+            backfill,
+            batch_role_arn,
+            batch_report_bucket,
+            batch_report_prefix,
+            copy_multipart_threshold,
+            copy_page_size,
+            copy_concurrency,
             dr_region,
             destination_suffix,
             match_tag,
@@ -129,6 +212,25 @@ impl Config {
             replica_key,
             replication_time_control: self.replication_time_control,
         }
+    }
+
+    /// The report bucket for a job on a source bucket in `region`.
+    pub fn batch_report_bucket_in(&self, region: &str) -> Option<String> {
+        self.batch_report_bucket.as_ref().map(|b| b.replace("{region}", region))
+    }
+
+    /// What a Batch Replication backfill needs: the job role and a report bucket.
+    pub fn require_batch(&self, source_region: &str) -> Result<(&str, String), DrError> {
+        let missing = |name: &str, what: &str| {
+            DrError::InvalidConfig(format!(
+                "backfill strategy batch needs {name} ({what}); set it, or choose S3DR_BACKFILL=copy or off"
+            ))
+        };
+        let role = self.batch_role_arn.as_deref().ok_or_else(|| missing("S3DR_BATCH_ROLE_ARN", "the IAM role S3 Batch Operations assumes"))?;
+        let bucket = self
+            .batch_report_bucket_in(source_region)
+            .ok_or_else(|| missing("S3DR_BATCH_REPORT_BUCKET", "a bucket for job completion reports"))?;
+        Ok((role, bucket))
     }
 
     /// The role is needed only to write replication, so its absence is reported there.
@@ -202,6 +304,28 @@ mod tests {
     }
 
     #[test]
+    fn backfill_settings_are_read() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.backfill, c.public_access), (Strategy::Batch, PublicAccess::BlockAll));
+        assert_eq!((c.copy_multipart_threshold, c.copy_page_size, c.copy_concurrency), (5 << 30, 1000, 16));
+        let c = config(&[
+            ("S3DR_BACKFILL", "Copy"),
+            ("S3DR_PUBLIC_ACCESS", "same-as-source"),
+            ("S3DR_BATCH_ROLE_ARN", "arn:aws:iam::123456789012:role/s3-dr-batch"),
+            ("S3DR_BATCH_REPORT_BUCKET", "s3-dr-reports-{region}"),
+            ("S3DR_BATCH_REPORT_PREFIX", "/reports/"),
+            ("S3DR_COPY_MULTIPART_THRESHOLD", "5242880"),
+            ("S3DR_COPY_PAGE_SIZE", "250"),
+            ("S3DR_COPY_CONCURRENCY", "4"),
+        ])
+        .unwrap();
+        assert_eq!((c.backfill, c.public_access), (Strategy::Copy, PublicAccess::SameAsSource));
+        assert_eq!(c.batch_report_bucket_in("eu-west-1").as_deref(), Some("s3-dr-reports-eu-west-1"));
+        assert_eq!(c.batch_report_prefix, "reports");
+        assert_eq!((c.copy_multipart_threshold, c.copy_page_size, c.copy_concurrency), (5 << 20, 250, 4));
+    }
+
+    #[test]
     fn invalid_values_name_the_variable() {
         for (name, value) in [
             ("S3DR_DR_REGION", "nowhere"),
@@ -211,6 +335,13 @@ mod tests {
             ("S3DR_STORAGE_CLASS", "TAPE"),
             ("S3DR_DR_KMS_KEY", "arn:aws:kms:us-west-2:123456789012:key/abc"),
             ("S3DR_RTC", "maybe"),
+            ("S3DR_PUBLIC_ACCESS", "open"),
+            ("S3DR_BACKFILL", "rsync"),
+            ("S3DR_BATCH_ROLE_ARN", "batch"),
+            ("S3DR_BATCH_REPORT_BUCKET", "Reports_Bucket"),
+            ("S3DR_COPY_MULTIPART_THRESHOLD", "1024"),
+            ("S3DR_COPY_PAGE_SIZE", "5000"),
+            ("S3DR_COPY_CONCURRENCY", "0"),
         ] {
             match config(&[(name, value)]) {
                 Err(DrError::InvalidConfig(message)) => {

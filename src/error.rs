@@ -53,6 +53,18 @@ pub enum DrError {
     #[error("bucket {bucket} has a replication configuration s3-dr must not rewrite: {detail}")]
     ReplicationConflict { bucket: String, detail: String },
 
+    /// The source's bucket policy cannot be parsed, so it cannot be rewritten for the destination.
+    #[error("bucket {bucket} has a bucket policy s3-dr cannot rewrite for its destination: {detail}. Fix the policy (aws s3api get-bucket-policy --bucket {bucket}) and run the workflow again")]
+    InvalidSourcePolicy { bucket: String, detail: String },
+
+    /// Replication and backfill ran, but some bucket settings could not be copied.
+    #[error("bucket {bucket}: these settings were not cloned to {destination}: {failures}. The data is protected; fix the cause named for each setting and run the workflow again")]
+    SettingsNotCloned { bucket: String, destination: String, failures: String },
+
+    /// Existing objects were not all copied to the destination.
+    #[error("backfill of bucket {bucket} to {destination} failed: {detail}")]
+    BackfillFailed { bucket: String, destination: String, detail: String },
+
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with the README")]
     VerificationFailed { bucket: String, problems: String },
 
@@ -84,6 +96,9 @@ impl DrError {
             DrError::DestinationConflict { .. } => "DestinationConflict",
             DrError::KmsKeyMissing { .. } => "KmsKeyMissing",
             DrError::ReplicationConflict { .. } => "ReplicationConflict",
+            DrError::InvalidSourcePolicy { .. } => "InvalidSourcePolicy",
+            DrError::SettingsNotCloned { .. } => "SettingsNotCloned",
+            DrError::BackfillFailed { .. } => "BackfillFailed",
             DrError::VerificationFailed { .. } => "VerificationFailed",
             DrError::AccessDenied { .. } => "AccessDenied",
             DrError::AwsRequestFailed { .. } => "AwsRequestFailed",
@@ -103,6 +118,9 @@ impl DrError {
         "DestinationConflict",
         "KmsKeyMissing",
         "ReplicationConflict",
+        "InvalidSourcePolicy",
+        "SettingsNotCloned",
+        "BackfillFailed",
         "VerificationFailed",
         "AccessDenied",
         "AwsRequestFailed",

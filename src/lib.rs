@@ -3,6 +3,7 @@
 //! The library holds everything; the binaries under `src/bin/` are thin: the step Lambda
 //! (`s3-dr-lambda`) and the operator CLI (`s3-dr`).
 
+pub mod backfill;
 pub mod bucket;
 pub mod cli;
 pub mod clients;
@@ -13,6 +14,7 @@ pub mod lambda;
 pub mod naming;
 pub mod plan;
 pub mod replication;
+pub mod settings;
 pub mod status;
 pub mod steps;
 pub mod tags;

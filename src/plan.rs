@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::backfill::Strategy;
 use crate::bucket::DefaultEncryption;
 use crate::config::Config;
 use crate::replication::{ReplicaKey, RuleSpec};
@@ -34,6 +35,12 @@ pub struct SourcePlan {
     /// when the source encrypts with SSE-KMS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_kms_key_arn: Option<String>,
+    /// The source has Object Lock, so the destination must be created with it.
+    #[serde(default)]
+    pub object_lock: bool,
+    /// How existing objects are copied (configuration, or the request's `backfill`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<Strategy>,
     /// ValidateSource only reads.
     pub changed: bool,
 }

@@ -23,7 +23,16 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     let names: Vec<&str> = run.steps.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["ValidateSource", "EnableSourceVersioning", "EnsureDestination", "EnableReplication", "VerifyProtection"]
+        [
+            "ValidateSource",
+            "EnableSourceVersioning",
+            "EnsureDestination",
+            "EnableReplication",
+            "CloneSettings",
+            "StartBackfill",
+            "CheckBackfill",
+            "VerifyProtection"
+        ]
     );
     assert_eq!(run.step("EnableSourceVersioning")["changed"], true);
     assert_eq!(run.step("EnsureDestination")["created"], true);
@@ -63,8 +72,9 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     );
     let encryption = s3_dr::bucket::default_encryption(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(encryption.algorithm, "AES256");
-    let tags = s3_dr::bucket::tags(&dr, &destination).await.unwrap();
-    assert_eq!(tags, vec![s3_dr::tags::Tag::new("s3-dr:source", &source)]);
+    // The user's tags travel; the trigger tag does not (it would protect the destination).
+    let tags = s3_dr::settings::sorted(s3_dr::bucket::tags(&dr, &destination).await.unwrap());
+    assert_eq!(tags, vec![s3_dr::tags::Tag::new("s3-dr:source", &source), s3_dr::tags::Tag::new("team", "media")]);
 }
 
 #[tokio::test]
@@ -76,7 +86,7 @@ async fn a_second_execution_changes_nothing() {
 
     let again = stack.run_protect(json!({ "bucket": source })).await;
     again.assert_succeeded();
-    assert_eq!(again.steps.len(), 5);
+    assert_eq!(again.steps.len(), 8);
     for (name, output) in &again.steps {
         assert_eq!(output["changed"], false, "{name} changed something on the second run: {output}");
     }

@@ -5,12 +5,14 @@
 //! the writes whose setting differs (and ListObjectVersions to vet a bucket we did not create).
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
+    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
 };
 use serde::Serialize;
 
 use crate::bucket::{self, DefaultEncryption};
+use crate::config::PublicAccess;
+use crate::settings;
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::steps::enable_source_versioning::put_versioning_enabled;
@@ -75,17 +77,12 @@ pub async fn run(
         changes.push("versioning");
     }
 
-    if !public_access.as_ref().is_some_and(blocks_everything) {
+    // With S3DR_PUBLIC_ACCESS=same-as-source, CloneSettings copies the source's block instead.
+    let block_all = context.config.public_access == PublicAccess::BlockAll;
+    if block_all && !public_access.as_ref().is_some_and(|c| settings::same_public_access_block(c, &settings::block_all())) {
         s3.put_public_access_block()
             .bucket(name)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
+            .public_access_block_configuration(settings::block_all())
             .send()
             .await
             .aws(name, "PutPublicAccessBlock")
@@ -93,7 +90,8 @@ pub async fn run(
         changes.push("publicAccessBlock");
     }
 
-    if let Some(wanted) = encryption_change(encryption.as_ref(), plan.replica_kms_key_arn.as_deref()) {
+    let wanted = settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
+    if !encryption.as_ref().is_some_and(|current| settings::same_encryption(current, &wanted)) {
         put_encryption(&s3, name, &wanted).await.map_err(settle)?;
         changes.push("encryption");
     }
@@ -109,7 +107,9 @@ pub async fn run(
 
 /// True if this call created the bucket, false if it already was ours.
 async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &DestinationPlan) -> Result<bool, DrError> {
-    let mut request = s3.create_bucket().bucket(&destination.bucket);
+    // Object Lock can only be switched on at creation for a bucket that will hold data.
+    let mut request =
+        s3.create_bucket().bucket(&destination.bucket).set_object_lock_enabled_for_bucket(plan.object_lock.then_some(true));
     // us-east-1 is the one region that takes no LocationConstraint.
     if destination.region != "us-east-1" {
         request = request.create_bucket_configuration(
@@ -164,31 +164,7 @@ pub(crate) async fn vet_existing(
     }
 }
 
-fn blocks_everything(block: &PublicAccessBlockConfiguration) -> bool {
-    [
-        block.block_public_acls(),
-        block.ignore_public_acls(),
-        block.block_public_policy(),
-        block.restrict_public_buckets(),
-    ]
-    .iter()
-    .all(|setting| *setting == Some(true))
-}
-
-/// What the destination's default encryption must become, or None to leave it. An SSE-KMS
-/// source needs the DR key; otherwise any default encryption the bucket has is kept.
-pub fn encryption_change(current: Option<&DefaultEncryption>, replica_key: Option<&str>) -> Option<DefaultEncryption> {
-    match (current, replica_key) {
-        (Some(current), Some(key)) if current.is_kms() && current.kms_key.as_deref() == Some(key) => None,
-        (_, Some(key)) => {
-            Some(DefaultEncryption { algorithm: "aws:kms".to_owned(), kms_key: Some(key.to_owned()), bucket_key: true })
-        }
-        (Some(_), None) => None,
-        (None, None) => Some(DefaultEncryption { algorithm: "AES256".to_owned(), kms_key: None, bucket_key: false }),
-    }
-}
-
-async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
+pub(crate) async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
     let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))
@@ -209,7 +185,7 @@ async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultE
     Ok(())
 }
 
-async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
+pub(crate) async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
     let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
     let tag_set = tags
         .iter()
@@ -225,10 +201,6 @@ async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result
 mod tests {
     use super::*;
 
-    fn sse(algorithm: &str, key: Option<&str>) -> DefaultEncryption {
-        DefaultEncryption { algorithm: algorithm.into(), kms_key: key.map(Into::into), bucket_key: false }
-    }
-
     #[test]
     fn no_such_bucket_after_creation_is_transient() {
         let missing = DrError::AwsRequestFailed {
@@ -241,24 +213,5 @@ mod tests {
         let denied =
             DrError::AccessDenied { bucket: "p-dr".into(), operation: "GetBucketVersioning", message: String::new() };
         assert_eq!(not_yet_visible(denied.clone()), denied);
-    }
-
-    #[test]
-    fn plain_sources_keep_any_existing_encryption_and_get_sse_s3_otherwise() {
-        assert_eq!(encryption_change(Some(&sse("AES256", None)), None), None);
-        assert_eq!(encryption_change(Some(&sse("aws:kms", Some("k"))), None), None);
-        assert_eq!(encryption_change(None, None).unwrap().algorithm, "AES256");
-    }
-
-    #[test]
-    fn kms_sources_need_the_dr_key() {
-        let key = "arn:aws:kms:us-east-2:123456789012:key/1";
-        assert_eq!(encryption_change(Some(&sse("aws:kms", Some(key))), Some(key)), None);
-        let wanted = encryption_change(Some(&sse("AES256", None)), Some(key)).unwrap();
-        assert_eq!(
-            (wanted.algorithm.as_str(), wanted.kms_key.as_deref(), wanted.bucket_key),
-            ("aws:kms", Some(key), true)
-        );
-        assert!(encryption_change(Some(&sse("aws:kms", Some("other"))), Some(key)).is_some());
     }
 }

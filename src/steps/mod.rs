@@ -8,9 +8,12 @@
 //! (`{"bucket": ..., "ValidateSource": {...}, "EnsureDestination": {...}}`), so each state of
 //! the workflow sees what earlier ones found.
 
+pub mod check_backfill;
+pub mod clone_settings;
 pub mod enable_replication;
 pub mod enable_source_versioning;
 pub mod ensure_destination;
+pub mod start_backfill;
 pub mod validate_source;
 pub mod verify_protection;
 
@@ -29,15 +32,21 @@ pub enum Step {
     EnableSourceVersioning,
     EnsureDestination,
     EnableReplication,
+    CloneSettings,
+    StartBackfill,
+    CheckBackfill,
     VerifyProtection,
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [
+    pub const ALL: [Step; 8] = [
         Step::ValidateSource,
         Step::EnableSourceVersioning,
         Step::EnsureDestination,
         Step::EnableReplication,
+        Step::CloneSettings,
+        Step::StartBackfill,
+        Step::CheckBackfill,
         Step::VerifyProtection,
     ];
 
@@ -47,6 +56,9 @@ impl Step {
             Step::EnableSourceVersioning => "EnableSourceVersioning",
             Step::EnsureDestination => "EnsureDestination",
             Step::EnableReplication => "EnableReplication",
+            Step::CloneSettings => "CloneSettings",
+            Step::StartBackfill => "StartBackfill",
+            Step::CheckBackfill => "CheckBackfill",
             Step::VerifyProtection => "VerifyProtection",
         }
     }
@@ -64,7 +76,7 @@ pub struct StepContext<'a> {
     pub account_id: Option<String>,
 }
 
-/// `{"step": "<StateName>", "input": {...}}`
+/// `{"step": "<StateName>", "input": {...}, "execution": "<name>"}` (`execution` optional)
 pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
     let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
     let name = event.get("step").and_then(Value::as_str).ok_or_else(|| {
@@ -84,9 +96,10 @@ pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
 
 pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value, DrError> {
     let (step, input) = parse_request(event)?;
+    let execution = event.get("execution").and_then(Value::as_str);
     // The Lambda runs one invocation at a time, so the counter holds this step's calls only.
     context.clients.take_call_counts();
-    let mut output = run_step(context, step, input).await?;
+    let mut output = run_step(context, step, input, execution).await?;
     let calls = context.clients.take_call_counts();
     tracing::info!(step = step.name(), aws_calls = calls.values().sum::<u32>(), "AWS calls");
     if let Some(fields) = output.as_object_mut() {
@@ -100,30 +113,50 @@ pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value,
 }
 
 /// Run one step and return its own output.
-pub async fn run_step(context: &StepContext<'_>, step: Step, input: &Value) -> Result<Value, DrError> {
+pub async fn run_step(
+    context: &StepContext<'_>,
+    step: Step,
+    input: &Value,
+    execution: Option<&str>,
+) -> Result<Value, DrError> {
     let bucket = match step {
         Step::ValidateSource => crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default(),
         _ => input.pointer("/ValidateSource/bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
     };
     let span = tracing::info_span!("step", step = step.name(), bucket = %bucket);
+    // Each step's future is boxed: some (CloneSettings' many concurrent reads) are large, and
+    // a caller's stack (a test thread, 2 MiB) should not have to hold them.
     async move {
         let result = match step {
-            Step::ValidateSource => to_json(validate_source::run(context, input).await),
+            Step::ValidateSource => to_json(Box::pin(validate_source::run(context, input)).await),
             Step::EnableSourceVersioning => {
                 let (plan, _) = plan(step, input)?;
-                to_json(enable_source_versioning::run(context, &plan).await)
+                to_json(Box::pin(enable_source_versioning::run(context, &plan)).await)
             }
             Step::EnsureDestination => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(ensure_destination::run(context, &plan, &destination).await)
+                to_json(Box::pin(ensure_destination::run(context, &plan, &destination)).await)
             }
             Step::EnableReplication => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(enable_replication::run(context, &plan, &destination).await)
+                to_json(Box::pin(enable_replication::run(context, &plan, &destination)).await)
+            }
+            Step::CloneSettings => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(Box::pin(clone_settings::run(context, &plan, &destination)).await)
+            }
+            Step::StartBackfill => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(Box::pin(start_backfill::run(context, &plan, &destination, execution)).await)
+            }
+            Step::CheckBackfill => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(Box::pin(check_backfill::run(context, &plan, &destination, input)).await)
             }
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(verify_protection::run(context, &plan, &destination).await)
+                let settings = cloned_settings(input)?;
+                to_json(Box::pin(verify_protection::run(context, &plan, &destination, settings.as_ref())).await)
             }
         };
         match &result {
@@ -152,6 +185,17 @@ fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrEr
             plan.action
         ))),
     }
+}
+
+/// CloneSettings' report, if the workflow ran it.
+fn cloned_settings(input: &Value) -> Result<Option<clone_settings::Output>, DrError> {
+    input
+        .get("CloneSettings")
+        .map(|found| {
+            serde_json::from_value(found.clone())
+                .map_err(|e| DrError::InvalidInput(format!("step VerifyProtection: input.CloneSettings is malformed: {e}")))
+        })
+        .transpose()
 }
 
 fn to_json<T: Serialize>(result: Result<T, DrError>) -> Result<Value, DrError> {

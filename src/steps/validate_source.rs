@@ -2,7 +2,7 @@
 //! happens here, before anything is changed.
 //!
 //! AWS calls: GetBucketLocation, GetBucketTagging; when tagged, HeadBucket (destination),
-//! GetBucketEncryption and GetBucketReplication concurrently; GetBucketTagging on an existing
+//! GetBucketEncryption, GetBucketReplication and GetObjectLockConfiguration concurrently; GetBucketTagging on an existing
 //! destination (and ListObjectVersions if it is not marked as ours); KMS DescribeKey for an
 //! SSE-KMS source. The later steps check the same things again, since a person or a
 //! concurrent run may change them meanwhile; checking here first means a refusal leaves
@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use crate::backfill::Strategy;
 use crate::bucket::{self, DefaultEncryption, Presence};
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::event::parse_trigger;
@@ -23,6 +24,7 @@ use crate::tags;
 pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan, DrError> {
     let config = context.config;
     let trigger = parse_trigger(input)?;
+    let backfill = backfill_strategy(input, config)?;
     let bucket = trigger.bucket().to_owned();
 
     let home = context.clients.s3(&context.clients.home_region());
@@ -42,6 +44,8 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         destination: None,
         source_encryption: None,
         replica_kms_key_arn: None,
+        object_lock: false,
+        backfill: None,
         changed: false,
     };
     if !plan.tagged {
@@ -56,13 +60,23 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         return Err(DrError::SourceInDrRegion { bucket, region });
     }
 
+    if backfill == Strategy::Batch {
+        config.require_batch(&region)?;
+        if context.account_id.is_none() {
+            return Err(DrError::InvalidConfig(
+                "backfill strategy batch needs the account id, read from the Lambda's function ARN, which was not available".to_owned(),
+            ));
+        }
+    }
+
     let destination_name = naming::destination_bucket_name(&bucket, &config.destination_suffix);
     let dr = context.clients.s3(&config.dr_region);
     let role = config.require_replication_role()?;
-    let (presence, encryption, replication) = tokio::try_join!(
+    let (presence, encryption, replication, object_lock) = tokio::try_join!(
         bucket::presence(&dr, &destination_name, context.account_id.as_deref()),
         bucket::default_encryption(&source, &bucket),
         bucket::replication(&source, &bucket),
+        bucket::object_lock(&source, &bucket),
     )?;
     let exists = match presence {
         Presence::Absent => false,
@@ -88,9 +102,22 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     replication::merge(&bucket, replication.as_ref(), role, &plan.rule_spec(&destination, config))?;
 
     plan.action = Action::Protect;
+    plan.object_lock = object_lock.is_some_and(|c| c.object_lock_enabled().is_some());
+    plan.backfill = Some(backfill);
     plan.source_encryption = encryption;
     plan.destination = Some(destination);
     Ok(plan)
+}
+
+/// The request's `"backfill"` if it has one, else the configured strategy. Checked first, so a
+/// typo changes nothing.
+fn backfill_strategy(input: &Value, config: &crate::config::Config) -> Result<Strategy, DrError> {
+    match input.get("backfill") {
+        None | Some(Value::Null) => Ok(config.backfill),
+        Some(Value::String(text)) => Strategy::parse(text)
+            .ok_or_else(|| DrError::InvalidInput(format!("\"backfill\": {text:?} is not a strategy; {}", Strategy::EXPECTED))),
+        Some(other) => Err(DrError::InvalidInput(format!("\"backfill\" must be a string, got {other}"))),
+    }
 }
 
 fn wrong_region(bucket: &str, destination: &str, found: &str, dr_region: &str) -> DrError {

@@ -1,7 +1,8 @@
 //! VerifyProtection: read back what the earlier steps set and fail loudly if any is missing.
 //!
 //! AWS calls: GetBucketVersioning (source and destination) and GetBucketReplication,
-//! concurrently. Writes nothing.
+//! concurrently. Writes nothing. Settings CloneSettings reported as failed make the run fail
+//! here, with `SettingsNotCloned`, once replication and the backfill are in place.
 
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use crate::bucket;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::replication::{rule_drift, RULE_ID};
-use crate::steps::StepContext;
+use crate::steps::{clone_settings, StepContext};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +29,7 @@ pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
     destination: &DestinationPlan,
+    settings: Option<&clone_settings::Output>,
 ) -> Result<Output, DrError> {
     let source = context.clients.s3(&plan.region);
     let dr = context.clients.s3(&destination.region);
@@ -51,6 +53,14 @@ pub async fn run(
     }
     if !problems.is_empty() {
         return Err(DrError::VerificationFailed { bucket: plan.bucket.clone(), problems: problems.join("; ") });
+    }
+    // The data is protected; settings that did not copy are still worth failing the run for.
+    if let Some(failures) = settings.and_then(clone_settings::Output::failures) {
+        return Err(DrError::SettingsNotCloned {
+            bucket: plan.bucket.clone(),
+            destination: destination.bucket.clone(),
+            failures,
+        });
     }
     Ok(Output {
         bucket: plan.bucket.clone(),

@@ -204,10 +204,11 @@ pub struct Execution {
 }
 
 impl Execution {
+    /// The output of the step's last run (a loop, such as CheckBackfill, runs more than once).
     pub fn step(&self, name: &str) -> &Value {
         self.steps
             .iter()
-            .find(|(n, _)| n == name)
+            .rfind(|(n, _)| n == name)
             .map(|(_, v)| v)
             .unwrap_or_else(|| panic!("step {name} did not run: {self:#?}"))
     }

@@ -1,0 +1,97 @@
+//! CheckBackfill: one turn of the backfill loop. `copy`: copy the next page of objects.
+//! `batch`: ask S3 how the job is doing. The state machine loops (with a Wait for `batch`)
+//! until `done`; the progress travels in the state, so the loop survives retries.
+
+use serde_json::Value;
+
+use crate::backfill::copy::{copy_page, CopyJob};
+use crate::backfill::{batch, Progress, Strategy};
+use crate::error::DrError;
+use crate::plan::{DestinationPlan, SourcePlan};
+use crate::steps::StepContext;
+
+pub async fn run(
+    context: &StepContext<'_>,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+    input: &Value,
+) -> Result<Progress, DrError> {
+    let mut progress = previous_progress(input)?;
+    progress.changed = false;
+    if progress.done {
+        return Ok(progress);
+    }
+    let config = context.config;
+    match progress.strategy {
+        Some(Strategy::Copy) => {
+            let source = context.clients.s3(&plan.region);
+            let dr = context.clients.s3(&destination.region);
+            let job = CopyJob {
+                source: &source,
+                destination: &dr,
+                source_bucket: &plan.bucket,
+                destination_bucket: &destination.bucket,
+                storage_class: &config.storage_class,
+                kms_key: plan.replica_kms_key_arn.as_deref(),
+                multipart_threshold: config.copy_multipart_threshold,
+                page_size: config.copy_page_size,
+                concurrency: config.copy_concurrency,
+            };
+            copy_page(&job, &mut progress).await?;
+            if progress.done && progress.objects_failed > 0 {
+                return Err(DrError::BackfillFailed {
+                    bucket: plan.bucket.clone(),
+                    destination: destination.bucket.clone(),
+                    detail: format!(
+                        "{} objects could not be copied (first: {}); the other {} are in place. Fix the cause and run the workflow again: copied objects are skipped",
+                        progress.objects_failed,
+                        progress.failures.join("; "),
+                        progress.objects_copied + progress.objects_skipped
+                    ),
+                });
+            }
+        }
+        Some(Strategy::Batch) => {
+            let account_id = context.account_id.as_deref().ok_or_else(|| {
+                DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned())
+            })?;
+            let client = context.clients.s3control(&plan.region);
+            batch::poll_job(&client, account_id, &plan.bucket, &destination.bucket, &mut progress).await?;
+        }
+        Some(Strategy::Off) | None => progress.done = true,
+    }
+    Ok(progress)
+}
+
+/// The progress from the loop's last turn (`$.CheckBackfill`) or from its start.
+fn previous_progress(input: &Value) -> Result<Progress, DrError> {
+    let found = input.get("CheckBackfill").or_else(|| input.get("StartBackfill")).ok_or_else(|| {
+        DrError::InvalidInput("step CheckBackfill needs StartBackfill's output at input.StartBackfill".to_owned())
+    })?;
+    serde_json::from_value(found.clone())
+        .map_err(|e| DrError::InvalidInput(format!("step CheckBackfill: the backfill progress is malformed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_latest_turn_wins() {
+        let input = json!({
+            "StartBackfill": {"strategy": "copy", "done": false, "changed": false},
+            "CheckBackfill": {"strategy": "copy", "done": false, "continueAfter": "k9", "pages": 1, "changed": true}
+        });
+        let progress = previous_progress(&input).unwrap();
+        assert_eq!((progress.continue_after.as_deref(), progress.pages), (Some("k9"), 1));
+        let progress = previous_progress(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}}))
+            .unwrap();
+        assert!(progress.done);
+        assert_eq!(previous_progress(&json!({})).unwrap_err().error_type(), "InvalidInput");
+        assert_eq!(
+            previous_progress(&json!({"StartBackfill": {"strategy": "rsync"}})).unwrap_err().error_type(),
+            "InvalidInput"
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! CloneSettings: copy the bucket settings replication does not carry to the destination, and
+//! keep them in step: every run reads both sides again and writes only what differs.
+//!
+//! AWS calls: up to 15 reads at once (tags, lifecycle, CORS, website, ownership controls,
+//! policy and Object Lock of both buckets; the destination's encryption; the source's public
+//! access block only with `S3DR_PUBLIC_ACCESS=same-as-source`), then one write per setting
+//! that differs, one after another (S3 may refuse concurrent changes to one bucket).
+//!
+//! A setting that cannot be copied is reported as failed and the others go on; the transient
+//! faults fail the step so the workflow retries it. VerifyProtection turns reported failures
+//! into `SettingsNotCloned` at the end, after the data is safe.
+
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::{self, DefaultEncryption, Lifecycle};
+use crate::config::PublicAccess;
+use crate::error::{AwsResultExt, DrError};
+use crate::plan::{DestinationPlan, SourcePlan};
+use crate::settings::{self, NOT_CLONED};
+use crate::steps::ensure_destination::{put_encryption, put_tags};
+use crate::steps::StepContext;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Copied,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingReport {
+    pub setting: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+}
+
+impl SettingReport {
+    fn new(setting: &str, status: Status, detail: Option<String>) -> SettingReport {
+        SettingReport { setting: setting.to_owned(), status, detail, error_type: None }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub bucket: String,
+    pub destination: String,
+    pub settings: Vec<SettingReport>,
+    /// The settings this run wrote.
+    pub changes: Vec<String>,
+    pub failed: usize,
+    pub changed: bool,
+}
+
+impl Output {
+    /// "policy (InvalidSourcePolicy: ...); cors (AccessDenied: ...)", or None if all went well.
+    pub fn failures(&self) -> Option<String> {
+        let failed: Vec<String> = self
+            .settings
+            .iter()
+            .filter(|s| s.status == Status::Failed)
+            .map(|s| {
+                format!(
+                    "{} ({}: {})",
+                    s.setting,
+                    s.error_type.as_deref().unwrap_or("error"),
+                    s.detail.as_deref().unwrap_or("no detail")
+                )
+            })
+            .collect();
+        (!failed.is_empty()).then(|| failed.join("; "))
+    }
+}
+
+pub async fn run(
+    context: &StepContext<'_>,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+) -> Result<Output, DrError> {
+    let config = context.config;
+    let (source_name, destination_name) = (plan.bucket.as_str(), destination.bucket.as_str());
+    let source = context.clients.s3(&plan.region);
+    let dr = context.clients.s3(&destination.region);
+    let same_as_source = config.public_access == PublicAccess::SameAsSource;
+
+    // Every read at once (a fixed set, so the concurrency is bounded by construction).
+    let (
+        (source_tags, destination_tags),
+        (source_lifecycle, destination_lifecycle),
+        (source_cors, destination_cors),
+        (source_website, destination_website),
+        (source_ownership, destination_ownership),
+        (source_policy, destination_policy),
+        (source_lock, destination_lock),
+        (source_public_access, destination_public_access),
+        destination_encryption,
+    ) = tokio::join!(
+        pair(bucket::tags(&source, source_name), bucket::tags(&dr, destination_name)),
+        pair(bucket::lifecycle(&source, source_name), bucket::lifecycle(&dr, destination_name)),
+        pair(bucket::cors(&source, source_name), bucket::cors(&dr, destination_name)),
+        pair(bucket::website(&source, source_name), bucket::website(&dr, destination_name)),
+        pair(bucket::ownership_controls(&source, source_name), bucket::ownership_controls(&dr, destination_name)),
+        pair(bucket::policy(&source, source_name), bucket::policy(&dr, destination_name)),
+        pair(bucket::object_lock(&source, source_name), bucket::object_lock(&dr, destination_name)),
+        pair(
+            async {
+                match same_as_source {
+                    true => bucket::public_access_block(&source, source_name).await,
+                    false => Ok(None),
+                }
+            },
+            bucket::public_access_block(&dr, destination_name)
+        ),
+        bucket::default_encryption(&dr, destination_name),
+    );
+
+    let s3 = &dr;
+    let name = destination_name;
+    let mut reports = Vec::new();
+
+    let desired_tags = source_tags.map(|tags| settings::destination_tags(&tags, &config.match_tag, source_name));
+    reports.push(
+        settle("tags", async {
+            let (desired, current) = (desired_tags?, destination_tags?);
+            if settings::sorted(current) == desired {
+                return Ok(unchanged("tags"));
+            }
+            put_tags(s3, name, &desired).await?;
+            Ok(copied("tags", None))
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("lifecycle", async {
+            match (source_lifecycle?, destination_lifecycle?) {
+                (source, current) if source == current => Ok(unchanged("lifecycle")),
+                (None, Some(_)) => {
+                    s3.delete_bucket_lifecycle().bucket(name).send().await.aws(name, "DeleteBucketLifecycle")?;
+                    Ok(copied("lifecycle", Some("removed: the source has no lifecycle rules")))
+                }
+                (Some(Lifecycle { rules, transition_minimum_size }), _) => {
+                    let configuration = BucketLifecycleConfiguration::builder()
+                        .set_rules(Some(rules))
+                        .build()
+                        .map_err(|e| DrError::Internal(format!("building lifecycle: {e}")))?;
+                    s3.put_bucket_lifecycle_configuration()
+                        .bucket(name)
+                        .lifecycle_configuration(configuration)
+                        .set_transition_default_minimum_object_size(transition_minimum_size)
+                        .send()
+                        .await
+                        .aws(name, "PutBucketLifecycleConfiguration")?;
+                    Ok(copied("lifecycle", None))
+                }
+                (None, None) => Ok(unchanged("lifecycle")),
+            }
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("cors", async {
+            match (source_cors?, destination_cors?) {
+                (source, current) if source == current => Ok(unchanged("cors")),
+                (None, _) => {
+                    s3.delete_bucket_cors().bucket(name).send().await.aws(name, "DeleteBucketCors")?;
+                    Ok(copied("cors", Some("removed: the source has no CORS rules")))
+                }
+                (Some(rules), _) => {
+                    let configuration = CorsConfiguration::builder()
+                        .set_cors_rules(Some(rules))
+                        .build()
+                        .map_err(|e| DrError::Internal(format!("building CORS: {e}")))?;
+                    s3.put_bucket_cors()
+                        .bucket(name)
+                        .cors_configuration(configuration)
+                        .send()
+                        .await
+                        .aws(name, "PutBucketCors")?;
+                    Ok(copied("cors", None))
+                }
+            }
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("website", async {
+            match (source_website?, destination_website?) {
+                (source, current) if source == current => Ok(unchanged("website")),
+                (None, _) => {
+                    s3.delete_bucket_website().bucket(name).send().await.aws(name, "DeleteBucketWebsite")?;
+                    Ok(copied("website", Some("removed: the source is not a website")))
+                }
+                (Some(website), _) => {
+                    s3.put_bucket_website()
+                        .bucket(name)
+                        .website_configuration(website)
+                        .send()
+                        .await
+                        .aws(name, "PutBucketWebsite")?;
+                    Ok(copied("website", None))
+                }
+            }
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("ownershipControls", async {
+            match (source_ownership?, destination_ownership?) {
+                (None, _) => Ok(skipped(
+                    "ownershipControls",
+                    "the source has none (ACLs enabled, the old default); the destination keeps its own",
+                )),
+                (source, current) if source == current => Ok(unchanged("ownershipControls")),
+                (Some(controls), _) => {
+                    s3.put_bucket_ownership_controls()
+                        .bucket(name)
+                        .ownership_controls(controls)
+                        .send()
+                        .await
+                        .aws(name, "PutBucketOwnershipControls")?;
+                    Ok(copied("ownershipControls", None))
+                }
+            }
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("publicAccessBlock", async {
+            let (source, current) = (source_public_access?, destination_public_access?);
+            let Some(desired) = settings::desired_public_access_block(config.public_access, source.as_ref()) else {
+                return Ok(skipped("publicAccessBlock", "S3DR_PUBLIC_ACCESS=same-as-source and the source has none"));
+            };
+            if current.as_ref().is_some_and(|c| settings::same_public_access_block(c, &desired)) {
+                return Ok(unchanged("publicAccessBlock"));
+            }
+            s3.put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(desired)
+                .send()
+                .await
+                .aws(name, "PutPublicAccessBlock")?;
+            Ok(copied("publicAccessBlock", None))
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("policy", async {
+            let (source, current) = (source_policy?, destination_policy?);
+            let current = current.map(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            match source {
+                None if current.is_none() => Ok(unchanged("policy")),
+                None => {
+                    s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy")?;
+                    Ok(copied("policy", Some("removed: the source has no bucket policy")))
+                }
+                Some(text) => {
+                    let desired = settings::rewrite_policy(&text, source_name, name)?;
+                    if current.flatten().as_ref() == Some(&desired) {
+                        return Ok(unchanged("policy"));
+                    }
+                    s3.put_bucket_policy()
+                        .bucket(name)
+                        .policy(desired.to_string())
+                        .send()
+                        .await
+                        .aws(name, "PutBucketPolicy")?;
+                    Ok(copied("policy", Some(&format!("ARNs of {source_name} rewritten to {name}"))))
+                }
+            }
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("encryption", async {
+            let desired =
+                settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
+            if destination_encryption?.is_some_and(|current| settings::same_encryption(&current, &desired)) {
+                return Ok(unchanged("encryption"));
+            }
+            put_encryption(s3, name, &desired).await?;
+            Ok(copied("encryption", Some(&describe_encryption(&desired))))
+        })
+        .await?,
+    );
+
+    reports.push(
+        settle("objectLock", async {
+            let source = source_lock?.filter(|c| c.object_lock_enabled().is_some());
+            let Some(source) = source else {
+                return Ok(skipped("objectLock", "the source has no Object Lock"));
+            };
+            let desired = ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .set_rule(source.rule().cloned())
+                .build();
+            if destination_lock? == Some(desired.clone()) {
+                return Ok(unchanged("objectLock"));
+            }
+            s3.put_object_lock_configuration()
+                .bucket(name)
+                .object_lock_configuration(desired)
+                .send()
+                .await
+                .aws(name, "PutObjectLockConfiguration")?;
+            Ok(copied("objectLock", Some("default retention copied")))
+        })
+        .await?,
+    );
+
+    reports.extend(NOT_CLONED.iter().map(|(setting, why)| skipped(setting, &format!("not cloned: {why}"))));
+
+    let changes: Vec<String> =
+        reports.iter().filter(|r| r.status == Status::Copied).map(|r| r.setting.clone()).collect();
+    let failed = reports.iter().filter(|r| r.status == Status::Failed).count();
+    for report in reports.iter().filter(|r| r.status == Status::Failed) {
+        tracing::warn!(setting = %report.setting, detail = ?report.detail, "setting not cloned");
+    }
+    Ok(Output {
+        bucket: plan.bucket.clone(),
+        destination: destination.bucket.clone(),
+        changed: !changes.is_empty(),
+        changes,
+        failed,
+        settings: reports,
+    })
+}
+
+async fn pair<A, B>(
+    a: impl std::future::Future<Output = Result<A, DrError>>,
+    b: impl std::future::Future<Output = Result<B, DrError>>,
+) -> (Result<A, DrError>, Result<B, DrError>) {
+    tokio::join!(a, b)
+}
+
+/// A transient fault fails the step (the workflow retries it); any other error is this
+/// setting's failure, reported, and the other settings go on.
+async fn settle(
+    setting: &str,
+    work: impl std::future::Future<Output = Result<SettingReport, DrError>>,
+) -> Result<SettingReport, DrError> {
+    match work.await {
+        Ok(report) => Ok(report),
+        Err(error) if error.is_transient() => Err(error),
+        Err(error) => Ok(SettingReport {
+            setting: setting.to_owned(),
+            status: Status::Failed,
+            detail: Some(error.to_string()),
+            error_type: Some(error.error_type().to_owned()),
+        }),
+    }
+}
+
+fn copied(setting: &str, detail: Option<&str>) -> SettingReport {
+    SettingReport::new(setting, Status::Copied, detail.map(str::to_owned))
+}
+
+fn unchanged(setting: &str) -> SettingReport {
+    SettingReport::new(setting, Status::Unchanged, None)
+}
+
+fn skipped(setting: &str, why: &str) -> SettingReport {
+    SettingReport::new(setting, Status::Skipped, Some(why.to_owned()))
+}
+
+fn describe_encryption(encryption: &DefaultEncryption) -> String {
+    match &encryption.kms_key {
+        Some(key) => format!("{} with {key}", encryption.algorithm),
+        None => encryption.algorithm.clone(),
+    }
+}
