@@ -127,6 +127,10 @@ pub fn step_summary(output: &Value) -> String {
     if output.get("action").and_then(Value::as_str) == Some("skip") {
         return format!("skip ({})", output["reason"].as_str().unwrap_or("not tagged"));
     }
+    // The backfill steps say what they did in a line of their own.
+    if let Some(summary) = output.get("summary").and_then(Value::as_str) {
+        return summary.to_owned();
+    }
     let changed = output.get("changed").and_then(Value::as_bool).unwrap_or(false);
     let details: Vec<String> = ["changes", "reasons"]
         .iter()
