@@ -46,8 +46,9 @@ test: tools shipped ## install what the tests need, then fmt, clippy and every t
 	$(CARGO) clippy --all-targets -- -D warnings
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr $(CARGO) test --all-targets
 
-bench: tools build ## benchmarks on the local stack (numbers, and the command that reproduces them)
-	$(CARGO) run --example bench_protect
+bench: tools shipped ## benchmarks on the local stack (numbers, and the command that reproduces them)
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_protect
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_backfill
 
 clean:
 	rm -rf $(VENV) tools/node_modules target

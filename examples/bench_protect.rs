@@ -22,8 +22,16 @@ use serde_json::json;
 
 const CEILING_REQUESTS: usize = 400;
 const CEILING_IN_FLIGHT: usize = 8;
-const STEPS: [&str; 5] =
-    ["ValidateSource", "EnableSourceVersioning", "EnsureDestination", "EnableReplication", "VerifyProtection"];
+const STEPS: [&str; 8] = [
+    "ValidateSource",
+    "EnableSourceVersioning",
+    "EnsureDestination",
+    "EnableReplication",
+    "CloneSettings",
+    "StartBackfill",
+    "CheckBackfill",
+    "VerifyProtection",
+];
 
 #[tokio::main]
 async fn main() {
@@ -41,7 +49,7 @@ async fn main() {
     );
     let pass_rate = pass_workflow_ceiling(stack, buckets).await;
     println!(
-        "emulator ceiling, {buckets} executions of a 5-state Pass workflow at once: {pass_rate:.1} executions/s\n"
+        "emulator ceiling, {buckets} executions of an 8-state Pass workflow at once: {pass_rate:.1} executions/s\n"
     );
 
     let names: Vec<String> = (0..buckets).map(|i| unique(&format!("bench{i}"))).collect();
@@ -63,7 +71,9 @@ async fn main() {
                 writes += step_calls
                     .iter()
                     .filter(|(op, _)| {
-                        ["Put", "Create"].iter().any(|w| op.split(':').nth(1).unwrap_or("").starts_with(w))
+                        ["Put", "Create", "Copy", "Delete", "Upload", "Complete"]
+                            .iter()
+                            .any(|w| op.split(':').nth(1).unwrap_or("").starts_with(w))
                     })
                     .map(|(_, n)| n.as_u64().unwrap_or(0))
                     .sum::<u64>();

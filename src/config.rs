@@ -157,13 +157,21 @@ impl Config {
         let batch_role_arn = get("S3DR_BATCH_ROLE_ARN");
         if let Some(arn) = &batch_role_arn {
             if !is_role_arn(arn) {
-                return Err(invalid("S3DR_BATCH_ROLE_ARN", arn, "expected arn:aws:iam::<12-digit account>:role/<name>"));
+                return Err(invalid(
+                    "S3DR_BATCH_ROLE_ARN",
+                    arn,
+                    "expected arn:aws:iam::<12-digit account>:role/<name>",
+                ));
             }
         }
         let batch_report_bucket = get("S3DR_BATCH_REPORT_BUCKET");
         if let Some(bucket) = &batch_report_bucket {
             if !naming::is_valid_bucket_name(&bucket.replace("{region}", "us-east-1")) {
-                return Err(invalid("S3DR_BATCH_REPORT_BUCKET", bucket, "expected a bucket name (may contain {region})"));
+                return Err(invalid(
+                    "S3DR_BATCH_REPORT_BUCKET",
+                    bucket,
+                    "expected a bucket name (may contain {region})",
+                ));
             }
         }
         let batch_report_prefix = get("S3DR_BATCH_REPORT_PREFIX")
@@ -180,8 +188,12 @@ impl Config {
                     .ok_or_else(|| invalid(name, &text, &format!("expected a whole number from {min} to {max}"))),
             }
         };
-        let copy_multipart_threshold =
-            number("S3DR_COPY_MULTIPART_THRESHOLD", DEFAULT_MULTIPART_THRESHOLD, MIN_PART_SIZE, DEFAULT_MULTIPART_THRESHOLD)?;
+        let copy_multipart_threshold = number(
+            "S3DR_COPY_MULTIPART_THRESHOLD",
+            DEFAULT_MULTIPART_THRESHOLD,
+            MIN_PART_SIZE,
+            DEFAULT_MULTIPART_THRESHOLD,
+        )?;
         let copy_page_size = number("S3DR_COPY_PAGE_SIZE", DEFAULT_COPY_PAGE_SIZE as u64, 1, 1000)? as i32;
         let copy_concurrency = number("S3DR_COPY_CONCURRENCY", DEFAULT_COPY_CONCURRENCY as u64, 1, 64)? as usize;
 
@@ -226,7 +238,10 @@ impl Config {
                 "backfill strategy batch needs {name} ({what}); set it, or choose S3DR_BACKFILL=copy or off"
             ))
         };
-        let role = self.batch_role_arn.as_deref().ok_or_else(|| missing("S3DR_BATCH_ROLE_ARN", "the IAM role S3 Batch Operations assumes"))?;
+        let role = self
+            .batch_role_arn
+            .as_deref()
+            .ok_or_else(|| missing("S3DR_BATCH_ROLE_ARN", "the IAM role S3 Batch Operations assumes"))?;
         let bucket = self
             .batch_report_bucket_in(source_region)
             .ok_or_else(|| missing("S3DR_BATCH_REPORT_BUCKET", "a bucket for job completion reports"))?;

@@ -252,7 +252,10 @@ mod tests {
             bucket_key: true,
         };
         let desired = desired_encryption(Some(&kms), Some(key));
-        assert_eq!((desired.algorithm.as_str(), desired.kms_key.as_deref(), desired.bucket_key), ("aws:kms", Some(key), true));
+        assert_eq!(
+            (desired.algorithm.as_str(), desired.kms_key.as_deref(), desired.bucket_key),
+            ("aws:kms", Some(key), true)
+        );
         let sse_s3 = DefaultEncryption { algorithm: "AES256".into(), kms_key: None, bucket_key: false };
         assert_eq!(desired_encryption(Some(&sse_s3), Some(key)), sse_s3);
         assert_eq!(desired_encryption(None, None), sse_s3);

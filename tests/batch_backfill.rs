@@ -116,11 +116,23 @@ async fn a_retry_asks_with_the_same_token_and_a_new_execution_with_another() {
 async fn an_unfinished_job_for_the_bucket_is_followed_instead_of_starting_another() {
     let request = request_for("protect-photos-2").await;
     let list = mock!(Client::list_jobs)
-        .match_requests(|r| r.job_statuses().contains(&JobStatus::Active) && !r.job_statuses().contains(&JobStatus::Complete))
+        .match_requests(|r| {
+            r.job_statuses().contains(&JobStatus::Active) && !r.job_statuses().contains(&JobStatus::Complete)
+        })
         .then_output(|| {
             ListJobsOutput::builder()
-                .jobs(JobListDescriptor::builder().job_id("other").description("s3-dr backfill of videos to videos-dr").build())
-                .jobs(JobListDescriptor::builder().job_id("job-1").description("s3-dr backfill of photos to photos-dr").build())
+                .jobs(
+                    JobListDescriptor::builder()
+                        .job_id("other")
+                        .description("s3-dr backfill of videos to videos-dr")
+                        .build(),
+                )
+                .jobs(
+                    JobListDescriptor::builder()
+                        .job_id("job-1")
+                        .description("s3-dr backfill of photos to photos-dr")
+                        .build(),
+                )
                 .build()
         });
     let client = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&list]);
@@ -144,7 +156,12 @@ fn job(status: JobStatus, succeeded: i64, failed: i64) -> DescribeJobOutput {
                         .number_of_tasks_failed(failed)
                         .build(),
                 )
-                .failure_reasons(JobFailure::builder().failure_code("AccessDenied").failure_reason("role cannot read manifest").build())
+                .failure_reasons(
+                    JobFailure::builder()
+                        .failure_code("AccessDenied")
+                        .failure_reason("role cannot read manifest")
+                        .build(),
+                )
                 .build(),
         )
         .build()
@@ -183,7 +200,10 @@ async fn a_failed_job_is_a_named_error_with_the_job_id_and_the_reason() {
     let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", &mut started()).await.unwrap_err();
     assert_eq!(error.error_type(), "BackfillFailed");
     let message = error.to_string();
-    assert!(message.contains("job-1") && message.contains("photos") && message.contains("role cannot read manifest"), "{message}");
+    assert!(
+        message.contains("job-1") && message.contains("photos") && message.contains("role cannot read manifest"),
+        "{message}"
+    );
 
     // Complete, but with failed tasks: not a success either.
     let describe = mock!(Client::describe_job).then_output(|| job(JobStatus::Complete, 990, 10));

@@ -74,8 +74,8 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
     let dr_key = dr_key_arn(stack).await;
     let source = unique("settings");
     let destination = format!("{source}-dr");
-    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("team", "media"), ("dr", "true"), ("cost-center", "42")])
-        .await;
+    let s3 =
+        source_bucket(stack, &source, SOURCE_REGION, &[("team", "media"), ("dr", "true"), ("cost-center", "42")]).await;
     s3.put_bucket_lifecycle_configuration().bucket(&source).lifecycle_configuration(lifecycle(7)).send().await.unwrap();
     let cors = CorsRule::builder()
         .allowed_methods("GET")
@@ -91,7 +91,9 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
         .unwrap();
     s3.put_bucket_policy().bucket(&source).policy(allow_policy(&source).to_string()).send().await.unwrap();
     let ownership = OwnershipControls::builder()
-        .rules(OwnershipControlsRule::builder().object_ownership(ObjectOwnership::BucketOwnerPreferred).build().unwrap())
+        .rules(
+            OwnershipControlsRule::builder().object_ownership(ObjectOwnership::BucketOwnerPreferred).build().unwrap(),
+        )
         .build()
         .unwrap();
     s3.put_bucket_ownership_controls().bucket(&source).ownership_controls(ownership.clone()).send().await.unwrap();
@@ -127,10 +129,7 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
     let source_lifecycle = s3_dr::bucket::lifecycle(&s3, &source).await.unwrap();
     assert_eq!(s3_dr::bucket::lifecycle(&dr, &destination).await.unwrap(), source_lifecycle);
     assert_eq!(source_lifecycle.unwrap().rules[0].expiration().and_then(|e| e.days()), Some(7));
-    assert_eq!(
-        s3_dr::bucket::cors(&dr, &destination).await.unwrap(),
-        s3_dr::bucket::cors(&s3, &source).await.unwrap()
-    );
+    assert_eq!(s3_dr::bucket::cors(&dr, &destination).await.unwrap(), s3_dr::bucket::cors(&s3, &source).await.unwrap());
     let cloned_website = s3_dr::bucket::website(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(cloned_website.index_document().map(|d| d.suffix()), Some("index.html"));
     assert_eq!(s3_dr::bucket::ownership_controls(&dr, &destination).await.unwrap(), Some(ownership));
@@ -163,7 +162,12 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
     assert_eq!(writes, Vec::<String>::new());
 
     // A change on the source travels with the next run, and only that change is written.
-    s3.put_bucket_lifecycle_configuration().bucket(&source).lifecycle_configuration(lifecycle(14)).send().await.unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(&source)
+        .lifecycle_configuration(lifecycle(14))
+        .send()
+        .await
+        .unwrap();
     s3.delete_bucket_cors().bucket(&source).send().await.unwrap();
     let resync = stack.run_protect(json!({ "bucket": source })).await;
     resync.assert_succeeded();
@@ -194,7 +198,9 @@ async fn an_object_lock_source_gets_an_object_lock_destination_with_its_default_
         .object_lock_enabled(ObjectLockEnabled::Enabled)
         .rule(
             ObjectLockRule::builder()
-                .default_retention(DefaultRetention::builder().mode(ObjectLockRetentionMode::Governance).days(3).build())
+                .default_retention(
+                    DefaultRetention::builder().mode(ObjectLockRetentionMode::Governance).days(3).build(),
+                )
                 .build(),
         )
         .build();

@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::primitives::ByteStream;
 use common::*;
 use futures::StreamExt;
 use s3_dr::clients::Clients;
@@ -14,55 +13,10 @@ use s3_dr::config::Config;
 use s3_dr::steps::{dispatch, Step, StepContext};
 use serde_json::{json, Value};
 
-const MIB: usize = 1024 * 1024;
-const OBJECTS: usize = 2000;
+const OBJECTS: usize = MIXED_OBJECTS;
 const PAGE: usize = 500;
-const LAMBDA_ENV: &[(&str, &str)] = &[
-    ("S3DR_BACKFILL", "copy"),
-    ("S3DR_COPY_MULTIPART_THRESHOLD", "5242880"),
-    ("S3DR_COPY_PAGE_SIZE", "500"),
-];
-
-/// Key, size, and whether it gets metadata and tags.
-fn objects() -> Vec<(String, usize, bool)> {
-    let mut objects: Vec<(String, usize, bool)> = (0..OBJECTS - 3)
-        .map(|i| {
-            let key = match i % 100 {
-                0 => format!("odd names/ü + ? # {i}.txt"),
-                _ => format!("data/{:02}/object-{i:05}.bin", i % 37),
-            };
-            (key, (i * 7919) % 20_000, i % 10 == 0)
-        })
-        .collect();
-    objects.extend([(6, "big/six"), (7, "big/seven"), (11, "big/eleven")].map(|(mib, key)| (key.to_owned(), mib * MIB + 123, true)));
-    objects
-}
-
-async fn seed(stack: &Stack, bucket: &str) {
-    let s3 = stack.s3(SOURCE_REGION).await;
-    create_bucket(&s3, bucket, SOURCE_REGION).await;
-    futures::stream::iter(objects())
-        .map(|(key, size, decorated)| {
-            let s3 = s3.clone();
-            async move {
-                let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-                let mut put = s3.put_object().bucket(bucket).key(&key).body(ByteStream::from(body));
-                if decorated {
-                    put = put
-                        .content_type("application/x-test")
-                        .cache_control("max-age=60")
-                        .metadata("origin", "seed")
-                        .metadata("index", key.len().to_string())
-                        .tagging("class=decorated&owner=team%20a");
-                }
-                put.send().await.unwrap_or_else(|e| panic!("put {key}: {e:?}"));
-            }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
-    tag_bucket(&s3, bucket, &[("dr", "true")]).await;
-}
+const LAMBDA_ENV: &[(&str, &str)] =
+    &[("S3DR_BACKFILL", "copy"), ("S3DR_COPY_MULTIPART_THRESHOLD", "5242880"), ("S3DR_COPY_PAGE_SIZE", "500")];
 
 /// Key -> (size, number of versions) of a bucket.
 async fn versions(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, (i64, usize)> {
@@ -120,7 +74,8 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     let stack = stack_with(LAMBDA_ENV);
     let source = unique("backfill");
     let destination = format!("{source}-dr");
-    seed(stack, &source).await;
+    seed_mixed_objects(stack, &source).await;
+    tag_bucket(&stack.s3(SOURCE_REGION).await, &source, &[("dr", "true")]).await;
 
     // A run that died after its first page.
     let first = interrupted_run(stack, &source).await;
@@ -144,7 +99,7 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     assert_eq!(copies, source_objects, "keys, sizes and one version per key");
 
     // Metadata, content type, cache control and tags travel, for single and multipart copies.
-    let decorated: Vec<String> = objects().into_iter().filter(|o| o.2).map(|o| o.0).collect();
+    let decorated: Vec<String> = mixed_objects().into_iter().filter(|o| o.2).map(|o| o.0).collect();
     futures::stream::iter(decorated)
         .map(|key| {
             let (s3, dr, source, destination) = (&s3, &dr, &source, &destination);
@@ -173,7 +128,10 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     let again = stack.run_protect(json!({ "bucket": source })).await;
     again.assert_succeeded();
     let backfill = again.step("CheckBackfill");
-    assert_eq!((backfill["objectsCopied"].as_u64(), backfill["objectsSkipped"].as_u64()), (Some(0), Some(OBJECTS as u64)));
+    assert_eq!(
+        (backfill["objectsCopied"].as_u64(), backfill["objectsSkipped"].as_u64()),
+        (Some(0), Some(OBJECTS as u64))
+    );
     assert_eq!(versions(&dr, &destination).await.values().map(|v| v.1).sum::<usize>(), OBJECTS);
 }
 

@@ -7,8 +7,8 @@
 //! request shape and the polling are tested with aws-smithy-mocks.
 
 use aws_sdk_s3control::types::{
-    JobManifestGenerator, JobManifestGeneratorFilter, JobOperation, JobReport, JobReportFormat, JobReportScope, JobStatus,
-    ReplicationStatus, S3JobManifestGenerator, S3ReplicateObjectOperation,
+    JobManifestGenerator, JobManifestGeneratorFilter, JobOperation, JobReport, JobReportFormat, JobReportScope,
+    JobStatus, ReplicationStatus, S3JobManifestGenerator, S3ReplicateObjectOperation,
 };
 
 use crate::backfill::{job_state, JobState, Progress, Strategy};

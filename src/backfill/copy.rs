@@ -161,7 +161,8 @@ async fn copy_whole(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrErr
         .copy_source_if_match(&object.etag)
         .storage_class(StorageClass::from(job.storage_class));
     if let Some(key) = job.kms_key {
-        request = request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key).bucket_key_enabled(true);
+        request =
+            request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key).bucket_key_enabled(true);
     }
     request.send().await.aws(job.destination_bucket, "CopyObject")?;
     Ok(Outcome::Copied(object.size))
@@ -172,7 +173,16 @@ async fn copy_whole(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrErr
 async fn copy_in_parts(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrError> {
     let (source, key) = (job.source_bucket, object.key.as_str());
     let (head, tagging) = tokio::try_join!(
-        async { job.source.head_object().bucket(source).key(key).if_match(&object.etag).send().await.aws(source, "HeadObject") },
+        async {
+            job.source
+                .head_object()
+                .bucket(source)
+                .key(key)
+                .if_match(&object.etag)
+                .send()
+                .await
+                .aws(source, "HeadObject")
+        },
         async { job.source.get_object_tagging().bucket(source).key(key).send().await.aws(source, "GetObjectTagging") },
     )?;
     let tags: Vec<(String, String)> =
@@ -193,20 +203,24 @@ async fn copy_in_parts(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, Dr
         create = create.tagging(tagging_header(&tags));
     }
     if let Some(kms_key) = job.kms_key {
-        create = create.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms_key).bucket_key_enabled(true);
+        create =
+            create.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms_key).bucket_key_enabled(true);
     }
     let destination = job.destination_bucket;
     let upload = create.send().await.aws(destination, "CreateMultipartUpload")?;
     let upload_id = upload
         .upload_id()
-        .ok_or_else(|| DrError::Internal(format!("CreateMultipartUpload for {destination}/{key} returned no upload id")))?
+        .ok_or_else(|| {
+            DrError::Internal(format!("CreateMultipartUpload for {destination}/{key} returned no upload id"))
+        })?
         .to_owned();
 
     let result = copy_parts(job, object, &upload_id).await;
     if result.is_err() {
         // Leave no half-made upload behind (they are charged until aborted). Best effort: the
         // copy's own error is the one worth reporting.
-        let aborted = job.destination.abort_multipart_upload().bucket(destination).key(key).upload_id(&upload_id).send().await;
+        let aborted =
+            job.destination.abort_multipart_upload().bucket(destination).key(key).upload_id(&upload_id).send().await;
         if let Err(error) = aborted {
             tracing::warn!(key, code = aws_code(&error), "could not abort a failed multipart copy");
         }

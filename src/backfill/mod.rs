@@ -137,9 +137,7 @@ pub fn part_ranges(object_size: u64, part_size: u64) -> Vec<(u64, u64)> {
     if object_size == 0 || part_size == 0 {
         return Vec::new();
     }
-    (0..object_size.div_ceil(part_size))
-        .map(|i| (i * part_size, ((i + 1) * part_size).min(object_size) - 1))
-        .collect()
+    (0..object_size.div_ceil(part_size)).map(|i| (i * part_size, ((i + 1) * part_size).min(object_size) - 1)).collect()
 }
 
 /// CopyObject's `x-amz-copy-source`: bucket and key, the key URL-encoded (keys may hold any

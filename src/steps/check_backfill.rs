@@ -85,8 +85,8 @@ mod tests {
         });
         let progress = previous_progress(&input).unwrap();
         assert_eq!((progress.continue_after.as_deref(), progress.pages), (Some("k9"), 1));
-        let progress = previous_progress(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}}))
-            .unwrap();
+        let progress =
+            previous_progress(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}})).unwrap();
         assert!(progress.done);
         assert_eq!(previous_progress(&json!({})).unwrap_err().error_type(), "InvalidInput");
         assert_eq!(

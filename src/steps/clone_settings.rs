@@ -10,9 +10,7 @@
 //! faults fail the step so the workflow retries it. VerifyProtection turns reported failures
 //! into `SettingsNotCloned` at the end, after the data is safe.
 
-use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled,
-};
+use aws_sdk_s3::types::{BucketLifecycleConfiguration, CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled};
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::{self, DefaultEncryption, Lifecycle};

@@ -5,16 +5,16 @@
 //! the writes whose setting differs (and ListObjectVersions to vet a bucket we did not create).
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
 };
 use serde::Serialize;
 
 use crate::bucket::{self, DefaultEncryption};
 use crate::config::PublicAccess;
-use crate::settings;
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
+use crate::settings;
 use crate::steps::enable_source_versioning::put_versioning_enabled;
 use crate::steps::StepContext;
 use crate::tags::{self, Tag, SOURCE_TAG};
@@ -79,7 +79,9 @@ pub async fn run(
 
     // With S3DR_PUBLIC_ACCESS=same-as-source, CloneSettings copies the source's block instead.
     let block_all = context.config.public_access == PublicAccess::BlockAll;
-    if block_all && !public_access.as_ref().is_some_and(|c| settings::same_public_access_block(c, &settings::block_all())) {
+    if block_all
+        && !public_access.as_ref().is_some_and(|c| settings::same_public_access_block(c, &settings::block_all()))
+    {
         s3.put_public_access_block()
             .bucket(name)
             .public_access_block_configuration(settings::block_all())
@@ -108,8 +110,10 @@ pub async fn run(
 /// True if this call created the bucket, false if it already was ours.
 async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &DestinationPlan) -> Result<bool, DrError> {
     // Object Lock can only be switched on at creation for a bucket that will hold data.
-    let mut request =
-        s3.create_bucket().bucket(&destination.bucket).set_object_lock_enabled_for_bucket(plan.object_lock.then_some(true));
+    let mut request = s3
+        .create_bucket()
+        .bucket(&destination.bucket)
+        .set_object_lock_enabled_for_bucket(plan.object_lock.then_some(true));
     // us-east-1 is the one region that takes no LocationConstraint.
     if destination.region != "us-east-1" {
         request = request.create_bucket_configuration(
@@ -164,7 +168,11 @@ pub(crate) async fn vet_existing(
     }
 }
 
-pub(crate) async fn put_encryption(s3: &aws_sdk_s3::Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
+pub(crate) async fn put_encryption(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    wanted: &DefaultEncryption,
+) -> Result<(), DrError> {
     let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
     let default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))

@@ -192,8 +192,9 @@ fn cloned_settings(input: &Value) -> Result<Option<clone_settings::Output>, DrEr
     input
         .get("CloneSettings")
         .map(|found| {
-            serde_json::from_value(found.clone())
-                .map_err(|e| DrError::InvalidInput(format!("step VerifyProtection: input.CloneSettings is malformed: {e}")))
+            serde_json::from_value(found.clone()).map_err(|e| {
+                DrError::InvalidInput(format!("step VerifyProtection: input.CloneSettings is malformed: {e}"))
+            })
         })
         .transpose()
 }

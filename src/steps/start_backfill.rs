@@ -46,10 +46,9 @@ pub fn job_request(
 ) -> Result<JobRequest, DrError> {
     let config = context.config;
     let (role, report_bucket) = config.require_batch(&plan.region)?;
-    let account_id = context
-        .account_id
-        .clone()
-        .ok_or_else(|| DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned()))?;
+    let account_id = context.account_id.clone().ok_or_else(|| {
+        DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned())
+    })?;
     // The rule's settings and the execution: a retry of this step finds its own job, a later
     // execution (after a failed job, say) may start a new one.
     let fingerprint = format!("{:?}/{}", plan.rule_spec(destination, config), execution.unwrap_or(""));

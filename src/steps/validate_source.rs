@@ -114,8 +114,9 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
 fn backfill_strategy(input: &Value, config: &crate::config::Config) -> Result<Strategy, DrError> {
     match input.get("backfill") {
         None | Some(Value::Null) => Ok(config.backfill),
-        Some(Value::String(text)) => Strategy::parse(text)
-            .ok_or_else(|| DrError::InvalidInput(format!("\"backfill\": {text:?} is not a strategy; {}", Strategy::EXPECTED))),
+        Some(Value::String(text)) => Strategy::parse(text).ok_or_else(|| {
+            DrError::InvalidInput(format!("\"backfill\": {text:?} is not a strategy; {}", Strategy::EXPECTED))
+        }),
         Some(other) => Err(DrError::InvalidInput(format!("\"backfill\" must be a string, got {other}"))),
     }
 }

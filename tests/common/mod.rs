@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use futures::StreamExt;
 use s3_dr::clients::Clients;
 use serde_json::Value;
 
@@ -344,4 +346,52 @@ pub fn asl_path() -> PathBuf {
 
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub const MIXED_OBJECTS: usize = 2000;
+const MIB: usize = 1024 * 1024;
+
+/// The backfill test set: key, size, and whether it gets metadata and tags. Sizes up to 20 kB,
+/// a few odd key names, every tenth object decorated, and three objects of 6 to 11 MiB.
+pub fn mixed_objects() -> Vec<(String, usize, bool)> {
+    let mut objects: Vec<(String, usize, bool)> = (0..MIXED_OBJECTS - 3)
+        .map(|i| {
+            let key = match i % 100 {
+                0 => format!("odd names/ü + ? # {i}.txt"),
+                _ => format!("data/{:02}/object-{i:05}.bin", i % 37),
+            };
+            (key, (i * 7919) % 20_000, i % 10 == 0)
+        })
+        .collect();
+    objects.extend(
+        [(6, "big/six"), (7, "big/seven"), (11, "big/eleven")]
+            .map(|(mib, key)| (key.to_owned(), mib * MIB + 123, true)),
+    );
+    objects
+}
+
+/// A new bucket in the source region holding `mixed_objects()`, put 16 at a time.
+pub async fn seed_mixed_objects(stack: &Stack, bucket: &str) {
+    let s3 = stack.s3(SOURCE_REGION).await;
+    create_bucket(&s3, bucket, SOURCE_REGION).await;
+    futures::stream::iter(mixed_objects())
+        .map(|(key, size, decorated)| {
+            let s3 = s3.clone();
+            async move {
+                let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+                let mut put = s3.put_object().bucket(bucket).key(&key).body(ByteStream::from(body));
+                if decorated {
+                    put = put
+                        .content_type("application/x-test")
+                        .cache_control("max-age=60")
+                        .metadata("origin", "seed")
+                        .metadata("index", key.len().to_string())
+                        .tagging("class=decorated&owner=team%20a");
+                }
+                put.send().await.unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
 }
