@@ -84,6 +84,9 @@ impl Progress {
     pub fn summarize(&mut self) {
         self.summary = match (self.strategy, &self.job_id) {
             (Some(Strategy::Off), _) | (None, _) => "off: existing objects are not copied".to_owned(),
+            (Some(Strategy::Copy), _) if self.pages == 0 && !self.done => {
+                "copy: the Lambda copies existing objects page by page".to_owned()
+            }
             (Some(Strategy::Batch), Some(job)) => format!(
                 "batch job {job} {}: {} copied, {} failed",
                 self.job_status.as_deref().unwrap_or("created"),
