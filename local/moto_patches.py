@@ -70,7 +70,42 @@ def _get_bucket_replication(self: S3Response) -> TYPE_RESPONSE:
     )
 
 
+def _all_buckets(self: S3Response) -> TYPE_RESPONSE:
+    """Defect 4: moto's ListBuckets ignores pagination (max-buckets cuts the list and gives no
+    ContinuationToken, so a paginating client stops early) and never returns BucketRegion. AWS
+    pages by name and adds BucketRegion when the request has any parameter."""
+    self.data["Action"] = "ListAllMyBuckets"
+    self._authenticate_and_authorize_s3_action()
+    prefix = self._get_param("prefix")
+    region = self._get_param("bucket-region")
+    max_buckets = self._get_param("max-buckets")
+    token = self._get_param("continuation-token")
+    buckets = sorted(
+        self.backend.list_buckets(prefix=prefix, bucket_region=region, max_buckets=None),
+        key=lambda bucket: bucket.name,
+    )
+    if token:
+        buckets = [bucket for bucket in buckets if bucket.name > token]
+    page = buckets[: int(max_buckets)] if max_buckets else buckets
+    with_region = any(p is not None for p in (prefix, region, max_buckets, token))
+    result: dict[str, Any] = {
+        "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+        "Buckets": [
+            {"Name": bucket.name, "CreationDate": bucket.creation_date_ISO8601,
+             **({"BucketRegion": bucket.region_name} if with_region else {})}
+            for bucket in page
+        ],
+    }
+    if len(page) < len(buckets):
+        result["ContinuationToken"] = page[-1].name
+    if prefix:
+        result["Prefix"] = prefix
+    self.data["Action"] = "ListBuckets"
+    return self.serialized(ActionResult(result))
+
+
 PATCHES = {
+    "all_buckets": _all_buckets,
     "get_bucket_versioning": _get_bucket_versioning,
     "head_bucket": _head_bucket,
     "get_bucket_replication": _get_bucket_replication,

@@ -207,6 +207,16 @@ class LambdaWorkers:
                 process.kill()
 
 
+def statemachine_stems(statemachine_dir: str) -> list[str]:
+    return [os.path.basename(path)[: -len(".asl.json")]
+            for path in sorted(glob.glob(os.path.join(statemachine_dir, "*.asl.json")))]
+
+
+def workflow_key(stem: str) -> str:
+    """protect-bucket -> PROTECT, detach-bucket -> DETACH, sweep -> SWEEP."""
+    return stem.split("-")[0].upper()
+
+
 def substitute(definition: str, substitutions: dict[str, str], path: str) -> str:
     def replace(match: re.Match) -> str:
         name = match[1]
@@ -318,6 +328,14 @@ def main(argv: list[str] | None = None) -> int:
             if not args.lambda_bin or not os.access(args.lambda_bin, os.X_OK):
                 raise SystemExit(f"--lambda-bin {args.lambda_bin!r} is not an executable "
                                  "(build it with `cargo build --bin s3-dr-lambda`)")
+            # The Lambda starts workflows itself (sweep, detach on untag); the ARNs are known
+            # before the state machines exist, as in the CDK stack (names are fixed).
+            machine_arns = {
+                f"S3DR_{workflow_key(stem)}_STATE_MACHINE_ARN":
+                    f"arn:aws:states:{args.home_region}:{ACCOUNT_ID}:stateMachine:s3-dr-{stem}"
+                for stem in statemachine_stems(args.statemachines)
+            }
+            client_env.update(machine_arns)
             lambda_env = {
                 **{k: v for k, v in os.environ.items() if k not in ("MOTO_PORT",)},
                 **{k: v for k, v in LOCAL_LAMBDA_DEFAULTS.items() if k not in os.environ},
@@ -334,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
             if "protect-bucket" in machines:
                 client_env["S3DR_STATE_MACHINE_ARN"] = machines["protect-bucket"]
             for stem, arn in machines.items():
-                client_env[f"S3DR_{stem.upper().replace('-', '_')}_ARN"] = arn
+                key = f"S3DR_{workflow_key(stem)}_STATE_MACHINE_ARN"
+                if client_env.get(key) != arn:
+                    raise SystemExit(f"state machine {stem}: created as {arn}, announced as {client_env.get(key)}")
             client_env["S3DR_DR_REGION"] = lambda_env["S3DR_DR_REGION"]
         lines = [f"export {key}={value}" for key, value in client_env.items()]
         if args.env_file:

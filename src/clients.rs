@@ -146,6 +146,7 @@ impl Clients {
 
     /// Step Functions lives in the home region.
     pub fn sfn(&self) -> aws_sdk_sfn::Client {
-        aws_sdk_sfn::Client::new(&self.base)
+        let config = aws_sdk_sfn::config::Builder::from(&self.base).interceptor(self.calls.clone()).build();
+        aws_sdk_sfn::Client::from_conf(config)
     }
 }

@@ -49,7 +49,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_COPY_MULTIPART_THRESHOLD", "5368709120", "copy backfill: objects of this size or more are copied in parts"),
     ("S3DR_COPY_PAGE_SIZE", "1000", "copy backfill: objects per invocation (1 to 1000)"),
     ("S3DR_COPY_CONCURRENCY", "16", "copy backfill: copies in flight (1 to 64)"),
+    ("S3DR_PROTECT_STATE_MACHINE_ARN", "(required by Sweep)", "the protect workflow, which the sweep starts"),
+    ("S3DR_DETACH_STATE_MACHINE_ARN", "(required by Sweep, StartDetach)", "the detach workflow"),
+    ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once (1 to 64)"),
 ];
+
+/// The workflows the Lambda itself starts (the sweep, and an event that calls for a detach).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workflow {
+    Protect,
+    Detach,
+}
+
+impl Workflow {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workflow::Protect => "protect",
+            Workflow::Detach => "detach",
+        }
+    }
+}
 
 /// How the destination's public access block is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +96,9 @@ pub struct Config {
     pub copy_multipart_threshold: u64,
     pub copy_page_size: i32,
     pub copy_concurrency: usize,
+    pub protect_state_machine_arn: Option<String>,
+    pub detach_state_machine_arn: Option<String>,
+    pub sweep_concurrency: usize,
 }
 
 impl Config {
@@ -197,7 +219,24 @@ impl Config {
         let copy_page_size = number("S3DR_COPY_PAGE_SIZE", DEFAULT_COPY_PAGE_SIZE as u64, 1, 1000)? as i32;
         let copy_concurrency = number("S3DR_COPY_CONCURRENCY", DEFAULT_COPY_CONCURRENCY as u64, 1, 64)? as usize;
 
+        let state_machine = |name: &str| -> Result<Option<String>, DrError> {
+            match get(name) {
+                Some(arn)
+                    if !(arn.starts_with("arn:") && arn.contains(":states:") && arn.contains(":stateMachine:")) =>
+                {
+                    Err(invalid(name, &arn, "expected arn:aws:states:<region>:<account>:stateMachine:<name>"))
+                }
+                other => Ok(other),
+            }
+        };
+        let protect_state_machine_arn = state_machine("S3DR_PROTECT_STATE_MACHINE_ARN")?;
+        let detach_state_machine_arn = state_machine("S3DR_DETACH_STATE_MACHINE_ARN")?;
+        let sweep_concurrency = number("S3DR_SWEEP_CONCURRENCY", 16, 1, 64)? as usize;
+
         Ok(Config {
+            protect_state_machine_arn,
+            detach_state_machine_arn,
+            sweep_concurrency,
             public_access,
             backfill,
             batch_role_arn,
@@ -246,6 +285,19 @@ impl Config {
             .batch_report_bucket_in(source_region)
             .ok_or_else(|| missing("S3DR_BATCH_REPORT_BUCKET", "a bucket for job completion reports"))?;
         Ok((role, bucket))
+    }
+
+    /// The state machine `name` ("protect" or "detach"), needed only to start executions.
+    pub fn require_state_machine(&self, which: Workflow) -> Result<&str, DrError> {
+        let (arn, variable) = match which {
+            Workflow::Protect => (&self.protect_state_machine_arn, "S3DR_PROTECT_STATE_MACHINE_ARN"),
+            Workflow::Detach => (&self.detach_state_machine_arn, "S3DR_DETACH_STATE_MACHINE_ARN"),
+        };
+        arn.as_deref().ok_or_else(|| {
+            DrError::InvalidConfig(format!(
+                "{variable} is not set: the Lambda starts that workflow (the CDK stack sets it)"
+            ))
+        })
     }
 
     /// The role is needed only to write replication, so its absence is reported there.
@@ -357,6 +409,8 @@ mod tests {
             ("S3DR_COPY_MULTIPART_THRESHOLD", "1024"),
             ("S3DR_COPY_PAGE_SIZE", "5000"),
             ("S3DR_COPY_CONCURRENCY", "0"),
+            ("S3DR_DETACH_STATE_MACHINE_ARN", "detach-bucket"),
+            ("S3DR_SWEEP_CONCURRENCY", "100"),
         ] {
             match config(&[(name, value)]) {
                 Err(DrError::InvalidConfig(message)) => {

@@ -19,13 +19,101 @@ pub enum Trigger {
         region: Option<String>,
         /// Tags the event carried; stale by the time we run, so only reported.
         tags: Option<Vec<Tag>>,
+        /// `Enabled` or `Suspended`, for PutBucketVersioning.
+        versioning: Option<String>,
+        /// Set when the API call failed (CloudTrail records those too): nothing changed.
+        error_code: Option<String>,
     },
+}
+
+/// What kind of change an event reports, as far as s3-dr cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// `{"bucket": ...}`: an operator, the CLI or the sweep.
+    Manual,
+    /// PutBucketTagging or DeleteBucketTagging.
+    Tagging,
+    /// DeleteBucketReplication or PutBucketReplication.
+    ReplicationChanged,
+    /// PutBucketVersioning; `suspended` when the new status is Suspended.
+    VersioningChanged { suspended: bool },
+    /// A call that failed, or one s3-dr does not act on.
+    Irrelevant(String),
+}
+
+/// What s3-dr knows about the event's bucket when it decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketFacts {
+    pub exists: bool,
+    pub tagged: bool,
+    /// The source this bucket is the s3-dr destination of (tag `s3-dr:source`).
+    pub destination_of: Option<String>,
+    /// It has a replication rule with id `s3-dr`. Read only when it can change the decision.
+    pub has_rule: Option<bool>,
+}
+
+/// What to do about an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Protect,
+    Detach,
+    /// Not s3-dr's business (with the reason, logged and reported).
+    Ignore(String),
+    /// The bucket is a destination; the question is about its source: decide again for it.
+    AskSource(String),
+    /// The decision needs `has_rule`: read the replication configuration and decide again.
+    NeedRule,
+}
+
+/// The decision for an event on a bucket, from the event and the bucket's current state (the
+/// event itself may be stale: the state decides).
+pub fn decide(kind: &EventKind, facts: &BucketFacts, bucket: &str) -> Decision {
+    let ignore = |why: String| Decision::Ignore(why);
+    match kind {
+        EventKind::Irrelevant(why) => ignore(why.clone()),
+        _ if !facts.exists => ignore(format!("bucket {bucket} no longer exists")),
+        EventKind::Manual | EventKind::Tagging | EventKind::ReplicationChanged if facts.tagged => Decision::Protect,
+        EventKind::Manual => ignore(format!("bucket {bucket} is not tagged")),
+        EventKind::Tagging => match facts.has_rule {
+            None => Decision::NeedRule,
+            Some(true) => Decision::Detach,
+            Some(false) => ignore(format!("bucket {bucket} is not tagged and has no s3-dr rule: not managed")),
+        },
+        EventKind::ReplicationChanged => {
+            ignore(format!("bucket {bucket} is not tagged: its replication is not s3-dr's"))
+        }
+        EventKind::VersioningChanged { suspended: false } => {
+            ignore(format!("versioning of {bucket} was enabled, not suspended: nothing to repair"))
+        }
+        EventKind::VersioningChanged { suspended: true } if facts.tagged => Decision::Protect,
+        EventKind::VersioningChanged { suspended: true } => match &facts.destination_of {
+            Some(source) => Decision::AskSource(source.clone()),
+            None => ignore(format!("bucket {bucket} is neither tagged nor an s3-dr destination")),
+        },
+    }
 }
 
 impl Trigger {
     pub fn bucket(&self) -> &str {
         match self {
             Trigger::Manual { bucket } | Trigger::CloudTrail { bucket, .. } => bucket,
+        }
+    }
+
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Trigger::Manual { .. } => EventKind::Manual,
+            Trigger::CloudTrail { event_name, error_code: Some(code), .. } => {
+                EventKind::Irrelevant(format!("the {event_name} call failed ({code}): nothing changed"))
+            }
+            Trigger::CloudTrail { event_name, versioning, .. } => match event_name.as_str() {
+                "PutBucketTagging" | "DeleteBucketTagging" => EventKind::Tagging,
+                "PutBucketReplication" | "DeleteBucketReplication" => EventKind::ReplicationChanged,
+                "PutBucketVersioning" => {
+                    EventKind::VersioningChanged { suspended: versioning.as_deref() == Some("Suspended") }
+                }
+                other => EventKind::Irrelevant(format!("s3-dr does not act on {other}")),
+            },
         }
     }
 
@@ -70,6 +158,11 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
         event_name: event_name.to_owned(),
         region: detail.get("awsRegion").and_then(Value::as_str).map(str::to_owned),
         tags: parameters.and_then(event_tags),
+        versioning: parameters
+            .and_then(|p| p.pointer("/VersioningConfiguration/Status"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        error_code: detail.get("errorCode").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -155,6 +248,8 @@ mod tests {
                 event_name: "PutBucketTagging".into(),
                 region: Some("us-west-2".into()),
                 tags: Some(vec![Tag::new("dr", "true")]),
+                versioning: None,
+                error_code: None,
             }
         );
     }
@@ -180,5 +275,98 @@ mod tests {
         ] {
             assert!(matches!(parse_trigger(&input), Err(DrError::InvalidInput(_))), "{input}");
         }
+    }
+
+    /// A recorded CloudTrail event from tests/fixtures/cloudtrail, for bucket "photos".
+    fn recorded(file: &str) -> Trigger {
+        let text = match file {
+            "PutBucketTagging" => include_str!("../tests/fixtures/cloudtrail/PutBucketTagging.json"),
+            "PutBucketTagging-untagged" => include_str!("../tests/fixtures/cloudtrail/PutBucketTagging-untagged.json"),
+            "DeleteBucketTagging" => include_str!("../tests/fixtures/cloudtrail/DeleteBucketTagging.json"),
+            "DeleteBucketReplication" => include_str!("../tests/fixtures/cloudtrail/DeleteBucketReplication.json"),
+            "DeleteBucketReplication-denied" => {
+                include_str!("../tests/fixtures/cloudtrail/DeleteBucketReplication-denied.json")
+            }
+            "PutBucketReplication" => include_str!("../tests/fixtures/cloudtrail/PutBucketReplication.json"),
+            "PutBucketVersioning-suspended" => {
+                include_str!("../tests/fixtures/cloudtrail/PutBucketVersioning-suspended.json")
+            }
+            "PutBucketVersioning-enabled" => {
+                include_str!("../tests/fixtures/cloudtrail/PutBucketVersioning-enabled.json")
+            }
+            "PutBucketAcl" => include_str!("../tests/fixtures/cloudtrail/PutBucketAcl.json"),
+            other => panic!("no fixture {other}"),
+        };
+        let event: Value = serde_json::from_str(&text.replace("BUCKET", "photos")).unwrap();
+        parse_trigger(&event).unwrap()
+    }
+
+    fn facts(tagged: bool, destination_of: Option<&str>, has_rule: Option<bool>) -> BucketFacts {
+        BucketFacts { exists: true, tagged, destination_of: destination_of.map(Into::into), has_rule }
+    }
+
+    fn decision(file: &str, facts: &BucketFacts) -> Decision {
+        decide(&recorded(file).kind(), facts, "photos")
+    }
+
+    #[test]
+    fn recorded_events_parse() {
+        let Trigger::CloudTrail { tags, versioning, .. } = recorded("PutBucketTagging-untagged") else { panic!() };
+        assert_eq!(tags, Some(vec![Tag::new("team", "media")]));
+        assert_eq!(versioning, None);
+        assert_eq!(recorded("PutBucketVersioning-suspended").kind(), EventKind::VersioningChanged { suspended: true });
+        assert_eq!(recorded("DeleteBucketTagging").kind(), EventKind::Tagging);
+        assert!(
+            matches!(recorded("DeleteBucketReplication-denied").kind(), EventKind::Irrelevant(why) if why.contains("AccessDenied"))
+        );
+    }
+
+    #[test]
+    fn tagging_protects_a_tagged_bucket_and_detaches_one_that_lost_its_tag() {
+        for file in ["PutBucketTagging", "PutBucketTagging-untagged", "DeleteBucketTagging"] {
+            // The bucket's current tags decide, whatever the event carried.
+            assert_eq!(decision(file, &facts(true, None, None)), Decision::Protect, "{file}");
+            assert_eq!(decision(file, &facts(false, None, None)), Decision::NeedRule, "{file}");
+            assert_eq!(decision(file, &facts(false, None, Some(true))), Decision::Detach, "{file}");
+            assert!(matches!(decision(file, &facts(false, None, Some(false))), Decision::Ignore(_)), "{file}");
+        }
+    }
+
+    #[test]
+    fn replication_changes_are_repaired_only_on_tagged_buckets() {
+        for file in ["DeleteBucketReplication", "PutBucketReplication"] {
+            assert_eq!(decision(file, &facts(true, None, None)), Decision::Protect, "{file}");
+            assert!(matches!(decision(file, &facts(false, None, Some(true))), Decision::Ignore(_)), "{file}");
+        }
+    }
+
+    #[test]
+    fn suspended_versioning_is_repaired_on_a_source_or_through_a_destination() {
+        assert_eq!(decision("PutBucketVersioning-suspended", &facts(true, None, None)), Decision::Protect);
+        assert_eq!(
+            decision("PutBucketVersioning-suspended", &facts(false, Some("media"), None)),
+            Decision::AskSource("media".into())
+        );
+        assert!(matches!(decision("PutBucketVersioning-suspended", &facts(false, None, None)), Decision::Ignore(_)));
+        assert!(matches!(decision("PutBucketVersioning-enabled", &facts(true, None, None)), Decision::Ignore(_)));
+    }
+
+    #[test]
+    fn other_events_failed_calls_and_vanished_buckets_are_ignored() {
+        assert!(
+            matches!(decision("PutBucketAcl", &facts(true, None, None)), Decision::Ignore(why) if why.contains("PutBucketAcl"))
+        );
+        assert!(matches!(decision("DeleteBucketReplication-denied", &facts(true, None, None)), Decision::Ignore(_)));
+        let gone = BucketFacts { exists: false, ..facts(true, None, None) };
+        assert!(
+            matches!(decision("PutBucketTagging", &gone), Decision::Ignore(why) if why.contains("no longer exists"))
+        );
+    }
+
+    #[test]
+    fn manual_requests_protect_tagged_buckets_only() {
+        let manual = Trigger::Manual { bucket: "photos".into() }.kind();
+        assert_eq!(decide(&manual, &facts(true, None, None), "photos"), Decision::Protect);
+        assert!(matches!(decide(&manual, &facts(false, None, Some(true)), "photos"), Decision::Ignore(_)));
     }
 }

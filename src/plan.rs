@@ -12,8 +12,10 @@ use crate::replication::{ReplicaKey, RuleSpec};
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Protect,
-    /// Not tagged: the workflow ends here and changes nothing.
+    /// Not tagged, or an event s3-dr does not act on: the workflow ends and changes nothing.
     Skip,
+    /// Untagged but still replicating with the s3-dr rule: hand over to the detach workflow.
+    Detach,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

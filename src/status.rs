@@ -9,6 +9,8 @@ use crate::config::Config;
 use crate::error::DrError;
 use crate::naming;
 use crate::replication::{rule_drift, ReplicaKey, RULE_ID};
+use crate::tags::Tag;
+use aws_sdk_s3::types::ReplicationConfiguration;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -36,10 +38,38 @@ pub struct DestinationStatus {
 }
 
 pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<BucketStatus, DrError> {
+    let Some(region) = bucket::region(&clients.s3(&clients.home_region()), name).await? else {
+        return Ok(BucketStatus {
+            bucket: name.to_owned(),
+            exists: false,
+            region: None,
+            tagged: false,
+            versioning: None,
+            destination: None,
+            rule: "missing",
+            drift: Vec::new(),
+            protected: false,
+        });
+    };
+    let source = clients.s3(&region);
+    let (tags, replication) = tokio::try_join!(bucket::tags(&source, name), bucket::replication(&source, name))?;
+    assess(clients, config, name, &region, &tags, replication.as_ref()).await
+}
+
+/// The status of a bucket whose region, tags and replication are known already (the sweep
+/// reads those first, for every bucket, and only the tagged ones further).
+pub async fn assess(
+    clients: &Clients,
+    config: &Config,
+    name: &str,
+    region: &str,
+    tags: &[Tag],
+    replication: Option<&ReplicationConfiguration>,
+) -> Result<BucketStatus, DrError> {
     let mut status = BucketStatus {
         bucket: name.to_owned(),
-        exists: false,
-        region: None,
+        exists: true,
+        region: Some(region.to_owned()),
         tagged: false,
         versioning: None,
         destination: None,
@@ -47,16 +77,11 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
         drift: Vec::new(),
         protected: false,
     };
-    let Some(region) = bucket::region(&clients.s3(&clients.home_region()), name).await? else {
-        return Ok(status);
-    };
-    let source = clients.s3(&region);
+    let source = clients.s3(region);
     let destination_name = naming::destination_bucket_name(name, &config.destination_suffix);
     let dr = clients.s3(&config.dr_region);
-    let (tags, versioning, replication, encryption, presence) = tokio::try_join!(
-        bucket::tags(&source, name),
+    let (versioning, encryption, presence) = tokio::try_join!(
         bucket::versioning(&source, name),
-        bucket::replication(&source, name),
         bucket::default_encryption(&source, name),
         bucket::presence(&dr, &destination_name, None),
     )?;
@@ -69,20 +94,18 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
     let replica_key =
         if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) { ReplicaKey::AnyKey } else { ReplicaKey::None };
     let spec = config.rule_spec(&destination_name, replica_key);
-    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
+    match replication.and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
         None => status.rule = "missing",
         Some(rule) => {
             status.drift = rule_drift(rule, &spec);
             status.rule = if status.drift.is_empty() { "matching" } else { "drifted" };
         }
     }
-    status.exists = true;
-    status.tagged = config.match_tag.matches(&tags);
+    status.tagged = config.match_tag.matches(tags);
     status.protected = status.tagged
         && versioning == "Enabled"
         && destination_versioning.as_deref() == Some("Enabled")
         && status.rule == "matching";
-    status.region = Some(region);
     status.versioning = Some(versioning);
     status.destination = Some(DestinationStatus {
         bucket: destination_name,

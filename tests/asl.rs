@@ -48,9 +48,8 @@ fn every_state_machine_passes_asl_validator() {
 
 #[test]
 fn every_task_invokes_a_known_step_named_as_its_state() {
-    let asl = read_json(&asl_path());
     let mut used = HashSet::new();
-    for (name, state) in tasks(&asl) {
+    for (name, state) in statemachine_files().iter().flat_map(|file| tasks(&read_json(file))) {
         assert_eq!(state["Resource"], "arn:aws:states:::lambda:invoke", "{name}");
         assert_eq!(state["Parameters"]["FunctionName"], "${ProtectFunctionArn}", "{name}");
         assert_eq!(state["Parameters"]["Payload"]["step"], name.as_str(), "{name}: the step value is the state name");

@@ -1,4 +1,4 @@
-//! moto 5.2.5 answers three S3 calls differently from AWS; `local/moto_patches.py` corrects
+//! moto 5.2.5 answers four S3 calls differently from AWS; `local/moto_patches.py` corrects
 //! them for the local stack. These tests run *unpatched* moto and assert each defect is still
 //! there: the day one fails, moto got it right and its patch can be deleted.
 
@@ -87,5 +87,22 @@ async fn moto_still_loses_replication_fields_on_get() {
         status,
         Some(DeleteMarkerReplicationStatus::Disabled),
         "moto now returns DeleteMarkerReplication as it was put: delete _get_bucket_replication from local/moto_patches.py"
+    );
+}
+
+#[tokio::test]
+async fn moto_still_lists_buckets_without_regions_or_pages() {
+    let stack = plain_moto();
+    let s3 = stack.s3(SOURCE_REGION).await;
+    for i in 0..3 {
+        create_bucket(&s3, &unique(&format!("listing{i}")), SOURCE_REGION).await;
+    }
+    let page = s3.list_buckets().max_buckets(2).send().await.unwrap();
+    assert_eq!(page.buckets().len(), 2);
+    // AWS: a ContinuationToken for the rest, and each bucket's region. moto: neither.
+    assert_eq!(page.continuation_token(), None, "moto now pages ListBuckets: drop the all_buckets patch");
+    assert!(
+        page.buckets().iter().all(|b| b.bucket_region().is_none()),
+        "moto now returns BucketRegion: drop the all_buckets patch"
     );
 }

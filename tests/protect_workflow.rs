@@ -4,8 +4,8 @@
 mod common;
 
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
-    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus, VersioningConfiguration,
+    BucketVersioningStatus, DeleteMarkerReplicationStatus, ReplicationConfiguration, ReplicationRule,
+    ReplicationRuleStatus,
 };
 use common::*;
 use s3_dr::naming;
@@ -352,20 +352,6 @@ async fn an_empty_untagged_destination_is_adopted() {
     );
 }
 
-fn foreign_rule() -> ReplicationRule {
-    ReplicationRule::builder()
-        .id("analytics-copy")
-        .priority(7)
-        .status(ReplicationRuleStatus::Enabled)
-        .filter(ReplicationRuleFilter::builder().prefix("exports/").build())
-        .delete_marker_replication(
-            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
-        )
-        .destination(Destination::builder().bucket("arn:aws:s3:::analytics-lake").build().unwrap())
-        .build()
-        .unwrap()
-}
-
 async fn put_replication(s3: &aws_sdk_s3::Client, bucket: &str, role: &str, rule: &ReplicationRule) {
     s3.put_bucket_replication()
         .bucket(bucket)
@@ -376,10 +362,5 @@ async fn put_replication(s3: &aws_sdk_s3::Client, bucket: &str, role: &str, rule
 }
 
 async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .unwrap();
+    set_versioning(s3, bucket, BucketVersioningStatus::Enabled).await;
 }

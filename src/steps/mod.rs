@@ -10,10 +10,15 @@
 
 pub mod check_backfill;
 pub mod clone_settings;
+pub mod detach_replication;
 pub mod enable_replication;
 pub mod enable_source_versioning;
 pub mod ensure_destination;
+pub mod mark_destination_detached;
 pub mod start_backfill;
+pub mod start_detach;
+pub mod sweep;
+pub mod validate_detach;
 pub mod validate_source;
 pub mod verify_protection;
 
@@ -36,10 +41,15 @@ pub enum Step {
     StartBackfill,
     CheckBackfill,
     VerifyProtection,
+    StartDetach,
+    ValidateDetach,
+    DetachReplication,
+    MarkDestinationDetached,
+    Sweep,
 }
 
 impl Step {
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 13] = [
         Step::ValidateSource,
         Step::EnableSourceVersioning,
         Step::EnsureDestination,
@@ -48,6 +58,11 @@ impl Step {
         Step::StartBackfill,
         Step::CheckBackfill,
         Step::VerifyProtection,
+        Step::StartDetach,
+        Step::ValidateDetach,
+        Step::DetachReplication,
+        Step::MarkDestinationDetached,
+        Step::Sweep,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +75,11 @@ impl Step {
             Step::StartBackfill => "StartBackfill",
             Step::CheckBackfill => "CheckBackfill",
             Step::VerifyProtection => "VerifyProtection",
+            Step::StartDetach => "StartDetach",
+            Step::ValidateDetach => "ValidateDetach",
+            Step::DetachReplication => "DetachReplication",
+            Step::MarkDestinationDetached => "MarkDestinationDetached",
+            Step::Sweep => "Sweep",
         }
     }
 
@@ -120,8 +140,15 @@ pub async fn run_step(
     execution: Option<&str>,
 ) -> Result<Value, DrError> {
     let bucket = match step {
-        Step::ValidateSource => crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default(),
-        _ => input.pointer("/ValidateSource/bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Step::ValidateSource | Step::ValidateDetach => {
+            crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default()
+        }
+        Step::Sweep => String::new(),
+        _ => ["/ValidateSource/bucket", "/ValidateDetach/bucket"]
+            .iter()
+            .find_map(|pointer| input.pointer(pointer).and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_owned(),
     };
     let span = tracing::info_span!("step", step = step.name(), bucket = %bucket);
     // Each step's future is boxed: some (CloneSettings' many concurrent reads) are large, and
@@ -153,6 +180,26 @@ pub async fn run_step(
                 let (plan, destination) = plan(step, input)?;
                 to_json(Box::pin(check_backfill::run(context, &plan, &destination, input)).await)
             }
+            Step::StartDetach => {
+                let plan = source_plan(step, input)?;
+                if plan.action != Action::Detach {
+                    return Err(DrError::InvalidInput(format!(
+                        "step StartDetach: ValidateSource did not ask to detach bucket {}",
+                        plan.bucket
+                    )));
+                }
+                to_json(Box::pin(start_detach::run(context, &plan)).await)
+            }
+            Step::ValidateDetach => to_json(Box::pin(validate_detach::run(context, input)).await),
+            Step::DetachReplication => {
+                let plan = detach_plan(step, input)?;
+                to_json(Box::pin(detach_replication::run(context, &plan)).await)
+            }
+            Step::MarkDestinationDetached => {
+                let plan = detach_plan(step, input)?;
+                to_json(Box::pin(mark_destination_detached::run(context, &plan)).await)
+            }
+            Step::Sweep => to_json(Box::pin(sweep::run(context)).await),
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
                 let settings = cloned_settings(input)?;
@@ -171,11 +218,7 @@ pub async fn run_step(
 
 /// Steps after ValidateSource act on its findings, passed along by the state machine.
 fn plan(step: Step, input: &Value) -> Result<(SourcePlan, DestinationPlan), DrError> {
-    let found = input.get("ValidateSource").ok_or_else(|| {
-        DrError::InvalidInput(format!("step {} needs ValidateSource's output at input.ValidateSource", step.name()))
-    })?;
-    let plan: SourcePlan = serde_json::from_value(found.clone())
-        .map_err(|e| DrError::InvalidInput(format!("step {}: input.ValidateSource is malformed: {e}", step.name())))?;
+    let plan = source_plan(step, input)?;
     match plan.destination.clone() {
         Some(destination) if plan.action == Action::Protect => Ok((plan, destination)),
         _ => Err(DrError::InvalidInput(format!(
@@ -197,6 +240,31 @@ fn cloned_settings(input: &Value) -> Result<Option<clone_settings::Output>, DrEr
             })
         })
         .transpose()
+}
+
+fn source_plan(step: Step, input: &Value) -> Result<SourcePlan, DrError> {
+    from_input(step, input, "ValidateSource")
+}
+
+/// The detach steps act on ValidateDetach's findings, and only when it said `detach`.
+fn detach_plan(step: Step, input: &Value) -> Result<validate_detach::DetachPlan, DrError> {
+    let plan: validate_detach::DetachPlan = from_input(step, input, "ValidateDetach")?;
+    if plan.action != "detach" {
+        return Err(DrError::InvalidInput(format!(
+            "step {}: ValidateDetach did not accept bucket {} for detaching",
+            step.name(),
+            plan.bucket
+        )));
+    }
+    Ok(plan)
+}
+
+fn from_input<T: serde::de::DeserializeOwned>(step: Step, input: &Value, key: &str) -> Result<T, DrError> {
+    let found = input
+        .get(key)
+        .ok_or_else(|| DrError::InvalidInput(format!("step {} needs {key}'s output at input.{key}", step.name())))?;
+    serde_json::from_value(found.clone())
+        .map_err(|e| DrError::InvalidInput(format!("step {}: input.{key} is malformed: {e}", step.name())))
 }
 
 fn to_json<T: Serialize>(result: Result<T, DrError>) -> Result<Value, DrError> {

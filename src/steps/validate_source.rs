@@ -13,10 +13,10 @@ use serde_json::Value;
 use crate::backfill::Strategy;
 use crate::bucket::{self, DefaultEncryption, Presence};
 use crate::error::{aws_code, AwsResultExt, DrError};
-use crate::event::parse_trigger;
+use crate::event::{decide, parse_trigger, BucketFacts, Decision, EventKind};
 use crate::naming;
 use crate::plan::{Action, DestinationPlan, SourcePlan};
-use crate::replication;
+use crate::replication::{self, RULE_ID};
 use crate::steps::ensure_destination::vet_existing;
 use crate::steps::StepContext;
 use crate::tags;
@@ -25,20 +25,82 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     let config = context.config;
     let trigger = parse_trigger(input)?;
     let backfill = backfill_strategy(input, config)?;
-    let bucket = trigger.bucket().to_owned();
-
+    let kind = trigger.kind();
     let home = context.clients.s3(&context.clients.home_region());
-    let region = bucket::region(&home, &bucket)
-        .await?
-        .ok_or_else(|| DrError::SourceBucketNotFound { bucket: bucket.clone() })?;
+
+    // Decide from the bucket's current state. A suspended destination is its source's business,
+    // so the question may move once, to the source.
+    let mut bucket = trigger.bucket().to_owned();
+    let mut hops = 0;
+    let (region, current_tags) = loop {
+        let region = bucket::region(&home, &bucket).await?;
+        if region.is_none() && kind == EventKind::Manual {
+            return Err(DrError::SourceBucketNotFound { bucket });
+        }
+        let source = context.clients.s3(region.as_deref().unwrap_or(config.dr_region.as_str()));
+        let current_tags = match region {
+            Some(_) => bucket::tags(&source, &bucket).await?,
+            None => Vec::new(),
+        };
+        let mut facts = BucketFacts {
+            exists: region.is_some(),
+            tagged: config.match_tag.matches(&current_tags),
+            destination_of: tags::destination_of(&current_tags).map(str::to_owned),
+            has_rule: None,
+        };
+        let mut decision = decide(&kind, &facts, &bucket);
+        if decision == Decision::NeedRule {
+            let replication = bucket::replication(&source, &bucket).await?;
+            facts.has_rule = Some(replication.is_some_and(|c| c.rules().iter().any(|r| r.id() == Some(RULE_ID))));
+            decision = decide(&kind, &facts, &bucket);
+        }
+        let mut plan = SourcePlan {
+            action: Action::Skip,
+            bucket: bucket.clone(),
+            region: region.clone().unwrap_or_default(),
+            tagged: facts.tagged,
+            trigger: trigger.describe(),
+            reason: None,
+            destination: None,
+            source_encryption: None,
+            replica_kms_key_arn: None,
+            object_lock: false,
+            backfill: None,
+            changed: false,
+        };
+        match (decision, region) {
+            (Decision::Protect, Some(region)) => break (region, current_tags),
+            (Decision::AskSource(origin), _) if hops == 0 => {
+                tracing::info!(destination = %bucket, source = %origin, "event on a destination: checking its source");
+                bucket = origin;
+                hops += 1;
+            }
+            (Decision::Detach, _) => {
+                plan.action = Action::Detach;
+                plan.reason =
+                    Some(format!("bucket {bucket} lost its {} tag but still has the s3-dr rule", config.match_tag));
+                return Ok(plan);
+            }
+            (Decision::Ignore(reason), _) => {
+                tracing::info!(%reason, "nothing to do");
+                plan.reason = Some(reason);
+                return Ok(plan);
+            }
+            (other, _) => {
+                let reason = format!("nothing to do for bucket {bucket} ({other:?})");
+                tracing::info!(%reason, "nothing to do");
+                plan.reason = Some(reason);
+                return Ok(plan);
+            }
+        }
+    };
     let source = context.clients.s3(&region);
-    let current_tags = bucket::tags(&source, &bucket).await?;
 
     let mut plan = SourcePlan {
         action: Action::Skip,
         bucket: bucket.clone(),
         region: region.clone(),
-        tagged: config.match_tag.matches(&current_tags),
+        tagged: true,
         trigger: trigger.describe(),
         reason: None,
         destination: None,
@@ -48,11 +110,6 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         backfill: None,
         changed: false,
     };
-    if !plan.tagged {
-        // The event may say "tagged" while the bucket no longer is: current tags decide.
-        plan.reason = Some(format!("bucket {bucket} is not tagged {}", config.match_tag));
-        return Ok(plan);
-    }
     if let Some(source_of) = tags::destination_of(&current_tags) {
         return Err(DrError::SourceIsDestination { bucket, origin: source_of.to_owned() });
     }

@@ -15,8 +15,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, DeleteMarkerReplication,
+    DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+    ReplicationRuleStatus, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
 use futures::StreamExt;
@@ -177,6 +179,18 @@ impl Stack {
         Clients::new(sdk_config(&self.endpoint, region, credentials).await).s3(region)
     }
 
+    /// The ARN of the state machine made from `statemachine/<stem>.asl.json`
+    /// ("protect", "detach", "sweep").
+    pub fn workflow_arn(&self, workflow: &str) -> String {
+        let key = format!("S3DR_{}_STATE_MACHINE_ARN", workflow.to_uppercase());
+        self.env.get(&key).cloned().unwrap_or_else(|| panic!("the stack announced no {key}"))
+    }
+
+    /// Run any of the workflows to completion.
+    pub async fn run_workflow(&self, workflow: &str, input: Value) -> Execution {
+        run_execution(&self.sfn().await, &self.workflow_arn(workflow), input).await
+    }
+
     /// Run the protect workflow (the real ASL file, executed by moto) to completion.
     pub async fn run_protect(&self, input: Value) -> Execution {
         run_execution(&self.sfn().await, &self.state_machine_arn, input).await
@@ -236,7 +250,11 @@ pub async fn run_execution(sfn: &aws_sdk_sfn::Client, state_machine_arn: &str, i
         .send()
         .await
         .expect("start execution");
-    let arn = started.execution_arn();
+    wait_execution(sfn, started.execution_arn()).await
+}
+
+/// Wait for an execution (started by anyone) to end, and read what each step reported.
+pub async fn wait_execution(sfn: &aws_sdk_sfn::Client, arn: &str) -> Execution {
     let deadline = Instant::now() + Duration::from_secs(120);
     // Poll quickly at first, then back off: many executions polled at once (the benchmark)
     // would otherwise load the emulator more than the workflows do.
@@ -394,4 +412,51 @@ pub async fn seed_mixed_objects(stack: &Stack, bucket: &str) {
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
+}
+
+/// A recorded CloudTrail event (tests/fixtures/cloudtrail/<name>.json) about `bucket`.
+pub fn cloudtrail_event(name: &str, bucket: &str) -> Value {
+    let path = repo_root().join(format!("tests/fixtures/cloudtrail/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut event: Value = serde_json::from_str(&text.replace("BUCKET", bucket)).unwrap();
+    event["detail"]["awsRegion"] = Value::from(SOURCE_REGION);
+    event
+}
+
+pub async fn set_versioning(s3: &aws_sdk_s3::Client, bucket: &str, status: BucketVersioningStatus) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A replication rule that is not s3-dr's, to check that s3-dr leaves it alone.
+pub fn foreign_rule() -> ReplicationRule {
+    ReplicationRule::builder()
+        .id("analytics-copy")
+        .priority(7)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(ReplicationRuleFilter::builder().prefix("exports/").build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
+        )
+        .destination(Destination::builder().bucket("arn:aws:s3:::analytics-lake").build().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Add `rule` to the bucket's replication configuration (role: the s3-dr replication role).
+pub async fn add_replication_rule(s3: &aws_sdk_s3::Client, bucket: &str, rule: &ReplicationRule) {
+    let mut rules = s3_dr::bucket::replication(s3, bucket).await.unwrap().map(|c| c.rules).unwrap_or_default();
+    rules.push(rule.clone());
+    s3.put_bucket_replication()
+        .bucket(bucket)
+        .replication_configuration(
+            ReplicationConfiguration::builder().role(REPLICATION_ROLE).set_rules(Some(rules)).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 }

@@ -1,0 +1,190 @@
+//! Protection kept true over time, through the real workflows: recorded CloudTrail events (as
+//! EventBridge delivers them) for a deleted rule, suspended versioning and a removed tag; the
+//! detach workflow; and two protect executions racing on one bucket.
+
+mod common;
+
+use aws_sdk_s3::types::BucketVersioningStatus;
+use common::*;
+use s3_dr::tags::Tag;
+use serde_json::{json, Value};
+
+async fn protected_bucket(stack: &Stack, prefix: &str) -> (String, aws_sdk_s3::Client) {
+    let source = unique(prefix);
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true"), ("team", "media")]).await;
+    stack.run_protect(json!({ "bucket": source })).await.assert_succeeded();
+    (source, s3)
+}
+
+fn our_rules(configuration: Option<&aws_sdk_s3::types::ReplicationConfiguration>) -> usize {
+    configuration.map_or(0, |c| c.rules().iter().filter(|r| r.id() == Some("s3-dr")).count())
+}
+
+#[tokio::test]
+async fn a_deleted_replication_configuration_is_put_back_by_its_event() {
+    let stack = stack();
+    let (source, s3) = protected_bucket(stack, "drift-rule").await;
+    s3.delete_bucket_replication().bucket(&source).send().await.unwrap();
+
+    let run = stack.run_protect(cloudtrail_event("DeleteBucketReplication", &source)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["trigger"], "CloudTrail DeleteBucketReplication");
+    assert_eq!(run.step("EnableReplication")["changed"], true);
+    assert_eq!(our_rules(s3_dr::bucket::replication(&s3, &source).await.unwrap().as_ref()), 1);
+}
+
+#[tokio::test]
+async fn suspended_versioning_on_the_destination_is_repaired_through_its_source() {
+    let stack = stack();
+    let (source, _) = protected_bucket(stack, "drift-dest").await;
+    let destination = format!("{source}-dr");
+    let dr = stack.s3(DR_REGION).await;
+    set_versioning(&dr, &destination, BucketVersioningStatus::Suspended).await;
+
+    // The event is about the destination; the decision is its source's.
+    let run = stack.run_protect(cloudtrail_event("PutBucketVersioning-suspended", &destination)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["bucket"], source.as_str());
+    assert_eq!(run.step("EnsureDestination")["changes"], json!(["versioning"]));
+    assert_eq!(versioning(&dr, &destination).await, "Enabled");
+}
+
+#[tokio::test]
+async fn suspended_versioning_on_the_source_is_repaired_and_enabling_it_is_ignored() {
+    let stack = stack();
+    let (source, s3) = protected_bucket(stack, "drift-src").await;
+    set_versioning(&s3, &source, BucketVersioningStatus::Suspended).await;
+    let run = stack.run_protect(cloudtrail_event("PutBucketVersioning-suspended", &source)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("EnableSourceVersioning")["changed"], true);
+    assert_eq!(versioning(&s3, &source).await, "Enabled");
+
+    let ignored = stack.run_protect(cloudtrail_event("PutBucketVersioning-enabled", &source)).await;
+    ignored.assert_succeeded();
+    assert_eq!(ignored.steps.len(), 1, "only ValidateSource ran: {:?}", ignored.steps);
+    assert_eq!(ignored.step("ValidateSource")["action"], "skip");
+}
+
+#[tokio::test]
+async fn events_s3_dr_does_not_act_on_are_ignored_without_error() {
+    let stack = stack();
+    let (source, _) = protected_bucket(stack, "ignored").await;
+    let unmanaged = unique("unmanaged");
+    source_bucket(stack, &unmanaged, SOURCE_REGION, &[("team", "media")]).await;
+    for (event, bucket) in [
+        ("PutBucketAcl", source.as_str()),
+        ("DeleteBucketReplication-denied", source.as_str()),
+        ("DeleteBucketReplication", unmanaged.as_str()),
+        ("PutBucketTagging-untagged", unmanaged.as_str()),
+        ("PutBucketVersioning-suspended", unmanaged.as_str()),
+    ] {
+        let run = stack.run_protect(cloudtrail_event(event, bucket)).await;
+        run.assert_succeeded();
+        let validated = run.step("ValidateSource");
+        assert_eq!(validated["action"], "skip", "{event} on {bucket}: {validated}");
+        assert!(validated["reason"].as_str().is_some_and(|r| !r.is_empty()), "{event}: {validated}");
+        assert_eq!(run.steps.len(), 1, "{event} on {bucket} changed something: {:?}", run.steps);
+    }
+}
+
+#[tokio::test]
+async fn removing_the_tag_detaches_keeping_data_foreign_rules_and_versioning() {
+    let stack = stack();
+    let (source, s3) = protected_bucket(stack, "untag").await;
+    let destination = format!("{source}-dr");
+    let dr = stack.s3(DR_REGION).await;
+    add_replication_rule(&s3, &source, &foreign_rule()).await;
+    dr.put_object().bucket(&destination).key("replica.txt").body(b"r".to_vec().into()).send().await.unwrap();
+    tag_bucket(&s3, &source, &[("team", "media")]).await;
+
+    // The tagging event goes to the protect workflow, which hands over to detach.
+    let run = stack.run_protect(cloudtrail_event("PutBucketTagging-untagged", &source)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["action"], "detach");
+    let started = &run.step("StartDetach")["execution"]["started"];
+    let detach_arn = started.as_str().unwrap_or_else(|| panic!("no detach execution: {:?}", run.steps));
+    let detach = wait_execution(&stack.sfn().await, detach_arn).await;
+    detach.assert_succeeded();
+    assert_eq!(detach.step("DetachReplication")["result"], "removed rule");
+    assert_eq!(detach.step("MarkDestinationDetached")["result"], "marked");
+
+    // Our rule is gone, theirs is there byte for byte; versioning stays on.
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().expect("the foreign rule keeps it");
+    assert_eq!(replication.rules(), [foreign_rule()]);
+    assert_eq!(versioning(&s3, &source).await, "Enabled");
+    assert_eq!(versioning(&dr, &destination).await, "Enabled");
+    // The destination is marked, and keeps its tags.
+    let tags = s3_dr::bucket::tags(&dr, &destination).await.unwrap();
+    assert!(tags.contains(&Tag::new("s3-dr:status", "detached")), "{tags:?}");
+    assert!(tags.contains(&Tag::new("s3-dr:source", &source)), "{tags:?}");
+    assert!(tags.iter().any(|t| t.key == "s3-dr:detached-at" && t.value.len() == 10), "{tags:?}");
+    // Every object is still in both buckets.
+    for (client, bucket, keys) in
+        [(&s3, &source, vec!["a.txt", "b/c.txt"]), (&dr, &destination, vec!["a.txt", "b/c.txt", "replica.txt"])]
+    {
+        let listed = client.list_objects_v2().bucket(bucket).send().await.unwrap();
+        let found: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+        assert_eq!(found, keys, "{bucket}");
+    }
+
+    // Idempotent: run again, nothing changes (and the first date stays).
+    let again = stack.run_workflow("detach", json!({ "bucket": source })).await;
+    again.assert_succeeded();
+    for (name, output) in &again.steps {
+        assert_eq!(output["changed"], false, "{name}: {output}");
+    }
+    // DeleteBucketTagging on a bucket already detached: nothing of ours left on the source.
+    let deleted = stack.run_protect(cloudtrail_event("DeleteBucketTagging", &source)).await;
+    deleted.assert_succeeded();
+    assert_eq!(deleted.step("ValidateSource")["action"], "skip");
+}
+
+#[tokio::test]
+async fn detaching_the_only_rule_deletes_the_configuration_and_retagging_protects_again() {
+    let stack = stack();
+    let (source, s3) = protected_bucket(stack, "only-rule").await;
+    s3.delete_bucket_tagging().bucket(&source).send().await.unwrap();
+    let run = stack.run_protect(cloudtrail_event("DeleteBucketTagging", &source)).await;
+    let detach_arn = run.step("StartDetach")["execution"]["started"].as_str().unwrap().to_owned();
+    let detach = wait_execution(&stack.sfn().await, &detach_arn).await;
+    detach.assert_succeeded();
+    assert_eq!(detach.step("DetachReplication")["result"], "deleted configuration");
+    assert!(s3_dr::bucket::replication(&s3, &source).await.unwrap().is_none());
+
+    // Tagged again: protected again, and the destination loses its detached mark.
+    tag_bucket(&s3, &source, &[("dr", "true")]).await;
+    stack.run_protect(cloudtrail_event("PutBucketTagging", &source)).await.assert_succeeded();
+    assert_eq!(our_rules(s3_dr::bucket::replication(&s3, &source).await.unwrap().as_ref()), 1);
+    let tags = s3_dr::bucket::tags(&stack.s3(DR_REGION).await, &format!("{source}-dr")).await.unwrap();
+    assert!(!tags.iter().any(|t| t.key == "s3-dr:status"), "{tags:?}");
+}
+
+#[tokio::test]
+async fn two_protect_executions_at_once_end_with_one_rule() {
+    let stack = stack();
+    let source = unique("race");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let (first, second) = tokio::join!(
+        stack.run_protect(json!({ "bucket": source })),
+        stack.run_protect(cloudtrail_event("PutBucketTagging", &source)),
+    );
+    // Both converge (a retry may be needed: S3 configuration writes are last-writer-wins).
+    for run in [&first, &second] {
+        run.assert_succeeded();
+    }
+    let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
+    assert_eq!(replication.rules().len(), 1);
+    assert_eq!(our_rules(Some(&replication)), 1);
+    let status: Value =
+        serde_json::to_value(s3_dr::status::inspect(&stack.clients().await, &test_config(), &source).await.unwrap())
+            .unwrap();
+    assert_eq!(status["protected"], true, "{status}");
+}
+
+fn test_config() -> s3_dr::config::Config {
+    s3_dr::config::Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+}
