@@ -1,0 +1,165 @@
+//! The sweep over 200 buckets in every state s3-dr can find them in, through the real sweep
+//! workflow; the protect and detach executions it starts run on the same stack. A second sweep
+//! starts nothing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::types::BucketVersioningStatus;
+use aws_sdk_sfn::types::ExecutionStatus;
+use common::*;
+use futures::StreamExt;
+use s3_dr::config::Config;
+use s3_dr::replication::{merge, Merge, ReplicaKey};
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Healthy,
+    NoReplication,
+    SourceSuspended,
+    DestinationSuspended,
+    RuleAltered,
+    LeftoverRule,
+    Clean,
+}
+
+const LAYOUT: [(Kind, usize); 7] = [
+    (Kind::Healthy, 60),
+    (Kind::NoReplication, 15),
+    (Kind::SourceSuspended, 15),
+    (Kind::DestinationSuspended, 15),
+    (Kind::RuleAltered, 15),
+    (Kind::LeftoverRule, 40),
+    (Kind::Clean, 40),
+];
+
+fn config(storage_class: &str) -> Config {
+    Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        "S3DR_STORAGE_CLASS" => Some(storage_class.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// What a protected bucket looks like, made directly (7 calls instead of a workflow run), then
+/// broken in the way `kind` says.
+async fn make(stack: &Stack, source: &str, kind: Kind) {
+    let s3 = stack.s3(SOURCE_REGION).await;
+    let dr = stack.s3(DR_REGION).await;
+    create_bucket(&s3, source, SOURCE_REGION).await;
+    if kind == Kind::Clean {
+        tag_bucket(&s3, source, &[("team", "media")]).await;
+        return;
+    }
+    let destination = format!("{source}-dr");
+    create_bucket(&dr, &destination, DR_REGION).await;
+    set_versioning(&s3, source, BucketVersioningStatus::Enabled).await;
+    set_versioning(&dr, &destination, BucketVersioningStatus::Enabled).await;
+    tag_bucket(&dr, &destination, &[("s3-dr:source", source)]).await;
+    let storage_class = if kind == Kind::RuleAltered { "GLACIER" } else { "STANDARD" };
+    let spec = config(storage_class).rule_spec(&destination, ReplicaKey::None);
+    let Merge::Write { configuration, .. } = merge(source, None, REPLICATION_ROLE, &spec).unwrap() else { panic!() };
+    s3.put_bucket_replication().bucket(source).replication_configuration(configuration).send().await.unwrap();
+    let tags: &[(&str, &str)] = if kind == Kind::LeftoverRule { &[("team", "media")] } else { &[("dr", "true")] };
+    tag_bucket(&s3, source, tags).await;
+    match kind {
+        Kind::NoReplication => s3.delete_bucket_replication().bucket(source).send().await.map(|_| ()).unwrap(),
+        Kind::SourceSuspended => set_versioning(&s3, source, BucketVersioningStatus::Suspended).await,
+        Kind::DestinationSuspended => set_versioning(&dr, &destination, BucketVersioningStatus::Suspended).await,
+        _ => {}
+    }
+}
+
+/// Wait until every execution of the protect and detach workflows has ended; all must succeed.
+async fn wait_for_all_executions(stack: &Stack) -> usize {
+    let sfn = stack.sfn().await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let mut running = 0;
+        let mut ended = 0;
+        for workflow in ["protect", "detach"] {
+            let listed = sfn
+                .list_executions()
+                .state_machine_arn(stack.workflow_arn(workflow))
+                .max_results(1000)
+                .send()
+                .await
+                .unwrap();
+            for execution in listed.executions() {
+                match execution.status() {
+                    ExecutionStatus::Running => running += 1,
+                    ExecutionStatus::Succeeded => ended += 1,
+                    other => panic!("{} ended {other:?}", execution.name()),
+                }
+            }
+        }
+        if running == 0 {
+            return ended;
+        }
+        assert!(Instant::now() < deadline, "{running} executions still running");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_starts_nothing() {
+    let stack = stack();
+    let buckets: Vec<(String, Kind)> = LAYOUT
+        .iter()
+        .flat_map(|(kind, count)| (0..*count).map(move |i| (unique(&format!("sw{i}")), *kind)))
+        .collect();
+    futures::stream::iter(buckets.clone())
+        .for_each_concurrent(16, |(name, kind)| async move { make(stack, &name, kind).await })
+        .await;
+
+    let sweep = stack.run_workflow("sweep", json!({})).await;
+    sweep.assert_succeeded();
+    let report = sweep.step("Sweep");
+    let sources = buckets.len();
+    let destinations = sources - 40;
+    assert_eq!(report["scanned"], sources + destinations, "{report}");
+    assert_eq!(report["tagged"], 120, "{report}");
+    assert_eq!(report["protected"], 60, "{report}");
+    assert_eq!(report["repaired"], 60, "{report}");
+    assert_eq!(report["detached"], 40, "{report}");
+    assert_eq!((report["failed"].as_u64(), report["alreadyStarted"].as_u64()), (Some(0), Some(0)), "{report}");
+    // Exactly the drifted and the leftover buckets, by name.
+    let mut expected: Vec<String> = buckets
+        .iter()
+        .filter(|(_, kind)| !matches!(kind, Kind::Healthy | Kind::Clean))
+        .map(|(name, kind)| format!("{name}: {}", if *kind == Kind::LeftoverRule { "detach" } else { "protect" }))
+        .collect();
+    expected.sort();
+    let started: Vec<String> = report["started"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().split(" (").next().unwrap().to_owned())
+        .collect();
+    assert_eq!(started, expected);
+
+    assert_eq!(wait_for_all_executions(stack).await, 100);
+    let clients = stack.clients().await;
+    let config = config("STANDARD");
+    for (name, kind) in &buckets {
+        let status = s3_dr::status::inspect(&clients, &config, name).await.unwrap();
+        match kind {
+            Kind::LeftoverRule | Kind::Clean => {
+                assert_eq!((status.protected, status.rule), (false, "missing"), "{name} {kind:?}")
+            }
+            _ => assert!(status.protected, "{name} {kind:?}: {status:?}"),
+        }
+    }
+
+    let again = stack.run_workflow("sweep", json!({})).await;
+    again.assert_succeeded();
+    let report = again.step("Sweep");
+    assert_eq!(report["protected"], 120, "{report}");
+    for count in ["repaired", "detached", "alreadyStarted", "failed"] {
+        assert_eq!(report[count], 0, "{count}: {report}");
+    }
+    assert_eq!(wait_for_all_executions(stack).await, 100, "the second sweep started nothing");
+}
