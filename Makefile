@@ -49,6 +49,7 @@ test: tools shipped ## install what the tests need, then fmt, clippy and every t
 bench: tools shipped ## benchmarks on the local stack (numbers, and the command that reproduces them)
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_protect
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_backfill
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_sweep
 
 clean:
 	rm -rf $(VENV) tools/node_modules target

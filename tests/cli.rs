@@ -101,3 +101,24 @@ fn protect_without_a_state_machine_is_a_usage_error() {
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("--state-machine-arn"), "{}", text(&output.stderr));
 }
+
+#[tokio::test]
+async fn detach_and_sweep_run_their_workflows_and_say_what_happened() {
+    let stack = stack();
+    let source = unique("cli-detach");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    assert!(s3_dr(stack, &["protect", &source, "--wait"]).status.success());
+    tag_bucket(&s3, &source, &[("team", "media")]).await;
+
+    let detach = s3_dr(stack, &["detach", &source, "--wait"]);
+    let stdout = text(&detach.stdout);
+    assert!(detach.status.success(), "{stdout}{}", text(&detach.stderr));
+    assert!(stdout.contains(&format!("{source}:   - DetachReplication: changed")), "{stdout}");
+    assert!(stdout.contains(&format!("SUCCEEDED, detached: {source} no longer replicates to {source}-dr")), "{stdout}");
+
+    let sweep = s3_dr(stack, &["sweep", "--wait"]);
+    let stdout = text(&sweep.stdout);
+    assert!(sweep.status.success(), "{stdout}{}", text(&sweep.stderr));
+    assert!(stdout.contains("all-buckets:   - Sweep: "), "{stdout}");
+    assert!(stdout.contains("buckets scanned"), "{stdout}");
+}

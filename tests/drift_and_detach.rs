@@ -176,15 +176,7 @@ async fn two_protect_executions_at_once_end_with_one_rule() {
     assert_eq!(replication.rules().len(), 1);
     assert_eq!(our_rules(Some(&replication)), 1);
     let status: Value =
-        serde_json::to_value(s3_dr::status::inspect(&stack.clients().await, &test_config(), &source).await.unwrap())
+        serde_json::to_value(s3_dr::status::inspect(&stack.clients().await, &protect_config("STANDARD"), &source).await.unwrap())
             .unwrap();
     assert_eq!(status["protected"], true, "{status}");
-}
-
-fn test_config() -> s3_dr::config::Config {
-    s3_dr::config::Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        _ => None,
-    })
-    .unwrap()
 }

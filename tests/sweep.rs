@@ -10,8 +10,6 @@ use aws_sdk_s3::types::BucketVersioningStatus;
 use aws_sdk_sfn::types::ExecutionStatus;
 use common::*;
 use futures::StreamExt;
-use s3_dr::config::Config;
-use s3_dr::replication::{merge, Merge, ReplicaKey};
 use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -35,40 +33,26 @@ const LAYOUT: [(Kind, usize); 7] = [
     (Kind::Clean, 40),
 ];
 
-fn config(storage_class: &str) -> Config {
-    Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        "S3DR_STORAGE_CLASS" => Some(storage_class.to_owned()),
-        _ => None,
-    })
-    .unwrap()
-}
 
-/// What a protected bucket looks like, made directly (7 calls instead of a workflow run), then
-/// broken in the way `kind` says.
+/// A bucket made protected directly (7 calls instead of a workflow run), then broken in the
+/// way `kind` says.
 async fn make(stack: &Stack, source: &str, kind: Kind) {
     let s3 = stack.s3(SOURCE_REGION).await;
-    let dr = stack.s3(DR_REGION).await;
-    create_bucket(&s3, source, SOURCE_REGION).await;
     if kind == Kind::Clean {
+        create_bucket(&s3, source, SOURCE_REGION).await;
         tag_bucket(&s3, source, &[("team", "media")]).await;
         return;
     }
-    let destination = format!("{source}-dr");
-    create_bucket(&dr, &destination, DR_REGION).await;
-    set_versioning(&s3, source, BucketVersioningStatus::Enabled).await;
-    set_versioning(&dr, &destination, BucketVersioningStatus::Enabled).await;
-    tag_bucket(&dr, &destination, &[("s3-dr:source", source)]).await;
     let storage_class = if kind == Kind::RuleAltered { "GLACIER" } else { "STANDARD" };
-    let spec = config(storage_class).rule_spec(&destination, ReplicaKey::None);
-    let Merge::Write { configuration, .. } = merge(source, None, REPLICATION_ROLE, &spec).unwrap() else { panic!() };
-    s3.put_bucket_replication().bucket(source).replication_configuration(configuration).send().await.unwrap();
     let tags: &[(&str, &str)] = if kind == Kind::LeftoverRule { &[("team", "media")] } else { &[("dr", "true")] };
-    tag_bucket(&s3, source, tags).await;
+    make_protected_bucket(stack, source, storage_class, tags).await;
+    let destination = format!("{source}-dr");
     match kind {
         Kind::NoReplication => s3.delete_bucket_replication().bucket(source).send().await.map(|_| ()).unwrap(),
         Kind::SourceSuspended => set_versioning(&s3, source, BucketVersioningStatus::Suspended).await,
-        Kind::DestinationSuspended => set_versioning(&dr, &destination, BucketVersioningStatus::Suspended).await,
+        Kind::DestinationSuspended => {
+            set_versioning(&stack.s3(DR_REGION).await, &destination, BucketVersioningStatus::Suspended).await
+        }
         _ => {}
     }
 }
@@ -143,7 +127,7 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
 
     assert_eq!(wait_for_all_executions(stack).await, 100);
     let clients = stack.clients().await;
-    let config = config("STANDARD");
+    let config = protect_config("STANDARD");
     for (name, kind) in &buckets {
         let status = s3_dr::status::inspect(&clients, &config, name).await.unwrap();
         match kind {

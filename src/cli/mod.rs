@@ -33,6 +33,23 @@ pub enum Command {
         #[arg(long, env = "S3DR_STATE_MACHINE_ARN")]
         state_machine_arn: String,
     },
+    /// Start one detach execution per bucket (removes the s3-dr rule of an untagged bucket,
+    /// marks its destination; deletes no data).
+    Detach {
+        #[arg(required = true)]
+        buckets: Vec<String>,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, env = "S3DR_DETACH_STATE_MACHINE_ARN")]
+        state_machine_arn: String,
+    },
+    /// Run the sweep now: check every bucket, start protect or detach where needed.
+    Sweep {
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, env = "S3DR_SWEEP_STATE_MACHINE_ARN")]
+        state_machine_arn: String,
+    },
     /// Show each bucket's DR state (reads only).
     Status {
         #[arg(required = true)]
@@ -52,7 +69,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     let clients = Clients::from_env(cli.region.clone()).await;
     let result = match cli.command {
         Command::Protect { buckets, wait, state_machine_arn } => {
-            protect::run(&clients, &state_machine_arn, &buckets, wait).await
+            protect::run(&clients, "protect", &state_machine_arn, &buckets, wait).await
+        }
+        Command::Detach { buckets, wait, state_machine_arn } => {
+            protect::run(&clients, "detach", &state_machine_arn, &buckets, wait).await
+        }
+        Command::Sweep { wait, state_machine_arn } => {
+            let inputs = [("all-buckets".to_owned(), serde_json::json!({ "requestedBy": "s3-dr CLI" }))];
+            protect::start_and_follow(&clients, "sweep", &state_machine_arn, &inputs, wait).await
         }
         Command::Status { buckets, output } => match Config::from_env() {
             Ok(config) => status::run(&clients, &config, &buckets, output).await,

@@ -10,17 +10,34 @@ use crate::clients::Clients;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-pub async fn run(clients: &Clients, state_machine_arn: &str, buckets: &[String], wait: bool) -> Result<(), String> {
+/// Start `workflow` ("protect", "detach") once per bucket; with `wait`, follow each execution.
+pub async fn run(
+    clients: &Clients,
+    workflow: &str,
+    state_machine_arn: &str,
+    buckets: &[String],
+    wait: bool,
+) -> Result<(), String> {
+    let inputs: Vec<(String, Value)> =
+        buckets.iter().map(|bucket| (bucket.clone(), json!({ "bucket": bucket, "requestedBy": "s3-dr CLI" }))).collect();
+    start_and_follow(clients, workflow, state_machine_arn, &inputs, wait).await
+}
+
+/// Start one execution per (label, input); with `wait`, follow them all.
+pub async fn start_and_follow(
+    clients: &Clients,
+    workflow: &str,
+    state_machine_arn: &str,
+    inputs: &[(String, Value)],
+    wait: bool,
+) -> Result<(), String> {
     let sfn = clients.sfn();
     let mut started = Vec::new();
     let mut failures = Vec::new();
-    for bucket in buckets {
-        let name = execution_name("protect", bucket, SystemTime::now());
-        let request = sfn
-            .start_execution()
-            .state_machine_arn(state_machine_arn)
-            .name(&name)
-            .input(json!({ "bucket": bucket }).to_string());
+    for (bucket, input) in inputs {
+        let name = execution_name(workflow, bucket, SystemTime::now());
+        let request =
+            sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input.to_string());
         match request.send().await {
             Ok(output) => {
                 println!("{bucket}: started {name}");
@@ -146,7 +163,23 @@ pub fn step_summary(output: &Value) -> String {
 }
 
 fn outcome(output: &Value) -> String {
+    if let Some(sweep) = output.get("Sweep") {
+        return sweep["summary"].as_str().unwrap_or("swept").to_owned();
+    }
+    if let Some(detach) = output.get("ValidateDetach") {
+        return match detach["action"].as_str() {
+            Some("detach") => format!(
+                "detached: {} no longer replicates to {}",
+                detach["bucket"].as_str().unwrap_or("?"),
+                detach["destination"].as_str().unwrap_or("(no destination)")
+            ),
+            _ => format!("nothing to detach: {}", detach["reason"].as_str().unwrap_or("")),
+        };
+    }
     let validated = &output["ValidateSource"];
+    if validated["action"] == "detach" {
+        return format!("handed over to the detach workflow: {}", validated["reason"].as_str().unwrap_or(""));
+    }
     if validated["action"] == "skip" {
         return format!("skipped: {}", validated["reason"].as_str().unwrap_or("not tagged"));
     }

@@ -3,8 +3,9 @@
 //! state calls for it: a protect execution for each tagged bucket that is not fully protected,
 //! a detach execution for each untagged bucket that still has the s3-dr rule.
 //!
-//! AWS calls: ListBuckets (pages of 10,000); per bucket, GetBucketTagging and
-//! GetBucketReplication concurrently (plus GetBucketLocation when ListBuckets gave no region);
+//! AWS calls: ListBuckets (pages of 10,000); per bucket, GetBucketTagging, then (unless it is
+//! an s3-dr destination) GetBucketReplication (plus GetBucketLocation when ListBuckets gave no
+//! region);
 //! for a tagged bucket, GetBucketVersioning, GetBucketEncryption, HeadBucket of the destination
 //! and its GetBucketVersioning; states:StartExecution per bucket that needs work. At most
 //! `S3DR_SWEEP_CONCURRENCY` buckets at once. One bucket's failure is counted and reported; it
@@ -47,6 +48,7 @@ pub struct Report {
     /// Bucket -> what was started and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub started: Vec<String>,
+    pub summary: String,
     pub changed: bool,
 }
 
@@ -131,6 +133,10 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     }
     report.started.sort();
     report.changed = !report.started.is_empty();
+    report.summary = format!(
+        "{} buckets scanned, {} tagged: {} protected, {} repair started, {} detach started, {} already under way, {} failed",
+        report.scanned, report.tagged, report.protected, report.repaired, report.detached, report.already_started, report.failed
+    );
     Ok(report)
 }
 
@@ -145,11 +151,13 @@ async fn assess(context: &StepContext<'_>, name: &str, region: Option<String>) -
         },
     };
     let s3 = context.clients.s3(&region);
-    let (current_tags, replication) = tokio::try_join!(bucket::tags(&s3, name), bucket::replication(&s3, name))?;
+    // Tags first: a destination (half the buckets s3-dr knows) needs nothing more.
+    let current_tags = bucket::tags(&s3, name).await?;
     if tags::destination_of(&current_tags).is_some() {
         // A destination's health is part of its source's check.
         return Ok(Verdict::Destination);
     }
+    let replication = bucket::replication(&s3, name).await?;
     let has_rule = replication.as_ref().is_some_and(|c| c.rules().iter().any(|r| r.id() == Some(RULE_ID)));
     if !config.match_tag.matches(&current_tags) {
         return Ok(if has_rule { Verdict::Detach } else { Verdict::Unmanaged });
