@@ -87,7 +87,7 @@ mod tests {
         let theirs = rule("analytics", "lake")?;
         let both = configuration(vec![theirs.clone(), rule(RULE_ID, "photos-dr")?])?;
         let RuleRemoval::Keep(kept) = remove_our_rule(Some(&both)) else { panic!() };
-        assert_eq!(kept.rules(), [theirs.clone()]);
+        assert_eq!(kept.rules(), std::slice::from_ref(&theirs));
         assert_eq!(kept.role(), both.role());
         let ours_alone = configuration(vec![rule(RULE_ID, "photos-dr")?])?;
         assert_eq!(remove_our_rule(Some(&ours_alone)), RuleRemoval::DeleteConfiguration);

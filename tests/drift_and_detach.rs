@@ -175,8 +175,9 @@ async fn two_protect_executions_at_once_end_with_one_rule() {
     let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
     assert_eq!(replication.rules().len(), 1);
     assert_eq!(our_rules(Some(&replication)), 1);
-    let status: Value =
-        serde_json::to_value(s3_dr::status::inspect(&stack.clients().await, &protect_config("STANDARD"), &source).await.unwrap())
-            .unwrap();
+    let status: Value = serde_json::to_value(
+        s3_dr::status::inspect(&stack.clients().await, &protect_config("STANDARD"), &source).await.unwrap(),
+    )
+    .unwrap();
     assert_eq!(status["protected"], true, "{status}");
 }

@@ -33,7 +33,6 @@ const LAYOUT: [(Kind, usize); 7] = [
     (Kind::Clean, 40),
 ];
 
-
 /// A bucket made protected directly (7 calls instead of a workflow run), then broken in the
 /// way `kind` says.
 async fn make(stack: &Stack, source: &str, kind: Kind) {
@@ -91,10 +90,8 @@ async fn wait_for_all_executions(stack: &Stack) -> usize {
 #[tokio::test]
 async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_starts_nothing() {
     let stack = stack();
-    let buckets: Vec<(String, Kind)> = LAYOUT
-        .iter()
-        .flat_map(|(kind, count)| (0..*count).map(move |i| (unique(&format!("sw{i}")), *kind)))
-        .collect();
+    let buckets: Vec<(String, Kind)> =
+        LAYOUT.iter().flat_map(|(kind, count)| (0..*count).map(move |i| (unique(&format!("sw{i}")), *kind))).collect();
     futures::stream::iter(buckets.clone())
         .for_each_concurrent(16, |(name, kind)| async move { make(stack, &name, kind).await })
         .await;

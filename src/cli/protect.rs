@@ -18,8 +18,10 @@ pub async fn run(
     buckets: &[String],
     wait: bool,
 ) -> Result<(), String> {
-    let inputs: Vec<(String, Value)> =
-        buckets.iter().map(|bucket| (bucket.clone(), json!({ "bucket": bucket, "requestedBy": "s3-dr CLI" }))).collect();
+    let inputs: Vec<(String, Value)> = buckets
+        .iter()
+        .map(|bucket| (bucket.clone(), json!({ "bucket": bucket, "requestedBy": "s3-dr CLI" })))
+        .collect();
     start_and_follow(clients, workflow, state_machine_arn, &inputs, wait).await
 }
 
@@ -36,8 +38,7 @@ pub async fn start_and_follow(
     let mut failures = Vec::new();
     for (bucket, input) in inputs {
         let name = execution_name(workflow, bucket, SystemTime::now());
-        let request =
-            sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input.to_string());
+        let request = sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input.to_string());
         match request.send().await {
             Ok(output) => {
                 println!("{bucket}: started {name}");

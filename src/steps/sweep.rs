@@ -52,6 +52,9 @@ pub struct Report {
     pub changed: bool,
 }
 
+/// What a bucket needed, and what was started for it.
+type Outcome = (Verdict, Option<Started>);
+
 /// What one bucket needs.
 enum Verdict {
     Healthy,
@@ -69,7 +72,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     let sfn = context.clients.sfn();
     let now = SystemTime::now();
 
-    let outcomes: Vec<(String, Result<(Verdict, Option<Started>), DrError>)> = futures::stream::iter(buckets)
+    let outcomes: Vec<(String, Result<Outcome, DrError>)> = futures::stream::iter(buckets)
         .map(|(name, region)| {
             let sfn = &sfn;
             async move {
