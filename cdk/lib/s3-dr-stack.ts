@@ -1,0 +1,378 @@
+// The home-region stack: the step Lambda, one state machine per file under ../statemachine, the
+// EventBridge rules and the sweep schedule, the IAM roles (least privilege), a dashboard and
+// alarms.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { alarmTopic } from './alarm-topic';
+import { S3DrConfig } from './config';
+import { cloudTrailPattern, DRIFT_EVENTS, TAGGING_EVENTS } from './events';
+
+export const STATEMACHINE_DIR = path.join(__dirname, '..', '..', 'statemachine');
+
+/** `protect-bucket.asl.json` -> `protect-bucket`, for every state machine file. */
+export function statemachineStems(dir = STATEMACHINE_DIR): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.asl.json'))
+    .map((f) => f.slice(0, -'.asl.json'.length))
+    .sort();
+}
+
+/** The step names the state machines invoke (each Task's Payload.step). */
+export function stepNames(dir = STATEMACHINE_DIR): string[] {
+  const names = new Set<string>();
+  for (const stem of statemachineStems(dir)) {
+    const asl = JSON.parse(readFileSync(path.join(dir, `${stem}.asl.json`), 'utf8'));
+    for (const state of Object.values<any>(asl.States)) {
+      if (state.Type === 'Task' && state.Parameters?.Payload?.step) names.add(state.Parameters.Payload.step);
+    }
+  }
+  return [...names];
+}
+
+export interface S3DrStackProps extends StackProps {
+  readonly config: S3DrConfig;
+}
+
+export class S3DrStack extends Stack {
+  readonly stepFunction: lambda.Function;
+  readonly stateMachines: Record<string, sfn.StateMachine> = {};
+  readonly replicationRole: iam.Role;
+  readonly batchRole: iam.Role;
+  readonly deadLetters: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: S3DrStackProps) {
+    super(scope, id, props);
+    const config = props.config;
+    const suffix = config.destinationSuffix;
+    const bucketArn = (name: string) => this.formatArn({ service: 's3', region: '', account: '', resource: name });
+    const anyBucket = bucketArn('*');
+    const anyObject = bucketArn('*/*');
+    // Destinations are always named <something><suffix> (see src/naming.rs).
+    const destinationBuckets = bucketArn(`*${suffix}`);
+    const destinationObjects = bucketArn(`*${suffix}/*`);
+    const retention = logRetention(config.logRetentionDays);
+    const machineName = (stem: string) => `s3-dr-${stem}`;
+    // Fixed names, so the Lambda can know the ARNs of the workflows it starts without a
+    // dependency cycle (each state machine's definition names the Lambda).
+    const machineArn = (stem: string) =>
+      this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: machineName(stem), arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+
+    // --- Roles S3 assumes -----------------------------------------------------------------
+    this.replicationRole = new iam.Role(this, 'ReplicationRole', {
+      roleName: `s3-dr-replication-${this.region}`,
+      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+      description: 'S3 replicates tagged buckets to their s3-dr destinations with this role',
+    });
+    this.replicationRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'ReadSourceReplicationConfiguration',
+      actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'],
+      resources: [anyBucket],
+    }));
+    this.replicationRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'ReadSourceObjectsForReplication',
+      actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
+      resources: [anyObject],
+    }));
+    this.replicationRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'WriteReplicasToDestinations',
+      actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags', 's3:ObjectOwnerOverrideToBucketOwner'],
+      resources: [destinationObjects],
+    }));
+    if (config.sourceKmsKeyArns.length > 0) {
+      this.replicationRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'DecryptSourceObjects', actions: ['kms:Decrypt'], resources: config.sourceKmsKeyArns,
+      }));
+    }
+    if (config.drKmsKeyArn) {
+      this.replicationRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'EncryptReplicas', actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [config.drKmsKeyArn],
+      }));
+    }
+    Validations.of(this.replicationRole).acknowledge(
+      ...['Resource::arn:<AWS::Partition>:s3:::*', 'Resource::arn:<AWS::Partition>:s3:::*/*', `Resource::arn:<AWS::Partition>:s3:::*${suffix}/*`].map((finding) => ({
+        id: `AwsSolutions-IAM5[${finding}]`,
+        reason: 'Sources are any bucket tagged for protection, known only at run time, and destinations any bucket named with the s3-dr suffix; the actions are the replication ones only.',
+      })),
+    );
+
+    this.batchRole = new iam.Role(this, 'BatchOperationsRole', {
+      roleName: `s3-dr-batch-${this.region}`,
+      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com'),
+      description: 'S3 Batch Replication jobs that backfill existing objects run with this role',
+    });
+    this.batchRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'ReplicateExistingObjects', actions: ['s3:InitiateReplication'], resources: [anyObject],
+    }));
+    this.batchRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'GenerateManifest',
+      actions: ['s3:GetReplicationConfiguration', 's3:PutInventoryConfiguration'],
+      resources: [anyBucket],
+    }));
+    const reportObjects = config.batchReportBucket
+      ? bucketArn(`${config.batchReportBucket.replace('{region}', '*')}/${config.batchReportPrefix}/*`)
+      : undefined;
+    if (reportObjects) {
+      this.batchRole.addToPolicy(new iam.PolicyStatement({
+        sid: 'WriteCompletionReports', actions: ['s3:PutObject'], resources: [reportObjects],
+      }));
+    }
+    Validations.of(this.batchRole).acknowledge(
+      ...['Resource::arn:<AWS::Partition>:s3:::*', 'Resource::arn:<AWS::Partition>:s3:::*/*', ...(reportObjects ? [`Resource::arn:<AWS::Partition>:s3:::${config.batchReportBucket!.replace('{region}', '*')}/${config.batchReportPrefix}/*`] : [])].map((finding) => ({
+        id: `AwsSolutions-IAM5[${finding}]`,
+        reason: 'Jobs act on whichever tagged source bucket needs a backfill, and write reports under the configured prefix of the per-region report bucket.',
+      })),
+    );
+
+    // --- The step Lambda ------------------------------------------------------------------
+    const functionLogs = new logs.LogGroup(this, 'StepFunctionLogs', {
+      logGroupName: '/aws/lambda/s3-dr-step',
+      retention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const functionRole = new iam.Role(this, 'StepFunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 's3-dr step Lambda: exactly the calls its steps make',
+    });
+    this.stepFunction = new lambda.Function(this, 'StepFunction', {
+      functionName: 's3-dr-step',
+      description: 's3-dr: every step of every workflow (dispatches on the step name)',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'bootstrap',
+      code: lambda.Code.fromAsset(config.lambdaAsset),
+      role: functionRole,
+      // 512 MB: the copy backfill keeps 16 copies in flight; 15 minutes: the longest task
+      // (a copy page, the sweep) has 900 s in the ASL, and the SDK's retries (3 attempts,
+      // backoff up to 20 s per call) finish inside it.
+      memorySize: 512,
+      timeout: Duration.minutes(15),
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup: functionLogs,
+      tracing: config.xrayTracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      environment: lambdaEnvironment(config, {
+        replicationRole: this.replicationRole.roleArn,
+        batchRole: this.batchRole.roleArn,
+        protect: machineArn('protect-bucket'),
+        detach: machineArn('detach-bucket'),
+      }),
+    });
+    functionLogs.grantWrite(functionRole);
+    this.grantStepCalls(functionRole, config, { anyBucket, anyObject, destinationBuckets, destinationObjects, protect: machineArn('protect-bucket'), detach: machineArn('detach-bucket') });
+
+    // --- State machines, one per file -----------------------------------------------------
+    for (const stem of statemachineStems()) {
+      const definition = readFileSync(path.join(STATEMACHINE_DIR, `${stem}.asl.json`), 'utf8');
+      const machine = new sfn.StateMachine(this, `StateMachine-${stem}`, {
+        stateMachineName: machineName(stem),
+        definitionBody: sfn.DefinitionBody.fromString(definition),
+        definitionSubstitutions: { ProtectFunctionArn: this.stepFunction.functionArn },
+        logs: {
+          destination: new logs.LogGroup(this, `StateMachineLogs-${stem}`, {
+            logGroupName: `/aws/vendedlogs/states/${machineName(stem)}`,
+            retention,
+            removalPolicy: RemovalPolicy.RETAIN,
+          }),
+          level: sfn.LogLevel.ALL,
+          includeExecutionData: true,
+        },
+        tracingEnabled: config.xrayTracing,
+      });
+      this.stepFunction.grantInvoke(machine);
+      Validations.of(machine).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'CloudWatch Logs log delivery (logs:CreateLogDelivery and the rest) for the state machine\'s own log group accepts only Resource "*".',
+      }, {
+        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.stepFunction.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+        reason: 'CDK grants invoke on the function and its versions; the state machine invokes only the s3-dr step Lambda.',
+      });
+      if (!config.xrayTracing) {
+        Validations.of(machine).acknowledge({ id: 'AwsSolutions-SF2', reason: 'X-Ray tracing is a configuration choice (xrayTracing), off by default for cost; execution history and logs cover the workflow.' });
+      }
+      this.stateMachines[stem] = machine;
+      new CfnOutput(this, `StateMachineArn-${stem}`, { value: machine.stateMachineArn });
+    }
+    const protect = this.stateMachines['protect-bucket'];
+    const sweep = this.stateMachines['sweep'];
+
+    // --- Triggers -------------------------------------------------------------------------
+    this.deadLetters = new sqs.Queue(this, 'EventDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+    Validations.of(this.deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the EventBridge targets.' });
+    const target = (machine: sfn.StateMachine, input?: events.RuleTargetInput) =>
+      new targets.SfnStateMachine(machine, { input, deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(6) });
+    new events.Rule(this, 'TaggingEvents', {
+      description: 's3-dr: a bucket was tagged or untagged (protect or detach)',
+      eventPattern: cloudTrailPattern(TAGGING_EVENTS),
+      targets: [target(protect)],
+    });
+    new events.Rule(this, 'DriftEvents', {
+      description: 's3-dr: replication or versioning changed on a bucket (repair if still tagged)',
+      eventPattern: cloudTrailPattern(DRIFT_EVENTS),
+      targets: [target(protect)],
+    });
+    new events.Rule(this, 'SweepSchedule', {
+      description: 's3-dr: the sweep, the safety net under the events',
+      schedule: events.Schedule.expression(config.sweepSchedule),
+      targets: [target(sweep, events.RuleTargetInput.fromObject({ requestedBy: 'schedule' }))],
+    });
+
+    // --- Observability --------------------------------------------------------------------
+    const topic = alarmTopic(this, config.alarmEmail);
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+      return created;
+    };
+    for (const [stem, machine] of Object.entries(this.stateMachines)) {
+      alarm(`FailedExecutions-${stem}`, machine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        `s3-dr ${stem}: an execution failed; its error names the bucket and the fix (README: troubleshooting)`);
+    }
+    alarm('DeadLetters', this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      's3-dr: EventBridge could not start a workflow for an event; the message is in the dead-letter queue');
+    alarm('LambdaErrors', this.stepFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      's3-dr: the step Lambda failed (named errors are expected to be caught by the workflows; look at the logs)');
+
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `s3-dr-${this.region}` });
+    const machines = Object.entries(this.stateMachines);
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Executions started / succeeded / failed',
+        width: 12,
+        left: machines.flatMap(([stem, m]) => [
+          m.metricStarted({ label: `${stem} started`, statistic: 'Sum' }),
+          m.metricSucceeded({ label: `${stem} succeeded`, statistic: 'Sum' }),
+          m.metricFailed({ label: `${stem} failed`, statistic: 'Sum' }),
+        ]),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Execution time (p90)',
+        width: 12,
+        left: machines.map(([stem, m]) => m.metricTime({ label: stem, statistic: 'p90' })),
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Step duration (p90, ms; from the Lambda\'s embedded metrics)',
+        width: 12,
+        left: stepNames().map((step) => new cloudwatch.Metric({ namespace: 's3-dr', metricName: 'StepDuration', dimensionsMap: { Step: step }, statistic: 'p90', label: step })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Step Lambda errors and duration',
+        width: 12,
+        left: [this.stepFunction.metricErrors({ statistic: 'Sum' }), this.stepFunction.metricThrottles({ statistic: 'Sum' })],
+        right: [this.stepFunction.metricDuration({ statistic: 'p90' })],
+      }),
+    );
+    if (config.replicationTimeControl) {
+      const search = (metric: string, statistic: string) => new cloudwatch.MathExpression({
+        expression: `SEARCH('{AWS/S3,SourceBucket,DestinationBucket,RuleId} RuleId="s3-dr" MetricName="${metric}"', '${statistic}', 300)`,
+        label: metric,
+        period: Duration.minutes(5),
+      });
+      dashboard.addWidgets(new cloudwatch.GraphWidget({
+        title: 'S3 replication (rules with RTC): latency, pending operations, failures',
+        width: 24,
+        left: [search('ReplicationLatency', 'Maximum')],
+        right: [search('OperationsPendingReplication', 'Maximum'), search('OperationsFailedReplication', 'Sum')],
+      }));
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });
+  }
+
+  /** The Lambda may make exactly the calls its steps make (README lists them by step). */
+  private grantStepCalls(role: iam.Role, config: S3DrConfig, arns: Record<string, string>) {
+    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    allow('ReadAnyBucketsSettings', [
+      's3:GetBucketLocation', 's3:GetBucketTagging', 's3:GetBucketVersioning', 's3:GetReplicationConfiguration',
+      's3:GetEncryptionConfiguration', 's3:GetBucketPublicAccessBlock', 's3:GetLifecycleConfiguration', 's3:GetBucketCORS',
+      's3:GetBucketWebsite', 's3:GetBucketOwnershipControls', 's3:GetBucketPolicy', 's3:GetBucketObjectLockConfiguration',
+      's3:ListBucket',
+    ], [arns.anyBucket]);
+    allow('ProtectSources', ['s3:PutBucketVersioning', 's3:PutReplicationConfiguration'], [arns.anyBucket]);
+    allow('ManageDestinations', [
+      's3:CreateBucket', 's3:ListBucketVersions', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutEncryptionConfiguration',
+      's3:PutBucketPublicAccessBlock', 's3:PutLifecycleConfiguration', 's3:PutBucketCORS', 's3:PutBucketWebsite',
+      's3:DeleteBucketWebsite', 's3:PutBucketOwnershipControls', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy',
+      's3:PutBucketObjectLockConfiguration',
+    ], [arns.destinationBuckets]);
+    allow('CopyBackfillRead', ['s3:GetObject', 's3:GetObjectTagging'], [arns.anyObject]);
+    allow('CopyBackfillWrite', ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'], [arns.destinationObjects]);
+    allow('SweepListsBuckets', ['s3:ListAllMyBuckets'], ['*']);
+    allow('BatchBackfillJobs', ['s3:CreateJob', 's3:ListJobs'], ['*']);
+    allow('BatchBackfillStatus', ['s3:DescribeJob'], [this.formatArn({ service: 's3', region: '*', resource: 'job', resourceName: '*' })]);
+    allow('StartWorkflows', ['states:StartExecution'], [arns.protect, arns.detach]);
+    allow('PassReplicationRole', ['iam:PassRole'], [this.replicationRole.roleArn], { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } });
+    allow('PassBatchRole', ['iam:PassRole'], [this.batchRole.roleArn], { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } });
+    if (config.drKmsKeyArn) {
+      allow('UseDrKey', ['kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'], [config.drKmsKeyArn]);
+    }
+    if (config.sourceKmsKeyArns.length > 0) {
+      allow('ReadSourceKeys', ['kms:Decrypt'], config.sourceKmsKeyArns);
+    }
+    const policy = role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      Validations.of(policy).acknowledge(
+        ...[
+          'Resource::arn:<AWS::Partition>:s3:::*',
+          'Resource::arn:<AWS::Partition>:s3:::*/*',
+          `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}`,
+          `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}/*`,
+          'Resource::*',
+          `Resource::arn:<AWS::Partition>:s3:*:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:job/*`,
+        ].map((finding) => ({
+          id: `AwsSolutions-IAM5[${finding}]`,
+          reason: 'Source buckets are whichever are tagged (known at run time), destinations are named with the s3-dr suffix, ListAllMyBuckets/CreateJob/ListJobs take no resource, and jobs are created at run time; every action is listed, none is a wildcard.',
+        })),
+      );
+    }
+  }
+}
+
+function lambdaEnvironment(config: S3DrConfig, arns: { replicationRole: string; batchRole: string; protect: string; detach: string }): Record<string, string> {
+  const environment: Record<string, string> = {
+    S3DR_DR_REGION: config.drRegion,
+    S3DR_DESTINATION_SUFFIX: config.destinationSuffix,
+    S3DR_MATCH_TAG: config.matchTag,
+    S3DR_REPLICATION_ROLE_ARN: arns.replicationRole,
+    S3DR_STORAGE_CLASS: config.storageClass,
+    S3DR_RTC: String(config.replicationTimeControl),
+    S3DR_PUBLIC_ACCESS: config.publicAccess,
+    S3DR_BACKFILL: config.backfill,
+    S3DR_BATCH_ROLE_ARN: arns.batchRole,
+    S3DR_BATCH_REPORT_PREFIX: config.batchReportPrefix,
+    S3DR_PROTECT_STATE_MACHINE_ARN: arns.protect,
+    S3DR_DETACH_STATE_MACHINE_ARN: arns.detach,
+  };
+  if (config.drKmsKeyArn) environment.S3DR_DR_KMS_KEY = config.drKmsKeyArn;
+  if (config.batchReportBucket) environment.S3DR_BATCH_REPORT_BUCKET = config.batchReportBucket;
+  return environment;
+}
+
+function logRetention(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0).sort((a, b) => a - b);
+  return (allowed.find((d) => d >= days) ?? logs.RetentionDays.TEN_YEARS) as logs.RetentionDays;
+}

@@ -1,0 +1,266 @@
+// The CDK app, synthesized offline with a placeholder Lambda asset: CDK assertions on what it
+// deploys, cdk-nag's AwsSolutions checks, and the configuration's validation.
+// `make test` also runs cfn-lint on the synthesized templates.
+
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../lib/app';
+import { loadConfig } from '../lib/config';
+import { DRIFT_EVENTS, TAGGING_EVENTS } from '../lib/events';
+import { STATEMACHINE_DIR, statemachineStems } from '../lib/s3-dr-stack';
+
+const ACCOUNT = '123456789012';
+const DR_KEY = 'arn:aws:kms:us-east-2:123456789012:key/1111aaaa-2222-3333-4444-555566667777';
+const SOURCE_KEY = 'arn:aws:kms:us-west-2:123456789012:key/8888bbbb-2222-3333-4444-555566667777';
+
+function placeholderAsset(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 's3-dr-asset-'));
+  writeFileSync(path.join(dir, 'bootstrap'), '#!/bin/sh\n# placeholder: the tests do not build the release Lambda\n');
+  return dir;
+}
+
+function synth(overrides: Record<string, unknown> = {}) {
+  process.env.CDK_DEFAULT_ACCOUNT = ACCOUNT;
+  const cdkJson = JSON.parse(readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8'));
+  const app = new App({
+    context: { s3dr: { ...cdkJson.context.s3dr, lambdaAsset: placeholderAsset(), ...overrides } },
+  });
+  const built = buildApp(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  // cdk-nag reports through CDK's policy validation: findings make synth throw.
+  app.synth();
+  return {
+    ...built,
+    home: Template.fromStack(built.home),
+    forwarders: built.forwarders.map((f) => ({ region: f.region, template: Template.fromStack(f) })),
+  };
+}
+
+const deployed = synth({ drKmsKeyArn: DR_KEY, sourceKmsKeyArns: [SOURCE_KEY], alarmEmail: 'oncall@example.com', replicationTimeControl: true });
+const home = deployed.home;
+
+/** Every statement of every IAM policy in the template (inline role policies included). */
+function statements(template: Template): any[] {
+  const found: any[] = [];
+  for (const policy of Object.values<any>(template.findResources('AWS::IAM::Policy'))) {
+    found.push(...policy.Properties.PolicyDocument.Statement);
+  }
+  for (const role of Object.values<any>(template.findResources('AWS::IAM::Role'))) {
+    for (const policy of role.Properties.Policies ?? []) found.push(...policy.PolicyDocument.Statement);
+  }
+  return found;
+}
+
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+describe('the step Lambda', () => {
+  it('is the Rust binary on provided.al2023, arm64, with JSON logs kept for a while', () => {
+    home.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 's3-dr-step',
+      Runtime: 'provided.al2023',
+      Architectures: ['arm64'],
+      Handler: 'bootstrap',
+      MemorySize: 512,
+      Timeout: 900,
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+    });
+    home.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/lambda/s3-dr-step', RetentionInDays: 30 });
+  });
+
+  it('gets its configuration from cdk.json, and the ARNs of the workflows it starts', () => {
+    home.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          S3DR_DR_REGION: 'us-east-2',
+          S3DR_DESTINATION_SUFFIX: '-dr',
+          S3DR_MATCH_TAG: 'dr=true',
+          S3DR_STORAGE_CLASS: 'STANDARD',
+          S3DR_DR_KMS_KEY: DR_KEY,
+          S3DR_RTC: 'true',
+          S3DR_BACKFILL: 'batch',
+          S3DR_BATCH_REPORT_BUCKET: 's3-dr-reports-{region}',
+          S3DR_REPLICATION_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReplicationRole'), 'Arn'] },
+          S3DR_BATCH_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BatchOperationsRole'), 'Arn'] },
+        }),
+      },
+    });
+    // Built from the fixed names, not referenced: each state machine names the Lambda already.
+    const [fn] = Object.values<any>(home.findResources('AWS::Lambda::Function'));
+    const variables = fn.Properties.Environment.Variables;
+    assert.match(JSON.stringify(variables.S3DR_PROTECT_STATE_MACHINE_ARN), /:states:us-east-1:123456789012:stateMachine:s3-dr-protect-bucket"/);
+    assert.match(JSON.stringify(variables.S3DR_DETACH_STATE_MACHINE_ARN), /:states:us-east-1:123456789012:stateMachine:s3-dr-detach-bucket"/);
+  });
+});
+
+describe('the state machines', () => {
+  it('are every file under statemachine/, inline, with the Lambda ARN substituted and full logging', () => {
+    const stems = statemachineStems();
+    assert.deepEqual(stems, ['detach-bucket', 'protect-bucket', 'sweep']);
+    home.resourceCountIs('AWS::StepFunctions::StateMachine', stems.length);
+    for (const stem of stems) {
+      home.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: `s3-dr-${stem}`,
+        DefinitionString: readFileSync(path.join(STATEMACHINE_DIR, `${stem}.asl.json`), 'utf8'),
+        DefinitionSubstitutions: { ProtectFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StepFunction'), 'Arn'] } },
+        LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+      });
+    }
+  });
+});
+
+describe('the triggers', () => {
+  const rules = home.findResources('AWS::Events::Rule');
+  const rule = (description: RegExp) => {
+    const found = Object.values<any>(rules).filter((r) => description.test(r.Properties.Description));
+    assert.equal(found.length, 1, `one rule matching ${description}`);
+    return found[0].Properties;
+  };
+  const protectArn = { Ref: Match.stringLikeRegexp('^StateMachineprotectbucket') };
+
+  it('send tagging and drift events, one rule per purpose, to the protect workflow, with a DLQ and retries', () => {
+    for (const [description, names] of [[/tagged or untagged/, TAGGING_EVENTS], [/replication or versioning changed/, DRIFT_EVENTS]] as const) {
+      const properties = rule(description);
+      assert.deepEqual(properties.EventPattern, {
+        source: ['aws.s3'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: { eventSource: ['s3.amazonaws.com'], eventName: names },
+      });
+      const [target] = properties.Targets;
+      assert.ok(Match.objectLike(protectArn).test(target.Arn).isSuccess, JSON.stringify(target.Arn));
+      assert.ok(target.DeadLetterConfig?.Arn, 'a dead-letter queue');
+      assert.deepEqual(target.RetryPolicy, { MaximumEventAgeInSeconds: 21600, MaximumRetryAttempts: 8 });
+      assert.equal(target.Input, undefined, 'the event itself is the input');
+    }
+  });
+
+  it('run the sweep on the configured schedule', () => {
+    const properties = rule(/the sweep/);
+    assert.equal(properties.ScheduleExpression, 'rate(1 day)');
+    assert.ok(Match.objectLike({ Ref: Match.stringLikeRegexp('^StateMachinesweep') }).test(properties.Targets[0].Arn).isSuccess);
+  });
+
+  it('forward the same events from every other source region to the home bus', () => {
+    assert.deepEqual(deployed.forwarders.map((f) => f.region), ['us-west-2']);
+    const [{ template }] = deployed.forwarders;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { eventSource: ['s3.amazonaws.com'], eventName: [...TAGGING_EVENTS, ...DRIFT_EVENTS] } }),
+      Targets: [Match.objectLike({
+        Arn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:us-east-1:123456789012:event-bus/default']] },
+        DeadLetterConfig: Match.anyValue(),
+      })],
+    });
+  });
+});
+
+describe('IAM, least privilege', () => {
+  const all = [...statements(home), ...deployed.forwarders.flatMap((f) => statements(f.template))];
+
+  it('has no wildcard action anywhere', () => {
+    for (const statement of all) {
+      for (const action of list(statement.Action)) {
+        assert.ok(action !== '*' && !/^[a-z0-9-]+:\*$/.test(action), `wildcard action ${action}`);
+        assert.notEqual(action, 's3:*');
+      }
+    }
+  });
+
+  it('passes only the replication and batch roles, each to its service', () => {
+    const passes = all.filter((s) => list(s.Action).includes('iam:PassRole'));
+    assert.equal(passes.length, 2);
+    const passed = passes.map((s) => [JSON.stringify(s.Resource), s.Condition.StringEquals['iam:PassedToService']]);
+    assert.ok(passed.some(([resource, service]) => resource.includes('ReplicationRole') && service === 's3.amazonaws.com'), JSON.stringify(passed));
+    assert.ok(passed.some(([resource, service]) => resource.includes('BatchOperationsRole') && service === 'batchoperations.s3.amazonaws.com'), JSON.stringify(passed));
+  });
+
+  it('uses KMS only on the configured keys', () => {
+    for (const statement of all.filter((s) => list(s.Action).some((a: string) => a.startsWith('kms:')))) {
+      if (list(statement.Action).every((a: string) => ['kms:Decrypt', 'kms:GenerateDataKey*'].includes(a)) && statement.Principal) continue;
+      for (const resource of list(statement.Resource)) {
+        assert.ok([DR_KEY, SOURCE_KEY].includes(resource as string) || JSON.stringify(resource).includes('AlarmTopicKey'), `KMS on ${JSON.stringify(resource)}`);
+      }
+    }
+  });
+
+  it('lets S3 assume the replication role and Batch Operations the batch role, nothing else', () => {
+    home.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 's3.amazonaws.com' } })] },
+      Policies: Match.absent(),
+    });
+    home.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' } })] },
+    });
+    const replication = all.find((s) => s.Sid === 'WriteReplicasToDestinations');
+    assert.deepEqual(replication.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*-dr/*']] });
+    assert.deepEqual(all.find((s) => s.Sid === 'DecryptSourceObjects').Resource, SOURCE_KEY);
+  });
+
+  it('lets the Lambda write bucket settings only on destinations, and start only the two workflows', () => {
+    const manage = all.find((s) => s.Sid === 'ManageDestinations');
+    assert.ok(list(manage.Action).includes('s3:CreateBucket'));
+    assert.deepEqual(manage.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*-dr']] });
+    const start = all.find((s) => s.Sid === 'StartWorkflows');
+    assert.equal(list(start.Resource).length, 2);
+    const star = all.filter((s) => s.Resource === '*').flatMap((s) => list(s.Action)).sort();
+    assert.deepEqual(star, [
+      'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery',
+      'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery',
+      's3:CreateJob', 's3:ListAllMyBuckets', 's3:ListJobs',
+    ].sort(), 'only actions that take no resource are granted on "*"');
+  });
+});
+
+describe('observability', () => {
+  it('alarms on failed executions of every workflow, dead letters and Lambda errors, to an encrypted topic', () => {
+    home.resourceCountIs('AWS::CloudWatch::Alarm', statemachineStems().length + 2);
+    for (const alarm of Object.values<any>(home.findResources('AWS::CloudWatch::Alarm'))) {
+      assert.equal(alarm.Properties.AlarmActions.length, 1);
+    }
+    home.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States' });
+    home.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible' });
+    home.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    home.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('has a dashboard with executions, step durations, Lambda and replication metrics', () => {
+    const [dashboard] = Object.values<any>(home.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const needle of ['ExecutionsStarted', 'ExecutionsFailed', 'StepDuration', 'CheckBackfill', 'Errors', 'ReplicationLatency']) {
+      assert.ok(body.includes(needle), `dashboard shows ${needle}`);
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('defaults apply and bad values name the key', () => {
+    const defaults = loadConfig({ batchReportBucket: 'reports-{region}' });
+    assert.equal(defaults.drRegion, 'us-east-2');
+    assert.equal(defaults.sweepSchedule, 'rate(1 day)');
+    for (const [key, value] of [
+      ['drRegion', 'mars'], ['sourceRegions', ['us-east-2']], ['backfill', 'rsync'], ['drKmsKeyArn', 'alias/x'],
+      ['drKmsKeyArn', SOURCE_KEY], ['sweepSchedule', 'daily'], ['destinationSuffix', '_DR'], ['replicationTimeControl', 'maybe'],
+    ] as const) {
+      assert.throws(() => loadConfig({ batchReportBucket: 'r', [key]: value }), new RegExp(`s3dr\\.${key}=`), `${key}=${JSON.stringify(value)}`);
+    }
+    assert.throws(() => loadConfig({ backfill: 'batch' }), /batchReportBucket/);
+  });
+
+  it('synthesizes without the optional parts (no keys, no email, RTC off, copy backfill)', () => {
+    const minimal = synth({ backfill: 'copy', batchReportBucket: '', sourceRegions: ['us-east-1'] });
+    assert.equal(minimal.forwarders.length, 0);
+    minimal.home.resourceCountIs('AWS::SNS::Subscription', 0);
+    const kms = statements(minimal.home).filter((s) => list(s.Action).some((a: string) => a.startsWith('kms:')) && !s.Principal);
+    assert.deepEqual(kms, []);
+  });
+});
