@@ -355,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"S3DR_{workflow_key(stem)}_STATE_MACHINE_ARN"
                 if client_env.get(key) != arn:
                     raise SystemExit(f"state machine {stem}: created as {arn}, announced as {client_env.get(key)}")
-            client_env["S3DR_DR_REGION"] = lambda_env["S3DR_DR_REGION"]
+            # The CLI's `plan` and `status` read the same settings as the Lambda.
+            for key in ("S3DR_DR_REGION", "S3DR_REPLICATION_ROLE_ARN", "S3DR_BACKFILL"):
+                client_env[key] = lambda_env[key]
         lines = [f"export {key}={value}" for key, value in client_env.items()]
         if args.env_file:
             with open(args.env_file, "w", encoding="utf-8") as handle:

@@ -19,8 +19,12 @@ pub struct Handler {
 impl Handler {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         let config = self.config.as_ref().map_err(|error| Diagnostic::from(error.clone()))?;
-        let context =
-            StepContext { config, clients: &self.clients, account_id: account_of(&event.context.invoked_function_arn) };
+        let context = StepContext {
+            config,
+            clients: &self.clients,
+            account_id: account_of(&event.context.invoked_function_arn),
+            dry_run: false,
+        };
         let started = Instant::now();
         let result = dispatch(&context, &event.payload).await;
         if let Some(step) = event.payload.get("step").and_then(Value::as_str) {

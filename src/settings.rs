@@ -9,11 +9,21 @@ use crate::config::PublicAccess;
 use crate::error::DrError;
 use crate::tags::{MatchTag, Tag, SOURCE_TAG};
 
+/// Marker CheckBackfill leaves on the destination when the backfill is complete
+/// (`<strategy> <date>`); the destination's own, so cloning keeps it.
+pub const BACKFILL_TAG: &str = "s3-dr:backfill";
+
 /// The destination's tags: the source's user tags, without the trigger tag (it would make the
 /// destination a protected source in turn), without `aws:*` tags (reserved, S3 refuses them)
-/// and without s3-dr's own markers, plus `s3-dr:source=<source>`. Sorted by key, so that two
-/// tag sets compare equal whatever order S3 returns them in.
-pub fn destination_tags(source_tags: &[Tag], match_tag: &MatchTag, source_bucket: &str) -> Vec<Tag> {
+/// and without s3-dr's own markers, plus `s3-dr:source=<source>` and the destination's
+/// backfill marker if it has one. Sorted by key, so that two tag sets compare equal whatever
+/// order S3 returns them in.
+pub fn destination_tags(
+    source_tags: &[Tag],
+    destination_tags: &[Tag],
+    match_tag: &MatchTag,
+    source_bucket: &str,
+) -> Vec<Tag> {
     let mut tags: Vec<Tag> = source_tags
         .iter()
         .filter(|t| !t.key.trim().eq_ignore_ascii_case(&match_tag.key))
@@ -21,6 +31,7 @@ pub fn destination_tags(source_tags: &[Tag], match_tag: &MatchTag, source_bucket
         .cloned()
         .collect();
     tags.push(Tag::new(SOURCE_TAG, source_bucket));
+    tags.extend(destination_tags.iter().filter(|t| t.key == BACKFILL_TAG).cloned());
     sorted(tags)
 }
 
@@ -158,10 +169,16 @@ mod tests {
             Tag::new("cost-center", "42"),
             Tag::new("s3-dr:status", "detached"),
         ];
-        let tags = destination_tags(&source, &MatchTag::parse("dr=true").unwrap(), "photos");
+        let current = [Tag::new("s3-dr:backfill", "copy 2026-11-26"), Tag::new("old", "x")];
+        let tags = destination_tags(&source, &current, &MatchTag::parse("dr=true").unwrap(), "photos");
         assert_eq!(
             tags,
-            vec![Tag::new("cost-center", "42"), Tag::new("s3-dr:source", "photos"), Tag::new("team", "media")]
+            vec![
+                Tag::new("cost-center", "42"),
+                Tag::new("s3-dr:backfill", "copy 2026-11-26"),
+                Tag::new("s3-dr:source", "photos"),
+                Tag::new("team", "media")
+            ]
         );
     }
 
@@ -169,7 +186,7 @@ mod tests {
     fn a_trigger_with_another_value_is_dropped_too() {
         // dr=false on the source must not turn into dr=false on the destination either: the key
         // is what the trigger rules look at.
-        let tags = destination_tags(&[Tag::new("dr", "false")], &MatchTag::parse("dr=true").unwrap(), "p");
+        let tags = destination_tags(&[Tag::new("dr", "false")], &[], &MatchTag::parse("dr=true").unwrap(), "p");
         assert_eq!(tags, vec![Tag::new("s3-dr:source", "p")]);
     }
 

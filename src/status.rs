@@ -25,6 +25,13 @@ pub struct BucketStatus {
     pub rule: &'static str,
     pub drift: Vec<String>,
     pub protected: bool,
+    /// Set when this bucket is itself an s3-dr destination (tag `s3-dr:source`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_of: Option<String>,
+    /// The destination's backfill marker (`copy 2026-11-26`), or None if not backfilled (yet).
+    /// Read by `inspect` only; the sweep does not need it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -49,11 +56,42 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
             rule: "missing",
             drift: Vec::new(),
             protected: false,
+            destination_of: None,
+            backfill: None,
         });
     };
     let source = clients.s3(&region);
     let (tags, replication) = tokio::try_join!(bucket::tags(&source, name), bucket::replication(&source, name))?;
-    assess(clients, config, name, &region, &tags, replication.as_ref()).await
+    let mut status = assess(clients, config, name, &region, &tags, replication.as_ref()).await?;
+    if let Some(destination) = status.destination.as_ref().filter(|d| d.state == "present") {
+        let destination_tags = bucket::tags(&clients.s3(&destination.region), &destination.bucket).await?;
+        status.backfill =
+            destination_tags.into_iter().find(|t| t.key == crate::settings::BACKFILL_TAG).map(|t| t.value);
+    }
+    Ok(status)
+}
+
+/// One line per tagged bucket that is not protected: why (for the CLI's exit status).
+pub fn problems(statuses: &[BucketStatus]) -> Vec<String> {
+    statuses
+        .iter()
+        .filter(|s| s.tagged && !s.protected)
+        .map(|s| {
+            let mut why = s.drift.clone();
+            if s.versioning.as_deref() != Some("Enabled") {
+                why.push(format!("versioning {}", s.versioning.as_deref().unwrap_or("unknown")));
+            }
+            if let Some(destination) = &s.destination {
+                if destination.versioning.as_deref() != Some("Enabled") {
+                    why.push(format!("destination {} is {}", destination.bucket, destination.state));
+                }
+            }
+            if s.rule == "missing" {
+                why.push("no s3-dr rule".to_owned());
+            }
+            format!("{}: tagged but not protected ({})", s.bucket, why.join(", "))
+        })
+        .collect()
 }
 
 /// The status of a bucket whose region, tags and replication are known already (the sweep
@@ -76,6 +114,8 @@ pub async fn assess(
         rule: "missing",
         drift: Vec::new(),
         protected: false,
+        destination_of: crate::tags::destination_of(tags).map(str::to_owned),
+        backfill: None,
     };
     let source = clients.s3(region);
     let destination_name = naming::destination_bucket_name(name, &config.destination_suffix);

@@ -54,7 +54,8 @@ fn plan() -> (SourcePlan, DestinationPlan) {
 async fn request_for(execution: &str) -> JobRequest {
     let config = config();
     let clients = Clients::new(aws_config::SdkConfig::builder().build());
-    let context = StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT.to_owned()) };
+    let context =
+        StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT.to_owned()), dry_run: false };
     let (plan, destination) = plan();
     job_request(&context, &plan, &destination, Some(execution)).unwrap()
 }

@@ -58,7 +58,11 @@ async fn protect_wait_prints_each_step_and_status_reports_protection() {
     let table = s3_dr(stack, &["status", &source]);
     let table_text = text(&table.stdout);
     assert!(table_text.starts_with("BUCKET"), "{table_text}");
-    assert!(table_text.lines().nth(1).unwrap().ends_with("matching  yes"), "{table_text}");
+    let row = table_text.lines().nth(1).unwrap();
+    assert!(
+        row.contains("matching  yes") && row.ends_with(&format!("copy {}", s3_dr::detach::today())),
+        "{table_text}"
+    );
 }
 
 #[tokio::test]
@@ -121,4 +125,64 @@ async fn detach_and_sweep_run_their_workflows_and_say_what_happened() {
     assert!(sweep.status.success(), "{stdout}{}", text(&sweep.stderr));
     assert!(stdout.contains("all-buckets:   - Sweep: "), "{stdout}");
     assert!(stdout.contains("buckets scanned"), "{stdout}");
+}
+
+#[tokio::test]
+async fn plan_reports_what_protect_would_change_and_changes_nothing() {
+    let stack = stack();
+    let source = unique("cli-plan");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true"), ("team", "media")]).await;
+
+    let plan = s3_dr(stack, &["plan", &source]);
+    let stdout = text(&plan.stdout);
+    assert!(plan.status.success(), "{stdout}{}", text(&plan.stderr));
+    assert!(stdout.contains(&format!("{source}:   - EnableSourceVersioning: would change")), "{stdout}");
+    assert!(stdout.contains("EnsureDestination: would change (created, tags, versioning"), "{stdout}");
+    assert!(stdout.contains("EnableReplication: would change (add rule s3-dr)"), "{stdout}");
+    assert!(stdout.contains("CheckBackfill: would copy 2 objects"), "{stdout}");
+    // Nothing was written.
+    assert_eq!(versioning(&s3, &source).await, "Off");
+    assert!(s3_dr::bucket::replication(&s3, &source).await.unwrap().is_none());
+    let home = stack.s3(HOME_REGION).await;
+    assert_eq!(s3_dr::bucket::region(&home, &format!("{source}-dr")).await.unwrap(), None);
+
+    // After protection, the plan is empty.
+    assert!(s3_dr(stack, &["protect", &source, "--wait"]).status.success());
+    let again = s3_dr(stack, &["plan", &source]);
+    let stdout = text(&again.stdout);
+    assert!(stdout.contains(&format!("{source}: plan: 0 step(s) would change something")), "{stdout}");
+
+    // A refusal is reported as the workflow would raise it, with a non-zero exit.
+    let in_dr = unique("cli-plan-dr");
+    source_bucket(stack, &in_dr, DR_REGION, &[("dr", "true")]).await;
+    let refused = s3_dr(stack, &["plan", &in_dr]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("SourceInDrRegion"), "{}", text(&refused.stderr));
+}
+
+#[tokio::test]
+async fn status_all_lists_every_bucket_and_fails_on_a_tagged_unprotected_one() {
+    let stack = stack();
+    let protected = unique("cli-all-ok");
+    source_bucket(stack, &protected, SOURCE_REGION, &[("dr", "true")]).await;
+    assert!(s3_dr(stack, &["protect", &protected, "--wait"]).status.success());
+    let report_of = |output: &Output| -> Vec<Value> { serde_json::from_slice(&output.stdout).unwrap() };
+
+    let all = s3_dr(stack, &["status", "--all", "--output", "json"]);
+    let report = report_of(&all);
+    let find = |name: &str| report.iter().find(|b| b["bucket"] == name).cloned();
+    let entry = find(&protected).expect("the protected bucket is listed");
+    assert_eq!(entry["protected"], true);
+    assert!(entry["backfill"].as_str().is_some_and(|b| b.starts_with("copy ")), "{entry}");
+    let destination = find(&format!("{protected}-dr")).expect("its destination is listed");
+    assert_eq!(destination["destinationOf"], protected.as_str());
+
+    // Tagged but not protected: a non-zero exit with one line naming it.
+    let pending = unique("cli-all-pending");
+    source_bucket(stack, &pending, SOURCE_REGION, &[("dr", "true")]).await;
+    let status = s3_dr(stack, &["status", &pending, &protected]);
+    assert!(!status.status.success());
+    let stderr = text(&status.stderr);
+    assert!(stderr.contains(&format!("{pending}: tagged but not protected")), "{stderr}");
+    assert!(!stderr.contains(&format!("{protected}:")), "{stderr}");
 }

@@ -122,9 +122,18 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
     assert_eq!(report["failed"], 0);
 
     let dr = stack.s3(DR_REGION).await;
-    // Tags: the user's, plus our marker; never the trigger tag.
+    // Tags: the user's, plus our markers (source, backfill done); never the trigger tag.
     let tags = s3_dr::settings::sorted(s3_dr::bucket::tags(&dr, &destination).await.unwrap());
-    assert_eq!(tags, vec![Tag::new("cost-center", "42"), Tag::new("s3-dr:source", &source), Tag::new("team", "media")]);
+    let backfilled = format!("copy {}", s3_dr::detach::today());
+    assert_eq!(
+        tags,
+        vec![
+            Tag::new("cost-center", "42"),
+            Tag::new("s3-dr:backfill", &backfilled),
+            Tag::new("s3-dr:source", &source),
+            Tag::new("team", "media")
+        ]
+    );
     // Lifecycle, CORS, website, ownership: as on the source.
     let source_lifecycle = s3_dr::bucket::lifecycle(&s3, &source).await.unwrap();
     assert_eq!(s3_dr::bucket::lifecycle(&dr, &destination).await.unwrap(), source_lifecycle);

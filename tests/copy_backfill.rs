@@ -53,7 +53,8 @@ async fn interrupted_run(stack: &Stack, bucket: &str) -> Value {
         LAMBDA_ENV.iter().copied().chain([("S3DR_REPLICATION_ROLE_ARN", REPLICATION_ROLE)]).collect();
     let config = Config::from_lookup(|name| lookup.get(name).map(|v| v.to_string())).unwrap();
     let clients = Clients::new(stack.sdk_config(HOME_REGION).await);
-    let context = StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT_ID.to_owned()) };
+    let context =
+        StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT_ID.to_owned()), dry_run: false };
     let mut state = json!({ "bucket": bucket });
     for step in [
         Step::ValidateSource,

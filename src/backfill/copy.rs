@@ -29,6 +29,10 @@ pub struct CopyJob<'a> {
     pub multipart_threshold: u64,
     pub page_size: i32,
     pub concurrency: usize,
+    /// `s3-dr plan`: count what would be copied, copy nothing.
+    pub dry_run: bool,
+    /// False only in a dry run before the destination exists: nothing is there yet.
+    pub destination_exists: bool,
 }
 
 enum Outcome {
@@ -54,7 +58,10 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
         progress.summarize();
         return Ok(());
     };
-    let existing = list_destination(job, progress.continue_after.as_deref(), &last_key).await?;
+    let existing = match job.destination_exists {
+        true => list_destination(job, progress.continue_after.as_deref(), &last_key).await?,
+        false => HashMap::new(),
+    };
 
     let outcomes: Vec<(Listed, Result<Outcome, DrError>)> = futures::stream::iter(objects)
         .map(|object| {
@@ -62,6 +69,8 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
             async move {
                 let outcome = if already_copied(&object, existing.get(&object.key)) {
                     Ok(Outcome::Skipped)
+                } else if job.dry_run {
+                    Ok(Outcome::Copied(object.size))
                 } else {
                     copy_object(job, &object).await
                 };

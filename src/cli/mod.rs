@@ -1,6 +1,8 @@
 //! The `s3-dr` operator CLI. Same binary against AWS (standard credential chain, `--region`)
 //! and the local stack (`AWS_ENDPOINT_URL`).
 
+mod plan;
+mod progress;
 mod protect;
 mod status;
 
@@ -50,10 +52,20 @@ pub enum Command {
         #[arg(long, env = "S3DR_SWEEP_STATE_MACHINE_ARN")]
         state_machine_arn: String,
     },
-    /// Show each bucket's DR state (reads only).
-    Status {
+    /// A dry run of the protect workflow: every read it makes, no write, and what each step
+    /// would change. Reads the same S3DR_* settings as the Lambda.
+    Plan {
         #[arg(required = true)]
         buckets: Vec<String>,
+    },
+    /// Show each bucket's DR state (reads only); non-zero exit if a tagged bucket is not
+    /// protected.
+    Status {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        buckets: Vec<String>,
+        /// Every bucket of the account.
+        #[arg(long)]
+        all: bool,
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -78,8 +90,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             let inputs = [("all-buckets".to_owned(), serde_json::json!({ "requestedBy": "s3-dr CLI" }))];
             protect::start_and_follow(&clients, "sweep", &state_machine_arn, &inputs, wait).await
         }
-        Command::Status { buckets, output } => match Config::from_env() {
-            Ok(config) => status::run(&clients, &config, &buckets, output).await,
+        Command::Plan { buckets } => match Config::from_env() {
+            Ok(config) => plan::run(&clients, &config, &buckets).await,
+            Err(error) => Err(error.to_string()),
+        },
+        Command::Status { buckets, all, output } => match Config::from_env() {
+            Ok(config) => {
+                let buckets = if all { status::all_buckets(&clients).await } else { Ok(buckets) };
+                match buckets {
+                    Ok(buckets) => status::run(&clients, &config, &buckets, output).await,
+                    Err(error) => Err(error),
+                }
+            }
             Err(error) => Err(error.to_string()),
         },
     };

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 
 use crate::clients::Clients;
 
+use super::progress::Progress;
+
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Start `workflow` ("protect", "detach") once per bucket; with `wait`, follow each execution.
@@ -50,7 +52,17 @@ pub async fn start_and_follow(
         }
     }
     if wait {
-        let outcomes = join_all(started.iter().map(|(bucket, arn)| follow(&sfn, bucket, arn))).await;
+        let progress = Progress::new(started.len() as u64, "executions finished");
+        let outcomes = join_all(started.iter().map(|(bucket, arn)| {
+            let (progress, sfn) = (&progress, &sfn);
+            async move {
+                let outcome = follow(sfn, bucket, arn, progress).await;
+                progress.advance();
+                outcome
+            }
+        }))
+        .await;
+        progress.finish();
         failures.extend(outcomes.into_iter().filter_map(Result::err));
     }
     if failures.is_empty() {
@@ -61,7 +73,12 @@ pub async fn start_and_follow(
 }
 
 /// Print each step of one execution as it finishes; Err(one line) unless it succeeded.
-async fn follow(sfn: &aws_sdk_sfn::Client, bucket: &str, execution_arn: &str) -> Result<(), String> {
+async fn follow(
+    sfn: &aws_sdk_sfn::Client,
+    bucket: &str,
+    execution_arn: &str,
+    progress: &Progress,
+) -> Result<(), String> {
     let mut printed_up_to = 0;
     let mut current_state = String::new();
     loop {
@@ -76,7 +93,7 @@ async fn follow(sfn: &aws_sdk_sfn::Client, bucket: &str, execution_arn: &str) ->
         let seen = printed_up_to;
         for event in events.iter().filter(|e| e.id() > seen) {
             if let Some(line) = describe_event(event, &mut current_state) {
-                println!("{bucket}: {line}");
+                progress.println(&format!("{bucket}: {line}"));
             }
             printed_up_to = event.id();
         }
@@ -85,13 +102,13 @@ async fn follow(sfn: &aws_sdk_sfn::Client, bucket: &str, execution_arn: &str) ->
             ExecutionStatus::Succeeded => {
                 let output: Value =
                     described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-                println!("{bucket}: SUCCEEDED, {}", outcome(&output));
+                progress.println(&format!("{bucket}: SUCCEEDED, {}", outcome(&output)));
                 return Ok(());
             }
             status => {
                 let error = described.error().unwrap_or("unknown error");
                 let cause = described.cause().map(error_message).unwrap_or_default();
-                println!("{bucket}: {} with {error}: {cause}", status.as_str());
+                progress.println(&format!("{bucket}: {} with {error}: {cause}", status.as_str()));
                 return Err(format!("{bucket}: {error}: {cause}"));
             }
         }

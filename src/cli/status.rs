@@ -2,7 +2,9 @@ use futures::stream::{self, StreamExt};
 
 use crate::clients::Clients;
 use crate::config::Config;
-use crate::status::{inspect, BucketStatus};
+use crate::status::{inspect, problems, BucketStatus};
+
+use super::progress::Progress;
 
 use super::Output;
 
@@ -10,11 +12,20 @@ use super::Output;
 const CONCURRENCY: usize = 8;
 
 pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output: Output) -> Result<(), String> {
+    let progress = Progress::new(buckets.len() as u64, "buckets read");
     let results: Vec<_> = stream::iter(buckets)
-        .map(|bucket| async move { (bucket.clone(), inspect(clients, config, bucket).await) })
+        .map(|bucket| {
+            let progress = &progress;
+            async move {
+                let result = inspect(clients, config, bucket).await;
+                progress.advance();
+                (bucket.clone(), result)
+            }
+        })
         .buffered(CONCURRENCY)
         .collect()
         .await;
+    progress.finish();
     let mut statuses = Vec::new();
     let mut failures = Vec::new();
     for (bucket, result) in results {
@@ -30,10 +41,32 @@ pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output:
         }
         Output::Table => print!("{}", table(&statuses)),
     }
+    failures.extend(problems(&statuses));
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!("could not read {} bucket(s):\n  {}", failures.len(), failures.join("\n  ")))
+        Err(format!("{} bucket(s) not protected or unreadable:\n  {}", failures.len(), failures.join("\n  ")))
+    }
+}
+
+/// Every bucket of the account, by name (for `status --all`).
+pub async fn all_buckets(clients: &Clients) -> Result<Vec<String>, String> {
+    let s3 = clients.s3(&clients.home_region());
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = s3
+            .list_buckets()
+            .max_buckets(10_000)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| format!("ListBuckets failed: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+        names.extend(page.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
+        match page.continuation_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+            _ => return Ok(names),
+        }
     }
 }
 
@@ -48,8 +81,9 @@ pub fn table(statuses: &[BucketStatus]) -> String {
         "DEST VERSIONING",
         "RULE",
         "PROTECTED",
+        "BACKFILL",
     ];
-    let rows: Vec<[String; 9]> = statuses
+    let rows: Vec<[String; 10]> = statuses
         .iter()
         .map(|s| {
             let destination = s.destination.as_ref();
@@ -58,17 +92,20 @@ pub fn table(statuses: &[BucketStatus]) -> String {
                 s.region.clone().unwrap_or_else(|| "(missing)".into()),
                 yes_no(s.tagged),
                 s.versioning.clone().unwrap_or_else(|| "-".into()),
-                destination.map_or("-".into(), |d| {
-                    format!(
+                match (&s.destination_of, destination) {
+                    (Some(source), _) => format!("(is the destination of {source})"),
+                    (None, None) => "-".into(),
+                    (None, Some(d)) => format!(
                         "{}{}",
                         d.bucket,
                         if d.state == "present" { String::new() } else { format!(" ({})", d.state) }
-                    )
-                }),
+                    ),
+                },
                 destination.map_or("-".into(), |d| d.region.clone()),
                 destination.and_then(|d| d.versioning.clone()).unwrap_or_else(|| "-".into()),
                 if s.drift.is_empty() { s.rule.to_owned() } else { format!("{}: {}", s.rule, s.drift.join("; ")) },
                 yes_no(s.protected),
+                s.backfill.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

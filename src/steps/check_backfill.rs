@@ -6,9 +6,14 @@ use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
 use crate::backfill::{batch, Progress, Strategy};
+use crate::bucket;
+use crate::detach::today;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
+use crate::settings::BACKFILL_TAG;
+use crate::steps::ensure_destination::put_tags;
 use crate::steps::StepContext;
+use crate::tags::Tag;
 
 pub async fn run(
     context: &StepContext<'_>,
@@ -36,6 +41,8 @@ pub async fn run(
                 multipart_threshold: config.copy_multipart_threshold,
                 page_size: config.copy_page_size,
                 concurrency: config.copy_concurrency,
+                dry_run: context.dry_run,
+                destination_exists: destination.exists || !context.dry_run,
             };
             copy_page(&job, &mut progress).await?;
             if progress.done && progress.objects_failed > 0 {
@@ -60,7 +67,30 @@ pub async fn run(
         }
         Some(Strategy::Off) | None => progress.done = true,
     }
+    if progress.done && !context.dry_run {
+        if let Some(strategy) = progress.strategy.filter(|s| *s != Strategy::Off) {
+            progress.changed |= mark_backfilled(context, destination, strategy).await?;
+        }
+    }
     Ok(progress)
+}
+
+/// Leave `s3-dr:backfill=<strategy> <date>` on the destination once, so that `s3-dr status`
+/// can tell a backfilled destination from one still filling. True if it wrote the tag.
+async fn mark_backfilled(
+    context: &StepContext<'_>,
+    destination: &DestinationPlan,
+    strategy: Strategy,
+) -> Result<bool, DrError> {
+    let s3 = context.clients.s3(&destination.region);
+    let mut tags = bucket::tags(&s3, &destination.bucket).await?;
+    if tags.iter().any(|t| t.key == BACKFILL_TAG) {
+        return Ok(false);
+    }
+    let strategy = serde_json::to_value(strategy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    tags.push(Tag::new(BACKFILL_TAG, format!("{strategy} {}", today())));
+    put_tags(&s3, &destination.bucket, &tags).await?;
+    Ok(true)
 }
 
 /// The progress from the loop's last turn (`$.CheckBackfill`) or from its start.

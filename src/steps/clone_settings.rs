@@ -89,6 +89,9 @@ pub async fn run(
     let source = context.clients.s3(&plan.region);
     let dr = context.clients.s3(&destination.region);
     let same_as_source = config.public_access == PublicAccess::SameAsSource;
+    let dry = context.dry_run;
+    // `s3-dr plan` on a bucket whose destination does not exist yet: it has no settings.
+    let absent = dry && !destination.exists;
 
     // Every read at once (a fixed set, so the concurrency is bounded by construction).
     let (
@@ -102,13 +105,16 @@ pub async fn run(
         (source_public_access, destination_public_access),
         destination_encryption,
     ) = tokio::join!(
-        pair(bucket::tags(&source, source_name), bucket::tags(&dr, destination_name)),
-        pair(bucket::lifecycle(&source, source_name), bucket::lifecycle(&dr, destination_name)),
-        pair(bucket::cors(&source, source_name), bucket::cors(&dr, destination_name)),
-        pair(bucket::website(&source, source_name), bucket::website(&dr, destination_name)),
-        pair(bucket::ownership_controls(&source, source_name), bucket::ownership_controls(&dr, destination_name)),
-        pair(bucket::policy(&source, source_name), bucket::policy(&dr, destination_name)),
-        pair(bucket::object_lock(&source, source_name), bucket::object_lock(&dr, destination_name)),
+        pair(bucket::tags(&source, source_name), or_absent(absent, bucket::tags(&dr, destination_name))),
+        pair(bucket::lifecycle(&source, source_name), or_absent(absent, bucket::lifecycle(&dr, destination_name))),
+        pair(bucket::cors(&source, source_name), or_absent(absent, bucket::cors(&dr, destination_name))),
+        pair(bucket::website(&source, source_name), or_absent(absent, bucket::website(&dr, destination_name))),
+        pair(
+            bucket::ownership_controls(&source, source_name),
+            or_absent(absent, bucket::ownership_controls(&dr, destination_name))
+        ),
+        pair(bucket::policy(&source, source_name), or_absent(absent, bucket::policy(&dr, destination_name))),
+        pair(bucket::object_lock(&source, source_name), or_absent(absent, bucket::object_lock(&dr, destination_name))),
         pair(
             async {
                 match same_as_source {
@@ -116,23 +122,25 @@ pub async fn run(
                     false => Ok(None),
                 }
             },
-            bucket::public_access_block(&dr, destination_name)
+            or_absent(absent, bucket::public_access_block(&dr, destination_name))
         ),
-        bucket::default_encryption(&dr, destination_name),
+        or_absent(absent, bucket::default_encryption(&dr, destination_name)),
     );
 
     let s3 = &dr;
     let name = destination_name;
     let mut reports = Vec::new();
 
-    let desired_tags = source_tags.map(|tags| settings::destination_tags(&tags, &config.match_tag, source_name));
     reports.push(
         settle("tags", async {
-            let (desired, current) = (desired_tags?, destination_tags?);
+            let current = destination_tags?;
+            let desired = settings::destination_tags(&source_tags?, &current, &config.match_tag, source_name);
             if settings::sorted(current) == desired {
                 return Ok(unchanged("tags"));
             }
-            put_tags(s3, name, &desired).await?;
+            if !dry {
+                put_tags(s3, name, &desired).await?;
+            }
             Ok(copied("tags", None))
         })
         .await?,
@@ -143,7 +151,9 @@ pub async fn run(
             match (source_lifecycle?, destination_lifecycle?) {
                 (source, current) if source == current => Ok(unchanged("lifecycle")),
                 (None, Some(_)) => {
-                    s3.delete_bucket_lifecycle().bucket(name).send().await.aws(name, "DeleteBucketLifecycle")?;
+                    if !dry {
+                        s3.delete_bucket_lifecycle().bucket(name).send().await.aws(name, "DeleteBucketLifecycle")?;
+                    }
                     Ok(copied("lifecycle", Some("removed: the source has no lifecycle rules")))
                 }
                 (Some(Lifecycle { rules, transition_minimum_size }), _) => {
@@ -151,13 +161,15 @@ pub async fn run(
                         .set_rules(Some(rules))
                         .build()
                         .map_err(|e| DrError::Internal(format!("building lifecycle: {e}")))?;
-                    s3.put_bucket_lifecycle_configuration()
-                        .bucket(name)
-                        .lifecycle_configuration(configuration)
-                        .set_transition_default_minimum_object_size(transition_minimum_size)
-                        .send()
-                        .await
-                        .aws(name, "PutBucketLifecycleConfiguration")?;
+                    if !dry {
+                        s3.put_bucket_lifecycle_configuration()
+                            .bucket(name)
+                            .lifecycle_configuration(configuration)
+                            .set_transition_default_minimum_object_size(transition_minimum_size)
+                            .send()
+                            .await
+                            .aws(name, "PutBucketLifecycleConfiguration")?;
+                    }
                     Ok(copied("lifecycle", None))
                 }
                 (None, None) => Ok(unchanged("lifecycle")),
@@ -171,7 +183,9 @@ pub async fn run(
             match (source_cors?, destination_cors?) {
                 (source, current) if source == current => Ok(unchanged("cors")),
                 (None, _) => {
-                    s3.delete_bucket_cors().bucket(name).send().await.aws(name, "DeleteBucketCors")?;
+                    if !dry {
+                        s3.delete_bucket_cors().bucket(name).send().await.aws(name, "DeleteBucketCors")?;
+                    }
                     Ok(copied("cors", Some("removed: the source has no CORS rules")))
                 }
                 (Some(rules), _) => {
@@ -179,12 +193,14 @@ pub async fn run(
                         .set_cors_rules(Some(rules))
                         .build()
                         .map_err(|e| DrError::Internal(format!("building CORS: {e}")))?;
-                    s3.put_bucket_cors()
-                        .bucket(name)
-                        .cors_configuration(configuration)
-                        .send()
-                        .await
-                        .aws(name, "PutBucketCors")?;
+                    if !dry {
+                        s3.put_bucket_cors()
+                            .bucket(name)
+                            .cors_configuration(configuration)
+                            .send()
+                            .await
+                            .aws(name, "PutBucketCors")?;
+                    }
                     Ok(copied("cors", None))
                 }
             }
@@ -197,16 +213,20 @@ pub async fn run(
             match (source_website?, destination_website?) {
                 (source, current) if source == current => Ok(unchanged("website")),
                 (None, _) => {
-                    s3.delete_bucket_website().bucket(name).send().await.aws(name, "DeleteBucketWebsite")?;
+                    if !dry {
+                        s3.delete_bucket_website().bucket(name).send().await.aws(name, "DeleteBucketWebsite")?;
+                    }
                     Ok(copied("website", Some("removed: the source is not a website")))
                 }
                 (Some(website), _) => {
-                    s3.put_bucket_website()
-                        .bucket(name)
-                        .website_configuration(website)
-                        .send()
-                        .await
-                        .aws(name, "PutBucketWebsite")?;
+                    if !dry {
+                        s3.put_bucket_website()
+                            .bucket(name)
+                            .website_configuration(website)
+                            .send()
+                            .await
+                            .aws(name, "PutBucketWebsite")?;
+                    }
                     Ok(copied("website", None))
                 }
             }
@@ -223,12 +243,14 @@ pub async fn run(
                 )),
                 (source, current) if source == current => Ok(unchanged("ownershipControls")),
                 (Some(controls), _) => {
-                    s3.put_bucket_ownership_controls()
-                        .bucket(name)
-                        .ownership_controls(controls)
-                        .send()
-                        .await
-                        .aws(name, "PutBucketOwnershipControls")?;
+                    if !dry {
+                        s3.put_bucket_ownership_controls()
+                            .bucket(name)
+                            .ownership_controls(controls)
+                            .send()
+                            .await
+                            .aws(name, "PutBucketOwnershipControls")?;
+                    }
                     Ok(copied("ownershipControls", None))
                 }
             }
@@ -245,12 +267,14 @@ pub async fn run(
             if current.as_ref().is_some_and(|c| settings::same_public_access_block(c, &desired)) {
                 return Ok(unchanged("publicAccessBlock"));
             }
-            s3.put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(desired)
-                .send()
-                .await
-                .aws(name, "PutPublicAccessBlock")?;
+            if !dry {
+                s3.put_public_access_block()
+                    .bucket(name)
+                    .public_access_block_configuration(desired)
+                    .send()
+                    .await
+                    .aws(name, "PutPublicAccessBlock")?;
+            }
             Ok(copied("publicAccessBlock", None))
         })
         .await?,
@@ -263,7 +287,9 @@ pub async fn run(
             match source {
                 None if current.is_none() => Ok(unchanged("policy")),
                 None => {
-                    s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy")?;
+                    if !dry {
+                        s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy")?;
+                    }
                     Ok(copied("policy", Some("removed: the source has no bucket policy")))
                 }
                 Some(text) => {
@@ -271,12 +297,14 @@ pub async fn run(
                     if current.flatten().as_ref() == Some(&desired) {
                         return Ok(unchanged("policy"));
                     }
-                    s3.put_bucket_policy()
-                        .bucket(name)
-                        .policy(desired.to_string())
-                        .send()
-                        .await
-                        .aws(name, "PutBucketPolicy")?;
+                    if !dry {
+                        s3.put_bucket_policy()
+                            .bucket(name)
+                            .policy(desired.to_string())
+                            .send()
+                            .await
+                            .aws(name, "PutBucketPolicy")?;
+                    }
                     Ok(copied("policy", Some(&format!("ARNs of {source_name} rewritten to {name}"))))
                 }
             }
@@ -291,7 +319,9 @@ pub async fn run(
             if destination_encryption?.is_some_and(|current| settings::same_encryption(&current, &desired)) {
                 return Ok(unchanged("encryption"));
             }
-            put_encryption(s3, name, &desired).await?;
+            if !dry {
+                put_encryption(s3, name, &desired).await?;
+            }
             Ok(copied("encryption", Some(&describe_encryption(&desired))))
         })
         .await?,
@@ -310,12 +340,14 @@ pub async fn run(
             if destination_lock? == Some(desired.clone()) {
                 return Ok(unchanged("objectLock"));
             }
-            s3.put_object_lock_configuration()
-                .bucket(name)
-                .object_lock_configuration(desired)
-                .send()
-                .await
-                .aws(name, "PutObjectLockConfiguration")?;
+            if !dry {
+                s3.put_object_lock_configuration()
+                    .bucket(name)
+                    .object_lock_configuration(desired)
+                    .send()
+                    .await
+                    .aws(name, "PutObjectLockConfiguration")?;
+            }
             Ok(copied("objectLock", Some("default retention copied")))
         })
         .await?,
@@ -337,6 +369,17 @@ pub async fn run(
         failed,
         settings: reports,
     })
+}
+
+/// The read, or its "nothing there" value without a call when the bucket does not exist.
+async fn or_absent<T: Default>(
+    absent: bool,
+    read: impl std::future::Future<Output = Result<T, DrError>>,
+) -> Result<T, DrError> {
+    if absent {
+        return Ok(T::default());
+    }
+    read.await
 }
 
 async fn pair<A, B>(

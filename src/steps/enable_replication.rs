@@ -37,6 +37,7 @@ pub async fn run(
 
     let reasons = match replication::merge(&plan.bucket, existing.as_ref(), role, &spec)? {
         Merge::Unchanged => Vec::new(),
+        Merge::Write { reasons, .. } if context.dry_run => reasons,
         Merge::Write { configuration, reasons } => {
             s3.put_bucket_replication()
                 .bucket(&plan.bucket)

@@ -24,7 +24,7 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan) -> Result<Output,
     let s3 = context.clients.s3(&plan.region);
     let previous = bucket::versioning(&s3, &plan.bucket).await?;
     let changed = previous != "Enabled";
-    if changed {
+    if changed && !context.dry_run {
         put_versioning_enabled(&s3, &plan.bucket).await?;
     }
     Ok(Output { bucket: plan.bucket.clone(), versioning: "Enabled", previous, changed })

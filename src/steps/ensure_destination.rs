@@ -38,6 +38,22 @@ pub async fn run(
     let name = destination.bucket.as_str();
     let s3 = context.clients.s3(&destination.region);
     let mut changes = Vec::new();
+    let dry = context.dry_run;
+    if dry && !destination.exists {
+        // Nothing to read yet: everything would be set on the new bucket.
+        let mut would = vec!["created", "tags", "versioning"];
+        if context.config.public_access == PublicAccess::BlockAll {
+            would.push("publicAccessBlock");
+        }
+        would.push("encryption");
+        return Ok(Output {
+            bucket: name.to_owned(),
+            region: destination.region.clone(),
+            created: false,
+            changed: true,
+            changes: would,
+        });
+    }
 
     let created = !destination.exists && create(&s3, plan, destination).await?;
     if created {
@@ -68,12 +84,16 @@ pub async fn run(
         let mut desired = current_tags.clone();
         desired.retain(|t| t.key != SOURCE_TAG);
         desired.push(Tag::new(SOURCE_TAG, &plan.bucket));
-        put_tags(&s3, name, &desired).await.map_err(settle)?;
+        if !dry {
+            put_tags(&s3, name, &desired).await.map_err(settle)?;
+        }
         changes.push("tags");
     }
 
     if versioning != "Enabled" {
-        put_versioning_enabled(&s3, name).await.map_err(settle)?;
+        if !dry {
+            put_versioning_enabled(&s3, name).await.map_err(settle)?;
+        }
         changes.push("versioning");
     }
 
@@ -82,19 +102,23 @@ pub async fn run(
     if block_all
         && !public_access.as_ref().is_some_and(|c| settings::same_public_access_block(c, &settings::block_all()))
     {
-        s3.put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(settings::block_all())
-            .send()
-            .await
-            .aws(name, "PutPublicAccessBlock")
-            .map_err(settle)?;
+        if !dry {
+            s3.put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(settings::block_all())
+                .send()
+                .await
+                .aws(name, "PutPublicAccessBlock")
+                .map_err(settle)?;
+        }
         changes.push("publicAccessBlock");
     }
 
     let wanted = settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
     if !encryption.as_ref().is_some_and(|current| settings::same_encryption(current, &wanted)) {
-        put_encryption(&s3, name, &wanted).await.map_err(settle)?;
+        if !dry {
+            put_encryption(&s3, name, &wanted).await.map_err(settle)?;
+        }
         changes.push("encryption");
     }
 

@@ -94,6 +94,8 @@ pub struct StepContext<'a> {
     pub clients: &'a Clients,
     /// From the invoked function ARN; lets HeadBucket tell "ours" from "someone else's".
     pub account_id: Option<String>,
+    /// `s3-dr plan`: read everything, write nothing, and report what would change.
+    pub dry_run: bool,
 }
 
 /// `{"step": "<StateName>", "input": {...}, "execution": "<name>"}` (`execution` optional)

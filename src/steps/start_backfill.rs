@@ -21,6 +21,11 @@ pub async fn run(
     match strategy {
         Strategy::Off => progress.done = true,
         Strategy::Copy => {}
+        Strategy::Batch if context.dry_run => {
+            job_request(context, plan, destination, execution)?;
+            progress.summary = "batch: would start an S3 Batch Replication job (or follow a running one)".to_owned();
+            return Ok(progress);
+        }
         Strategy::Batch => {
             let request = job_request(context, plan, destination, execution)?;
             let client = context.clients.s3control(&plan.region);
