@@ -57,6 +57,24 @@ pub struct DestinationPlan {
 }
 
 impl SourcePlan {
+    /// A plan that does nothing (yet): ValidateSource fills it in as it learns more.
+    pub fn skip(bucket: &str, region: &str, tagged: bool, trigger: String) -> SourcePlan {
+        SourcePlan {
+            action: Action::Skip,
+            bucket: bucket.to_owned(),
+            region: region.to_owned(),
+            tagged,
+            trigger,
+            reason: None,
+            destination: None,
+            source_encryption: None,
+            replica_kms_key_arn: None,
+            object_lock: false,
+            backfill: None,
+            changed: false,
+        }
+    }
+
     pub fn rule_spec(&self, destination: &DestinationPlan, config: &Config) -> RuleSpec {
         config
             .rule_spec(&destination.bucket, self.replica_kms_key_arn.clone().map_or(ReplicaKey::None, ReplicaKey::Key))

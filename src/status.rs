@@ -44,9 +44,9 @@ pub struct DestinationStatus {
     pub versioning: Option<String>,
 }
 
-pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<BucketStatus, DrError> {
-    let Some(region) = bucket::region(&clients.s3(&clients.home_region()), name).await? else {
-        return Ok(BucketStatus {
+impl BucketStatus {
+    fn unknown(name: &str) -> BucketStatus {
+        BucketStatus {
             bucket: name.to_owned(),
             exists: false,
             region: None,
@@ -58,7 +58,13 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
             protected: false,
             destination_of: None,
             backfill: None,
-        });
+        }
+    }
+}
+
+pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<BucketStatus, DrError> {
+    let Some(region) = bucket::region(&clients.s3(&clients.home_region()), name).await? else {
+        return Ok(BucketStatus::unknown(name));
     };
     let source = clients.s3(&region);
     let (tags, replication) = tokio::try_join!(bucket::tags(&source, name), bucket::replication(&source, name))?;
@@ -105,17 +111,10 @@ pub async fn assess(
     replication: Option<&ReplicationConfiguration>,
 ) -> Result<BucketStatus, DrError> {
     let mut status = BucketStatus {
-        bucket: name.to_owned(),
         exists: true,
         region: Some(region.to_owned()),
-        tagged: false,
-        versioning: None,
-        destination: None,
-        rule: "missing",
-        drift: Vec::new(),
-        protected: false,
         destination_of: crate::tags::destination_of(tags).map(str::to_owned),
-        backfill: None,
+        ..BucketStatus::unknown(name)
     };
     let source = clients.s3(region);
     let destination_name = naming::destination_bucket_name(name, &config.destination_suffix);

@@ -56,15 +56,8 @@ async fn interrupted_run(stack: &Stack, bucket: &str) -> Value {
     let context =
         StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT_ID.to_owned()), dry_run: false };
     let mut state = json!({ "bucket": bucket });
-    for step in [
-        Step::ValidateSource,
-        Step::EnableSourceVersioning,
-        Step::EnsureDestination,
-        Step::EnableReplication,
-        Step::CloneSettings,
-        Step::StartBackfill,
-        Step::CheckBackfill,
-    ] {
+    // The protect steps up to the first page of the backfill.
+    for step in &Step::PROTECT[..7] {
         state = dispatch(&context, &json!({ "step": step.name(), "input": state })).await.unwrap();
     }
     state

@@ -10,15 +10,8 @@ use crate::steps::{dispatch, Step, StepContext};
 
 use super::protect::step_summary;
 
-const STEPS: [Step; 7] = [
-    Step::ValidateSource,
-    Step::EnableSourceVersioning,
-    Step::EnsureDestination,
-    Step::EnableReplication,
-    Step::CloneSettings,
-    Step::StartBackfill,
-    Step::CheckBackfill,
-];
+/// The protect steps but the last (VerifyProtection checks what a dry run did not do).
+const STEPS: &[Step] = Step::PROTECT.split_at(7).0;
 
 pub async fn run(clients: &Clients, config: &Config, buckets: &[String]) -> Result<(), String> {
     let context = StepContext { config, clients, account_id: None, dry_run: true };
@@ -43,7 +36,7 @@ pub async fn run(clients: &Clients, config: &Config, buckets: &[String]) -> Resu
 async fn plan_bucket(context: &StepContext<'_>, bucket: &str) -> Result<usize, String> {
     let mut state = json!({ "bucket": bucket });
     let mut changes = 0;
-    for step in STEPS {
+    for &step in STEPS {
         if step == Step::CheckBackfill && state.pointer("/StartBackfill/done") == Some(&Value::Bool(true)) {
             break;
         }

@@ -51,23 +51,8 @@ pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output:
 
 /// Every bucket of the account, by name (for `status --all`).
 pub async fn all_buckets(clients: &Clients) -> Result<Vec<String>, String> {
-    let s3 = clients.s3(&clients.home_region());
-    let mut names = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = s3
-            .list_buckets()
-            .max_buckets(10_000)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| format!("ListBuckets failed: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
-        names.extend(page.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
-        match page.continuation_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => return Ok(names),
-        }
-    }
+    let buckets = crate::bucket::list_all(&clients.s3(&clients.home_region())).await.map_err(|e| e.to_string())?;
+    Ok(buckets.into_iter().map(|(name, _)| name).collect())
 }
 
 pub fn table(statuses: &[BucketStatus]) -> String {

@@ -49,6 +49,18 @@ pub enum Step {
 }
 
 impl Step {
+    /// The protect workflow's tasks, in order.
+    pub const PROTECT: [Step; 8] = [
+        Step::ValidateSource,
+        Step::EnableSourceVersioning,
+        Step::EnsureDestination,
+        Step::EnableReplication,
+        Step::CloneSettings,
+        Step::StartBackfill,
+        Step::CheckBackfill,
+        Step::VerifyProtection,
+    ];
+
     pub const ALL: [Step; 13] = [
         Step::ValidateSource,
         Step::EnableSourceVersioning,

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::bucket;
 use crate::config::Workflow;
-use crate::error::{AwsResultExt, DrError};
+use crate::error::DrError;
 use crate::executions::{execution_name, start, Started};
 use crate::replication::RULE_ID;
 use crate::status;
@@ -68,7 +68,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     let config = context.config;
     let (protect_arn, detach_arn) =
         (config.require_state_machine(Workflow::Protect)?, config.require_state_machine(Workflow::Detach)?);
-    let buckets = list_buckets(context).await?;
+    let buckets = bucket::list_all(&context.clients.s3(&context.clients.home_region())).await?;
     let sfn = context.clients.sfn();
     let now = SystemTime::now();
 
@@ -186,28 +186,4 @@ async fn assess(context: &StepContext<'_>, name: &str, region: Option<String>) -
         why.push("no s3-dr rule".to_owned());
     }
     Ok(Verdict::Repair(why.join(", ").trim().to_owned()))
-}
-
-/// Every bucket of the account with its region when ListBuckets gives it (it does when the
-/// request has a parameter, here MaxBuckets). Pages of 10,000 by ContinuationToken.
-async fn list_buckets(context: &StepContext<'_>) -> Result<Vec<(String, Option<String>)>, DrError> {
-    let s3 = context.clients.s3(&context.clients.home_region());
-    let mut buckets = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = s3
-            .list_buckets()
-            .max_buckets(10_000)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .aws("(all buckets)", "ListBuckets")?;
-        buckets.extend(
-            page.buckets().iter().filter_map(|b| Some((b.name()?.to_owned(), b.bucket_region().map(str::to_owned)))),
-        );
-        match page.continuation_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => return Ok(buckets),
-        }
-    }
 }

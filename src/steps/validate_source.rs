@@ -54,20 +54,8 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
             facts.has_rule = Some(replication.is_some_and(|c| c.rules().iter().any(|r| r.id() == Some(RULE_ID))));
             decision = decide(&kind, &facts, &bucket);
         }
-        let mut plan = SourcePlan {
-            action: Action::Skip,
-            bucket: bucket.clone(),
-            region: region.clone().unwrap_or_default(),
-            tagged: facts.tagged,
-            trigger: trigger.describe(),
-            reason: None,
-            destination: None,
-            source_encryption: None,
-            replica_kms_key_arn: None,
-            object_lock: false,
-            backfill: None,
-            changed: false,
-        };
+        let mut plan =
+            SourcePlan::skip(&bucket, region.as_deref().unwrap_or_default(), facts.tagged, trigger.describe());
         match (decision, region) {
             (Decision::Protect, Some(region)) => break (region, current_tags),
             (Decision::AskSource(origin), _) if hops == 0 => {
@@ -96,20 +84,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     };
     let source = context.clients.s3(&region);
 
-    let mut plan = SourcePlan {
-        action: Action::Skip,
-        bucket: bucket.clone(),
-        region: region.clone(),
-        tagged: true,
-        trigger: trigger.describe(),
-        reason: None,
-        destination: None,
-        source_encryption: None,
-        replica_kms_key_arn: None,
-        object_lock: false,
-        backfill: None,
-        changed: false,
-    };
+    let mut plan = SourcePlan::skip(&bucket, &region, true, trigger.describe());
     if let Some(source_of) = tags::destination_of(&current_tags) {
         return Err(DrError::SourceIsDestination { bucket, origin: source_of.to_owned() });
     }
