@@ -33,17 +33,26 @@ set -a; . "$ENV_FILE"; set +a
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 BUCKET="demo-photos-$(date +%s)"
 
-step "Local stack on $AWS_ENDPOINT_URL: moto 5.2.5 running statemachine/protect-bucket.asl.json, tasks served by target/debug/s3-dr-lambda"
+step "Local stack on $AWS_ENDPOINT_URL: moto 5.2.5 running statemachine/*.asl.json, tasks served by target/debug/s3-dr-lambda"
 step "1. A source bucket in us-west-2, tagged dr=true"
 .venv/bin/python local/demo_seed.py "$BUCKET"
 
-step "2. s3-dr protect $BUCKET --wait   (DR region $S3DR_DR_REGION)"
+step "2. s3-dr plan $BUCKET   (a dry run: what protect would change; nothing is written)"
+target/debug/s3-dr plan "$BUCKET"
+
+step "3. s3-dr protect $BUCKET --wait   (DR region $S3DR_DR_REGION)"
 target/debug/s3-dr protect "$BUCKET" --wait
 
-step "3. s3-dr status $BUCKET"
+step "4. s3-dr status $BUCKET"
 target/debug/s3-dr status "$BUCKET"
 
-step "4. The same again: every step converges, nothing changes"
+step "5. The same again: every step converges, nothing changes"
 target/debug/s3-dr protect "$BUCKET" --wait
+
+step "6. The tag is removed: the sweep finds the leftover rule and starts a detach (data stays)"
+.venv/bin/aws s3api put-bucket-tagging --bucket "$BUCKET" --tagging 'TagSet=[{Key=team,Value=media}]'
+target/debug/s3-dr sweep --wait
+sleep 3
+target/debug/s3-dr status "$BUCKET"
 
 step "Done; stopping the local stack (its log: $LOG)"

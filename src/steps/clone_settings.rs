@@ -127,6 +127,21 @@ pub async fn run(
         or_absent(absent, bucket::default_encryption(&dr, destination_name)),
     );
 
+    // In a dry run before the destination exists, EnsureDestination would have made it: marked
+    // as ours, all public access blocked (block-all), encrypted as the source maps to.
+    let (destination_tags, destination_public_access, destination_encryption) = if absent {
+        (
+            Ok(vec![crate::tags::Tag::new(crate::tags::SOURCE_TAG, source_name)]),
+            Ok((!same_as_source).then(settings::block_all)),
+            Ok(Some(settings::desired_encryption(
+                plan.source_encryption.as_ref(),
+                plan.replica_kms_key_arn.as_deref(),
+            ))),
+        )
+    } else {
+        (destination_tags, destination_public_access, destination_encryption)
+    };
+
     let s3 = &dr;
     let name = destination_name;
     let mut reports = Vec::new();
