@@ -28,6 +28,8 @@ use crate::tags;
 
 /// Failures listed by name in the report (the count is always complete).
 const MAX_FAILURES_LISTED: usize = 20;
+/// Starts listed by name: an execution's state must stay under 256 KiB whatever the account.
+const MAX_STARTED_LISTED: usize = 500;
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,6 +137,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
         }
     }
     report.started.sort();
+    report.started.truncate(MAX_STARTED_LISTED);
     report.changed = !report.started.is_empty();
     report.summary = format!(
         "{} buckets scanned, {} tagged: {} protected, {} repair started, {} detach started, {} already under way, {} failed",
