@@ -12,6 +12,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
+use crate::error::{AwsResultExt, DrError};
+
 pub struct Clients {
     base: SdkConfig,
     /// Local endpoints (moto) do not resolve `bucket.host`: use path-style addressing there.
@@ -142,6 +144,21 @@ impl Clients {
                 aws_sdk_s3control::Client::from_conf(config)
             })
             .clone()
+    }
+
+    /// The account of the credentials in use (GetCallerIdentity), for the CLI: the Lambda reads
+    /// it from its own ARN.
+    pub async fn account_id(&self) -> Result<String, DrError> {
+        let config = aws_sdk_sts::config::Builder::from(&self.base).interceptor(self.calls.clone()).build();
+        let identity = aws_sdk_sts::Client::from_conf(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .aws("(caller identity)", "GetCallerIdentity")?;
+        identity
+            .account()
+            .map(str::to_owned)
+            .ok_or_else(|| DrError::Internal("GetCallerIdentity returned no account".to_owned()))
     }
 
     /// Step Functions lives in the home region.

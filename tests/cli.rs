@@ -8,9 +8,17 @@ use common::*;
 use serde_json::Value;
 
 fn s3_dr(stack: &Stack, args: &[&str]) -> Output {
+    s3_dr_with(stack, args, &[])
+}
+
+/// The CLI with the stack's environment, plus `extra` over it.
+fn s3_dr_with(stack: &Stack, args: &[&str], extra: &[(&str, &str)]) -> Output {
     let mut command = Command::new(cli_binary());
     command.args(args).env_remove("S3DR_STATE_MACHINE_ARN");
     for (key, value) in &stack.env {
+        command.env(key, value);
+    }
+    for (key, value) in extra {
         command.env(key, value);
     }
     command.output().expect("run s3-dr")
@@ -151,6 +159,19 @@ async fn plan_reports_what_protect_would_change_and_changes_nothing() {
     let again = s3_dr(stack, &["plan", &source]);
     let stdout = text(&again.stdout);
     assert!(stdout.contains(&format!("{source}: plan: 0 step(s) would change something")), "{stdout}");
+
+    // With the AWS default, batch: the plan names the job it would start (no S3 Control call).
+    let batch = unique("cli-plan-batch");
+    source_bucket(stack, &batch, SOURCE_REGION, &[("dr", "true")]).await;
+    let batch_env = [
+        ("S3DR_BACKFILL", "batch"),
+        ("S3DR_BATCH_ROLE_ARN", "arn:aws:iam::123456789012:role/s3-dr-batch"),
+        ("S3DR_BATCH_REPORT_BUCKET", "s3-dr-reports-{region}"),
+    ];
+    let planned = s3_dr_with(stack, &["plan", &batch], &batch_env);
+    let stdout = text(&planned.stdout);
+    assert!(planned.status.success(), "{stdout}{}", text(&planned.stderr));
+    assert!(stdout.contains("StartBackfill: batch: would start an S3 Batch Replication job"), "{stdout}");
 
     // A refusal is reported as the workflow would raise it, with a non-zero exit.
     let in_dr = unique("cli-plan-dr");

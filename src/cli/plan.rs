@@ -2,7 +2,7 @@
 //! workflow makes, no write, and for each step what it would change. Refusals show up exactly
 //! as the workflow would raise them.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::clients::Clients;
 use crate::config::Config;
@@ -14,7 +14,9 @@ use super::protect::step_summary;
 const STEPS: &[Step] = Step::PROTECT.split_at(7).0;
 
 pub async fn run(clients: &Clients, config: &Config, buckets: &[String]) -> Result<(), String> {
-    let context = StepContext { config, clients, account_id: None, dry_run: true };
+    // As the Lambda knows it: HeadBucket asks with the expected owner, and batch needs it.
+    let account_id = clients.account_id().await.map_err(|e| format!("{}: {e}", e.error_type()))?;
+    let context = StepContext { config, clients, account_id: Some(account_id), dry_run: true };
     let mut failures = Vec::new();
     for bucket in buckets {
         match plan_bucket(&context, bucket).await {
@@ -37,7 +39,8 @@ async fn plan_bucket(context: &StepContext<'_>, bucket: &str) -> Result<usize, S
     let mut state = json!({ "bucket": bucket });
     let mut changes = 0;
     for &step in STEPS {
-        if step == Step::CheckBackfill && state.pointer("/StartBackfill/done") == Some(&Value::Bool(true)) {
+        // A dry run looks at the first page of a copy backfill; a batch job it does not start.
+        if step == Step::CheckBackfill && state.pointer("/StartBackfill/strategy") != Some(&json!("copy")) {
             break;
         }
         state = dispatch(context, &json!({ "step": step.name(), "input": state }))
