@@ -27,6 +27,10 @@ async fn main() {
     let bytes: usize = mixed_objects().iter().map(|o| o.1).sum();
     println!("source: {MIXED_OBJECTS} objects, {:.1} MiB", bytes as f64 / 1048576.0);
 
+    // The ceiling: CopyObject, nothing else, IN_FLIGHT at a time, measured first.
+    let (before_time, before) = plain_copy_loop(&stack, &source).await;
+    println!("emulator ceiling, plain CopyObject x{MIXED_OBJECTS}, {IN_FLIGHT} in flight, measured first: {before_time:.2} s = {before:.0} objects/s");
+
     // s3-dr: the protect workflow with the copy backfill (the setup steps included).
     tag_bucket(&stack.s3(SOURCE_REGION).await, &source, &[("dr", "true")]).await;
     let run = stack.run_protect(json!({ "bucket": source })).await;
@@ -70,30 +74,38 @@ async fn main() {
     let sync_rate = MIXED_OBJECTS as f64 / sync_time;
     println!("aws s3 sync (awscli 1.46.3, its default 10 threads): {sync_time:.2} s = {sync_rate:.0} objects/s");
 
-    // The ceiling: CopyObject, nothing else, IN_FLIGHT at a time.
+    // The ceiling again, last: moto slows as it holds more objects, so the loop runs before and
+    // after the other two and both numbers are shown.
+    let (after_time, after) = plain_copy_loop(&stack, &source).await;
+    println!("emulator ceiling, plain CopyObject x{MIXED_OBJECTS}, {IN_FLIGHT} in flight, measured last: {after_time:.2} s = {after:.0} objects/s\n");
+    let ceiling = before.max(after);
+    println!(
+        "s3-dr copy backfill: {:.2}x the speed of aws s3 sync, {:.0}% of the faster CopyObject loop",
+        s3_dr_rate / sync_rate,
+        100.0 * s3_dr_rate / ceiling
+    );
+}
+
+/// Copy every object of `source` into a fresh DR-region bucket with plain CopyObject calls.
+async fn plain_copy_loop(stack: &Stack, source: &str) -> (f64, f64) {
+    let dr = stack.s3(DR_REGION).await;
     let plain = unique("bench-plain");
     create_bucket(&dr, &plain, DR_REGION).await;
     let started = Instant::now();
     futures::stream::iter(mixed_objects())
         .for_each_concurrent(IN_FLIGHT, |(key, _, _)| {
-            let (dr, source, plain) = (dr.clone(), source.clone(), plain.clone());
+            let (dr, plain) = (dr.clone(), plain.clone());
             async move {
                 dr.copy_object()
                     .bucket(plain)
                     .key(&key)
-                    .copy_source(s3_dr::backfill::copy_source(&source, &key))
+                    .copy_source(s3_dr::backfill::copy_source(source, &key))
                     .send()
                     .await
                     .expect("CopyObject");
             }
         })
         .await;
-    let ceiling_time = started.elapsed().as_secs_f64();
-    let ceiling = MIXED_OBJECTS as f64 / ceiling_time;
-    println!("emulator ceiling, plain CopyObject x{MIXED_OBJECTS}, {IN_FLIGHT} in flight: {ceiling_time:.2} s = {ceiling:.0} objects/s\n");
-    println!(
-        "s3-dr copy backfill: {:.2}x the speed of aws s3 sync, {:.0}% of the emulator's CopyObject ceiling",
-        s3_dr_rate / sync_rate,
-        100.0 * s3_dr_rate / ceiling
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    (seconds, MIXED_OBJECTS as f64 / seconds)
 }
