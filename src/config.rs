@@ -333,25 +333,28 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn config(vars: &[(&str, &str)]) -> Result<Config, DrError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
     #[test]
-    fn defaults_apply_when_nothing_is_set() {
-        let c = config(&[]).unwrap();
+    fn defaults_apply_when_nothing_is_set() -> TestResult {
+        let c = config(&[])?;
         assert_eq!(c.dr_region, "us-east-2");
         assert_eq!(c.destination_suffix, "-dr");
-        assert_eq!(c.match_tag, MatchTag::parse("dr=true").unwrap());
+        assert_eq!(Some(c.match_tag.clone()), MatchTag::parse("dr=true"));
         assert_eq!(c.storage_class, "STANDARD");
         assert_eq!(c.replication_role_arn, None);
         assert!(!c.replication_time_control);
         assert!(matches!(c.require_replication_role(), Err(DrError::InvalidConfig(_))));
+        Ok(())
     }
 
     #[test]
-    fn every_setting_is_read() {
+    fn every_setting_is_read() -> TestResult {
         let c = config(&[
             ("S3DR_DR_REGION", "eu-west-1"),
             ("S3DR_DESTINATION_SUFFIX", "-replica"),
@@ -360,19 +363,19 @@ mod tests {
             ("S3DR_STORAGE_CLASS", "standard_ia"),
             ("S3DR_DR_KMS_KEY", "alias/s3-dr"),
             ("S3DR_RTC", "on"),
-        ])
-        .unwrap();
+        ])?;
         assert_eq!(c.dr_region, "eu-west-1");
         assert_eq!(c.destination_suffix, "-replica");
         assert_eq!(c.storage_class, "STANDARD_IA");
         assert_eq!(c.dr_kms_key.as_deref(), Some("alias/s3-dr"));
         assert!(c.replication_time_control);
-        assert_eq!(c.require_replication_role().unwrap(), "arn:aws:iam::123456789012:role/s3-dr-replication");
+        assert_eq!(c.require_replication_role()?, "arn:aws:iam::123456789012:role/s3-dr-replication");
+        Ok(())
     }
 
     #[test]
-    fn backfill_settings_are_read() {
-        let c = config(&[]).unwrap();
+    fn backfill_settings_are_read() -> TestResult {
+        let c = config(&[])?;
         assert_eq!((c.backfill, c.public_access), (Strategy::Batch, PublicAccess::BlockAll));
         assert_eq!((c.copy_multipart_threshold, c.copy_page_size, c.copy_concurrency), (5 << 30, 1000, 16));
         let c = config(&[
@@ -384,12 +387,12 @@ mod tests {
             ("S3DR_COPY_MULTIPART_THRESHOLD", "5242880"),
             ("S3DR_COPY_PAGE_SIZE", "250"),
             ("S3DR_COPY_CONCURRENCY", "4"),
-        ])
-        .unwrap();
+        ])?;
         assert_eq!((c.backfill, c.public_access), (Strategy::Copy, PublicAccess::SameAsSource));
         assert_eq!(c.batch_report_bucket_in("eu-west-1").as_deref(), Some("s3-dr-reports-eu-west-1"));
         assert_eq!(c.batch_report_prefix, "reports");
         assert_eq!((c.copy_multipart_threshold, c.copy_page_size, c.copy_concurrency), (5 << 20, 250, 4));
+        Ok(())
     }
 
     #[test]

@@ -70,6 +70,8 @@ mod tests {
     use super::*;
     use aws_sdk_s3::types::{Destination, ReplicationRuleStatus};
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn rule(id: &str, bucket: &str) -> Result<ReplicationRule, aws_sdk_s3::error::BuildError> {
         ReplicationRule::builder()
             .id(id)
@@ -98,9 +100,9 @@ mod tests {
     }
 
     #[test]
-    fn the_destination_is_marked_once_and_keeps_its_tags() {
+    fn the_destination_is_marked_once_and_keeps_its_tags() -> TestResult {
         let current = vec![Tag::new("s3-dr:source", "photos"), Tag::new("team", "media")];
-        let marked = detached_tags(&current, "2026-11-26").unwrap();
+        let marked = detached_tags(&current, "2026-11-26").ok_or("not marked")?;
         assert_eq!(
             marked,
             vec![
@@ -112,5 +114,6 @@ mod tests {
         );
         assert_eq!(detached_tags(&marked, "2026-12-01"), None);
         assert_eq!(today().len(), 10);
+        Ok(())
     }
 }

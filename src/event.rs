@@ -199,6 +199,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     /// A PutBucketTagging event as EventBridge delivers it (trimmed of fields we do not read).
     fn put_bucket_tagging(tag: Value) -> Value {
         json!({
@@ -234,13 +236,14 @@ mod tests {
     }
 
     #[test]
-    fn manual_input() {
-        assert_eq!(parse_trigger(&json!({"bucket": "photos"})).unwrap(), Trigger::Manual { bucket: "photos".into() });
+    fn manual_input() -> TestResult {
+        assert_eq!(parse_trigger(&json!({"bucket": "photos"}))?, Trigger::Manual { bucket: "photos".into() });
+        Ok(())
     }
 
     #[test]
-    fn cloudtrail_event_with_one_tag_is_an_object() {
-        let trigger = parse_trigger(&put_bucket_tagging(json!({"Key": "dr", "Value": "true"}))).unwrap();
+    fn cloudtrail_event_with_one_tag_is_an_object() -> TestResult {
+        let trigger = parse_trigger(&put_bucket_tagging(json!({"Key": "dr", "Value": "true"})))?;
         assert_eq!(
             trigger,
             Trigger::CloudTrail {
@@ -252,13 +255,15 @@ mod tests {
                 error_code: None,
             }
         );
+        Ok(())
     }
 
     #[test]
-    fn cloudtrail_event_with_several_tags_is_an_array() {
+    fn cloudtrail_event_with_several_tags_is_an_array() -> TestResult {
         let event = put_bucket_tagging(json!([{"Key": "team", "Value": "media"}, {"Key": "DR", "Value": "TRUE"}]));
-        let Trigger::CloudTrail { tags, .. } = parse_trigger(&event).unwrap() else { panic!() };
+        let Trigger::CloudTrail { tags, .. } = parse_trigger(&event)? else { panic!() };
         assert_eq!(tags, Some(vec![Tag::new("team", "media"), Tag::new("DR", "TRUE")]));
+        Ok(())
     }
 
     #[test]
@@ -278,7 +283,7 @@ mod tests {
     }
 
     /// A recorded CloudTrail event from tests/fixtures/cloudtrail, for bucket "photos".
-    fn recorded(file: &str) -> Trigger {
+    fn recorded(file: &str) -> Result<Trigger, Box<dyn std::error::Error>> {
         let text = match file {
             "PutBucketTagging" => include_str!("../tests/fixtures/cloudtrail/PutBucketTagging.json"),
             "PutBucketTagging-untagged" => include_str!("../tests/fixtures/cloudtrail/PutBucketTagging-untagged.json"),
@@ -297,70 +302,75 @@ mod tests {
             "PutBucketAcl" => include_str!("../tests/fixtures/cloudtrail/PutBucketAcl.json"),
             other => panic!("no fixture {other}"),
         };
-        let event: Value = serde_json::from_str(&text.replace("BUCKET", "photos")).unwrap();
-        parse_trigger(&event).unwrap()
+        let event: Value = serde_json::from_str(&text.replace("BUCKET", "photos"))?;
+        Ok(parse_trigger(&event)?)
     }
 
     fn facts(tagged: bool, destination_of: Option<&str>, has_rule: Option<bool>) -> BucketFacts {
         BucketFacts { exists: true, tagged, destination_of: destination_of.map(Into::into), has_rule }
     }
 
-    fn decision(file: &str, facts: &BucketFacts) -> Decision {
-        decide(&recorded(file).kind(), facts, "photos")
+    fn decision(file: &str, facts: &BucketFacts) -> Result<Decision, Box<dyn std::error::Error>> {
+        Ok(decide(&recorded(file)?.kind(), facts, "photos"))
     }
 
     #[test]
-    fn recorded_events_parse() {
-        let Trigger::CloudTrail { tags, versioning, .. } = recorded("PutBucketTagging-untagged") else { panic!() };
+    fn recorded_events_parse() -> TestResult {
+        let Trigger::CloudTrail { tags, versioning, .. } = recorded("PutBucketTagging-untagged")? else { panic!() };
         assert_eq!(tags, Some(vec![Tag::new("team", "media")]));
         assert_eq!(versioning, None);
-        assert_eq!(recorded("PutBucketVersioning-suspended").kind(), EventKind::VersioningChanged { suspended: true });
-        assert_eq!(recorded("DeleteBucketTagging").kind(), EventKind::Tagging);
+        assert_eq!(recorded("PutBucketVersioning-suspended")?.kind(), EventKind::VersioningChanged { suspended: true });
+        assert_eq!(recorded("DeleteBucketTagging")?.kind(), EventKind::Tagging);
         assert!(
-            matches!(recorded("DeleteBucketReplication-denied").kind(), EventKind::Irrelevant(why) if why.contains("AccessDenied"))
+            matches!(recorded("DeleteBucketReplication-denied")?.kind(), EventKind::Irrelevant(why) if why.contains("AccessDenied"))
         );
+        Ok(())
     }
 
     #[test]
-    fn tagging_protects_a_tagged_bucket_and_detaches_one_that_lost_its_tag() {
+    fn tagging_protects_a_tagged_bucket_and_detaches_one_that_lost_its_tag() -> TestResult {
         for file in ["PutBucketTagging", "PutBucketTagging-untagged", "DeleteBucketTagging"] {
             // The bucket's current tags decide, whatever the event carried.
-            assert_eq!(decision(file, &facts(true, None, None)), Decision::Protect, "{file}");
-            assert_eq!(decision(file, &facts(false, None, None)), Decision::NeedRule, "{file}");
-            assert_eq!(decision(file, &facts(false, None, Some(true))), Decision::Detach, "{file}");
-            assert!(matches!(decision(file, &facts(false, None, Some(false))), Decision::Ignore(_)), "{file}");
+            assert_eq!(decision(file, &facts(true, None, None))?, Decision::Protect, "{file}");
+            assert_eq!(decision(file, &facts(false, None, None))?, Decision::NeedRule, "{file}");
+            assert_eq!(decision(file, &facts(false, None, Some(true)))?, Decision::Detach, "{file}");
+            assert!(matches!(decision(file, &facts(false, None, Some(false)))?, Decision::Ignore(_)), "{file}");
         }
+        Ok(())
     }
 
     #[test]
-    fn replication_changes_are_repaired_only_on_tagged_buckets() {
+    fn replication_changes_are_repaired_only_on_tagged_buckets() -> TestResult {
         for file in ["DeleteBucketReplication", "PutBucketReplication"] {
-            assert_eq!(decision(file, &facts(true, None, None)), Decision::Protect, "{file}");
-            assert!(matches!(decision(file, &facts(false, None, Some(true))), Decision::Ignore(_)), "{file}");
+            assert_eq!(decision(file, &facts(true, None, None))?, Decision::Protect, "{file}");
+            assert!(matches!(decision(file, &facts(false, None, Some(true)))?, Decision::Ignore(_)), "{file}");
         }
+        Ok(())
     }
 
     #[test]
-    fn suspended_versioning_is_repaired_on_a_source_or_through_a_destination() {
-        assert_eq!(decision("PutBucketVersioning-suspended", &facts(true, None, None)), Decision::Protect);
+    fn suspended_versioning_is_repaired_on_a_source_or_through_a_destination() -> TestResult {
+        assert_eq!(decision("PutBucketVersioning-suspended", &facts(true, None, None))?, Decision::Protect);
         assert_eq!(
-            decision("PutBucketVersioning-suspended", &facts(false, Some("media"), None)),
+            decision("PutBucketVersioning-suspended", &facts(false, Some("media"), None))?,
             Decision::AskSource("media".into())
         );
-        assert!(matches!(decision("PutBucketVersioning-suspended", &facts(false, None, None)), Decision::Ignore(_)));
-        assert!(matches!(decision("PutBucketVersioning-enabled", &facts(true, None, None)), Decision::Ignore(_)));
+        assert!(matches!(decision("PutBucketVersioning-suspended", &facts(false, None, None))?, Decision::Ignore(_)));
+        assert!(matches!(decision("PutBucketVersioning-enabled", &facts(true, None, None))?, Decision::Ignore(_)));
+        Ok(())
     }
 
     #[test]
-    fn other_events_failed_calls_and_vanished_buckets_are_ignored() {
+    fn other_events_failed_calls_and_vanished_buckets_are_ignored() -> TestResult {
         assert!(
-            matches!(decision("PutBucketAcl", &facts(true, None, None)), Decision::Ignore(why) if why.contains("PutBucketAcl"))
+            matches!(decision("PutBucketAcl", &facts(true, None, None))?, Decision::Ignore(why) if why.contains("PutBucketAcl"))
         );
-        assert!(matches!(decision("DeleteBucketReplication-denied", &facts(true, None, None)), Decision::Ignore(_)));
+        assert!(matches!(decision("DeleteBucketReplication-denied", &facts(true, None, None))?, Decision::Ignore(_)));
         let gone = BucketFacts { exists: false, ..facts(true, None, None) };
         assert!(
-            matches!(decision("PutBucketTagging", &gone), Decision::Ignore(why) if why.contains("no longer exists"))
+            matches!(decision("PutBucketTagging", &gone)?, Decision::Ignore(why) if why.contains("no longer exists"))
         );
+        Ok(())
     }
 
     #[test]

@@ -351,8 +351,7 @@ mod tests {
             .prefix("")
             .status(ReplicationRuleStatus::Enabled)
             .destination(Destination::builder().bucket("arn:aws:s3:::old").build()?)
-            .build()
-            .unwrap();
+            .build()?;
         let error = merge("photos", Some(&config(ROLE, vec![v1])?), ROLE, &spec()).unwrap_err();
         assert!(error.to_string().contains("V1 schema"));
         Ok(())

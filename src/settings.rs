@@ -158,10 +158,11 @@ pub const NOT_CLONED: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
     use serde_json::json;
 
     #[test]
-    fn destination_tags_drop_the_trigger_and_reserved_tags() {
+    fn destination_tags_drop_the_trigger_and_reserved_tags() -> TestResult {
         let source = vec![
             Tag::new("team", "media"),
             Tag::new("DR", "TRUE"),
@@ -170,7 +171,7 @@ mod tests {
             Tag::new("s3-dr:status", "detached"),
         ];
         let current = [Tag::new("s3-dr:backfill", "copy 2026-11-26"), Tag::new("old", "x")];
-        let tags = destination_tags(&source, &current, &MatchTag::parse("dr=true").unwrap(), "photos");
+        let tags = destination_tags(&source, &current, &MatchTag::parse("dr=true").ok_or("match tag")?, "photos");
         assert_eq!(
             tags,
             vec![
@@ -180,18 +181,21 @@ mod tests {
                 Tag::new("team", "media")
             ]
         );
+        Ok(())
     }
 
     #[test]
-    fn a_trigger_with_another_value_is_dropped_too() {
+    fn a_trigger_with_another_value_is_dropped_too() -> TestResult {
         // dr=false on the source must not turn into dr=false on the destination either: the key
         // is what the trigger rules look at.
-        let tags = destination_tags(&[Tag::new("dr", "false")], &[], &MatchTag::parse("dr=true").unwrap(), "p");
+        let tags =
+            destination_tags(&[Tag::new("dr", "false")], &[], &MatchTag::parse("dr=true").ok_or("match tag")?, "p");
         assert_eq!(tags, vec![Tag::new("s3-dr:source", "p")]);
+        Ok(())
     }
 
     #[test]
-    fn policy_arns_of_the_source_are_rewritten_and_others_kept() {
+    fn policy_arns_of_the_source_are_rewritten_and_others_kept() -> TestResult {
         let policy = json!({
             "Version": "2012-10-17",
             "Id": "keep",
@@ -220,8 +224,8 @@ mod tests {
                 }
             ]
         });
-        let rewritten = rewrite_policy(&policy.to_string(), "photos", "photos-dr").unwrap();
-        let statements = rewritten["Statement"].as_array().unwrap();
+        let rewritten = rewrite_policy(&policy.to_string(), "photos", "photos-dr")?;
+        let statements = rewritten["Statement"].as_array().ok_or("no Statement list")?;
         assert_eq!(
             statements[0]["Resource"],
             json!(["arn:aws:s3:::photos-dr", "arn:aws:s3:::photos-dr/*", "arn:aws:s3:::photos-logs/*"])
@@ -232,13 +236,15 @@ mod tests {
         assert_eq!(statements[1], policy["Statement"][1]);
         assert_eq!(statements[2]["NotResource"], "arn:aws-cn:s3:::photos-dr/private/*");
         assert_eq!(rewritten["Id"], "keep");
+        Ok(())
     }
 
     #[test]
-    fn a_single_statement_object_is_rewritten_too() {
+    fn a_single_statement_object_is_rewritten_too() -> TestResult {
         let policy = r#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::photos/*"}}"#;
-        let rewritten = rewrite_policy(policy, "photos", "photos-dr").unwrap();
+        let rewritten = rewrite_policy(policy, "photos", "photos-dr")?;
         assert_eq!(rewritten["Statement"]["Resource"], "arn:aws:s3:::photos-dr/*");
+        Ok(())
     }
 
     #[test]
@@ -251,13 +257,14 @@ mod tests {
     }
 
     #[test]
-    fn public_access_is_never_weaker_than_all_on_by_default() {
+    fn public_access_is_never_weaker_than_all_on_by_default() -> TestResult {
         let open = PublicAccessBlockConfiguration::builder().block_public_acls(false).build();
-        let desired = desired_public_access_block(PublicAccess::BlockAll, Some(&open)).unwrap();
+        let desired = desired_public_access_block(PublicAccess::BlockAll, Some(&open)).ok_or("no block")?;
         assert!(same_public_access_block(&desired, &block_all()));
-        let desired = desired_public_access_block(PublicAccess::SameAsSource, Some(&open)).unwrap();
+        let desired = desired_public_access_block(PublicAccess::SameAsSource, Some(&open)).ok_or("no block")?;
         assert!(same_public_access_block(&desired, &PublicAccessBlockConfiguration::builder().build()));
         assert_eq!(desired_public_access_block(PublicAccess::SameAsSource, None), None);
+        Ok(())
     }
 
     #[test]

@@ -55,8 +55,10 @@ pub fn destination_of(tags: &[Tag]) -> Option<&str> {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn dr() -> MatchTag {
-        MatchTag::parse("dr=true").unwrap()
+        MatchTag { key: "dr".into(), value: "true".into() }
     }
 
     #[test]
@@ -75,10 +77,12 @@ mod tests {
     }
 
     #[test]
-    fn parse_rejects_an_empty_key() {
+    fn parse_rejects_an_empty_key() -> TestResult {
         assert_eq!(MatchTag::parse("=true"), None);
         assert_eq!(MatchTag::parse("dr"), None);
-        assert_eq!(MatchTag::parse(" Backup = yes ").unwrap().to_string(), "Backup=yes");
+        assert_eq!(MatchTag::parse(" Backup = yes ").ok_or("no tag")?.to_string(), "Backup=yes");
+        assert_eq!(MatchTag::parse("dr=true"), Some(dr()));
+        Ok(())
     }
 
     #[test]

@@ -200,17 +200,20 @@ pub fn job_state(status: &str) -> JobState {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn listed(size: u64, etag: &str, last_modified: i64) -> Listed {
         Listed { key: "k".into(), size, etag: etag.into(), last_modified }
     }
 
     #[test]
-    fn strategies_parse_case_insensitively() {
+    fn strategies_parse_case_insensitively() -> TestResult {
         assert_eq!(Strategy::parse(" Batch "), Some(Strategy::Batch));
         assert_eq!(Strategy::parse("copy"), Some(Strategy::Copy));
         assert_eq!(Strategy::parse("OFF"), Some(Strategy::Off));
         assert_eq!(Strategy::parse("sync"), None);
-        assert_eq!(serde_json::to_value(Strategy::Copy).unwrap(), "copy");
+        assert_eq!(serde_json::to_value(Strategy::Copy)?, "copy");
+        Ok(())
     }
 
     #[test]
@@ -266,14 +269,15 @@ mod tests {
     }
 
     #[test]
-    fn progress_survives_the_round_trip_through_the_state_machine() {
+    fn progress_survives_the_round_trip_through_the_state_machine() -> TestResult {
         let mut progress = Progress { strategy: Some(Strategy::Copy), ..Progress::default() };
         for i in 0..20 {
             progress.record_failure(&format!("k{i}"), "AccessDenied");
         }
         progress.summarize();
         assert_eq!((progress.objects_failed, progress.failures.len()), (20, MAX_FAILURES_KEPT));
-        let json = serde_json::to_value(&progress).unwrap();
-        assert_eq!(serde_json::from_value::<Progress>(json).unwrap(), progress);
+        let json = serde_json::to_value(&progress)?;
+        assert_eq!(serde_json::from_value::<Progress>(json)?, progress);
+        Ok(())
     }
 }

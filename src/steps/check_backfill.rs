@@ -107,21 +107,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn the_latest_turn_wins() {
+    fn the_latest_turn_wins() -> TestResult {
         let input = json!({
             "StartBackfill": {"strategy": "copy", "done": false, "changed": false},
             "CheckBackfill": {"strategy": "copy", "done": false, "continueAfter": "k9", "pages": 1, "changed": true}
         });
-        let progress = previous_progress(&input).unwrap();
+        let progress = previous_progress(&input)?;
         assert_eq!((progress.continue_after.as_deref(), progress.pages), (Some("k9"), 1));
         let progress =
-            previous_progress(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}})).unwrap();
+            previous_progress(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}}))?;
         assert!(progress.done);
         assert_eq!(previous_progress(&json!({})).unwrap_err().error_type(), "InvalidInput");
         assert_eq!(
             previous_progress(&json!({"StartBackfill": {"strategy": "rsync"}})).unwrap_err().error_type(),
             "InvalidInput"
         );
+        Ok(())
     }
 }
