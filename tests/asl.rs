@@ -57,7 +57,7 @@ fn every_task_invokes_a_known_step_named_as_its_state() {
         assert_eq!(state["OutputPath"], "$.Payload", "{name}: the Lambda returns the state plus its result");
         used.insert(Step::parse(&name).unwrap_or_else(|| panic!("{name} is not a step of the Lambda")).name());
     }
-    for step in Step::ALL {
+    for step in Step::all() {
         assert!(used.contains(step.name()), "step {} is in no state machine", step.name());
     }
 }

@@ -67,7 +67,10 @@ pub async fn run(
         }
         Some(Strategy::Off) | None => progress.done = true,
     }
-    if progress.done && !context.dry_run {
+    // CloneSettings read the destination's tags earlier in this execution: a marker it saw
+    // needs no second read.
+    let marked = input.pointer("/CloneSettings/backfillMarker").is_some_and(Value::is_string);
+    if progress.done && !context.dry_run && !marked {
         if let Some(strategy) = progress.strategy.filter(|s| *s != Strategy::Off) {
             progress.changed |= mark_backfilled(context, destination, strategy).await?;
         }

@@ -56,6 +56,10 @@ pub struct Output {
     /// The settings this run wrote.
     pub changes: Vec<String>,
     pub failed: usize,
+    /// The destination's `s3-dr:backfill` marker as read here, so that CheckBackfill need not
+    /// read the destination's tags again to know whether to write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill_marker: Option<String>,
     pub changed: bool,
 }
 
@@ -141,6 +145,12 @@ pub async fn run(
     } else {
         (destination_tags, destination_public_access, destination_encryption)
     };
+
+    let backfill_marker = destination_tags
+        .as_ref()
+        .ok()
+        .and_then(|tags| tags.iter().find(|t| t.key == settings::BACKFILL_TAG))
+        .map(|t| t.value.clone());
 
     let s3 = &dr;
     let name = destination_name;
@@ -382,6 +392,7 @@ pub async fn run(
         changed: !changes.is_empty(),
         changes,
         failed,
+        backfill_marker,
         settings: reports,
     })
 }

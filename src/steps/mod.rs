@@ -61,21 +61,14 @@ impl Step {
         Step::VerifyProtection,
     ];
 
-    pub const ALL: [Step; 13] = [
-        Step::ValidateSource,
-        Step::EnableSourceVersioning,
-        Step::EnsureDestination,
-        Step::EnableReplication,
-        Step::CloneSettings,
-        Step::StartBackfill,
-        Step::CheckBackfill,
-        Step::VerifyProtection,
-        Step::StartDetach,
-        Step::ValidateDetach,
-        Step::DetachReplication,
-        Step::MarkDestinationDetached,
-        Step::Sweep,
-    ];
+    /// The rest: the protect workflow's hand-over to detach, the detach workflow, the sweep.
+    pub const OTHERS: [Step; 5] =
+        [Step::StartDetach, Step::ValidateDetach, Step::DetachReplication, Step::MarkDestinationDetached, Step::Sweep];
+
+    /// Every step the Lambda serves.
+    pub fn all() -> impl Iterator<Item = Step> {
+        Step::PROTECT.into_iter().chain(Step::OTHERS)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -96,7 +89,7 @@ impl Step {
     }
 
     pub fn parse(name: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|s| s.name() == name)
+        Step::all().find(|s| s.name() == name)
     }
 }
 
@@ -112,7 +105,7 @@ pub struct StepContext<'a> {
 
 /// `{"step": "<StateName>", "input": {...}, "execution": "<name>"}` (`execution` optional)
 pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
-    let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = Step::all().map(Step::name).collect();
     let name = event.get("step").and_then(Value::as_str).ok_or_else(|| {
         DrError::InvalidInput(format!(
             r#"expected {{"step": "<one of {names:?}>", "input": {{...}}}}, got {}"#,
@@ -303,7 +296,7 @@ mod tests {
 
     #[test]
     fn step_names_round_trip() {
-        for step in Step::ALL {
+        for step in Step::all() {
             assert_eq!(Step::parse(step.name()), Some(step));
         }
     }
