@@ -14,6 +14,7 @@ from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
 from moto.s3.exceptions import MissingBucket, ReplicationConfigurationNotFoundError
 from moto.s3.responses import S3Response
+from werkzeug.datastructures import Headers
 
 _S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -104,11 +105,39 @@ def _all_buckets(self: S3Response) -> TYPE_RESPONSE:
     return self.serialized(ActionResult(result))
 
 
+_original_key_response_put = S3Response._key_response_put
+
+
+def _key_response_put(self: S3Response, query: dict[str, Any], key_name: str) -> TYPE_RESPONSE:
+    """Defect 5: moto asks a CopyObject that sets Object Lock retention or a legal hold (or that
+    copies into a bucket with default retention) for Content-MD5 or x-amz-sdk-checksum-algorithm,
+    and refuses it with MissingUploadObjectWithObjectLockHeaders. AWS requires that of requests
+    that upload a body (PutObject: "The Content-MD5 or x-amz-sdk-checksum-algorithm header is
+    required for any request to upload an object with a retention period configured using
+    Amazon S3 Object Lock"); CopyObject has no body, and its API reference names no such
+    requirement. The copy is let through as if it carried the MD5 of its empty body."""
+    if (
+        "x-amz-copy-source" in self.headers
+        and not self.headers.get("Content-Md5")
+        and not self.headers.get("x-amz-sdk-checksum-algorithm")
+    ):
+        original = self.headers
+        headers = Headers(original)
+        headers["Content-Md5"] = "1B2M2Y8AsgTpgAmY7PHvCQ=="  # MD5 of an empty body
+        self.headers = headers
+        try:
+            return _original_key_response_put(self, query, key_name)
+        finally:
+            self.headers = original
+    return _original_key_response_put(self, query, key_name)
+
+
 PATCHES = {
     "all_buckets": _all_buckets,
     "get_bucket_versioning": _get_bucket_versioning,
     "head_bucket": _head_bucket,
     "get_bucket_replication": _get_bucket_replication,
+    "_key_response_put": _key_response_put,
 }
 
 

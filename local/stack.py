@@ -53,7 +53,13 @@ LOCAL_LAMBDA_DEFAULTS = {
     "S3DR_REPLICATION_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/s3-dr-replication",
     # moto has no S3 Batch Operations: the Lambda copies existing objects itself here.
     "S3DR_BACKFILL": "copy",
+    # The role the step Lambda runs as (provisioned below, as the CDK stack makes one): the
+    # CloudTrail events it causes are its own echo, ignored.
+    "S3DR_STEP_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/s3-dr-step",
 }
+# The DR key the CDK app creates in the DR region when none is configured (S3DR_DR_KMS_KEY's
+# default): the local stack makes the same, so the default configuration works here too.
+DR_KEY_ALIAS = "alias/s3-dr"
 
 
 def log(message: str) -> None:
@@ -227,7 +233,8 @@ def substitute(definition: str, substitutions: dict[str, str], path: str) -> str
     return re.sub(r"\$\{([A-Za-z0-9_]+)\}", replace, definition)
 
 
-def provision(endpoint: str, home_region: str, function_arn: str, statemachine_dir: str) -> dict[str, str]:
+def provision(endpoint: str, home_region: str, dr_region: str, function_arn: str,
+              statemachine_dir: str) -> dict[str, str]:
     """Everything a fresh moto needs before a client can start an execution."""
     import boto3
     from botocore.exceptions import ClientError
@@ -245,6 +252,7 @@ def provision(endpoint: str, home_region: str, function_arn: str, statemachine_d
     trust = {
         "s3-dr-replication": "s3.amazonaws.com",
         "s3-dr-states": "states.amazonaws.com",
+        "s3-dr-step": "lambda.amazonaws.com",
     }
     for role, service in trust.items():
         document = {"Version": "2012-10-17", "Statement": [
@@ -254,6 +262,15 @@ def provision(endpoint: str, home_region: str, function_arn: str, statemachine_d
         except ClientError as error:
             if error.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
+
+    try:
+        kms = session.client("kms", endpoint_url=endpoint, region_name=dr_region)
+        aliases = kms.list_aliases()["Aliases"]
+        if not any(alias["AliasName"] == DR_KEY_ALIAS for alias in aliases):
+            key = kms.create_key(Description="s3-dr: replicas of SSE-KMS objects (local stack)")
+            kms.create_alias(AliasName=DR_KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
+    except Exception as error:  # e.g. a DR region that is not one (tests/invalid_config.rs)
+        log(f"no DR key {DR_KEY_ALIAS} in {dr_region!r}: {error}")
 
     sfn = session.client("stepfunctions", endpoint_url=endpoint)
     machines: dict[str, str] = {}
@@ -348,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             }
             workers = LambdaWorkers(os.path.abspath(args.lambda_bin), args.workers, lambda_env)
             workers.start()
-            machines = provision(endpoint, args.home_region, function_arn, args.statemachines)
+            machines = provision(endpoint, args.home_region, lambda_env["S3DR_DR_REGION"], function_arn,
+                                 args.statemachines)
             if "protect-bucket" in machines:
                 client_env["S3DR_STATE_MACHINE_ARN"] = machines["protect-bucket"]
             for stem, arn in machines.items():
@@ -356,8 +374,9 @@ def main(argv: list[str] | None = None) -> int:
                 if client_env.get(key) != arn:
                     raise SystemExit(f"state machine {stem}: created as {arn}, announced as {client_env.get(key)}")
             # The CLI's `plan` and `status` read the same settings as the Lambda.
-            for key in ("S3DR_DR_REGION", "S3DR_REPLICATION_ROLE_ARN", "S3DR_BACKFILL"):
-                client_env[key] = lambda_env[key]
+            for key in ("S3DR_DR_REGION", "S3DR_REPLICATION_ROLE_ARN", "S3DR_BACKFILL", "S3DR_DR_KMS_KEY"):
+                if key in lambda_env:
+                    client_env[key] = lambda_env[key]
         lines = [f"export {key}={value}" for key, value in client_env.items()]
         if args.env_file:
             with open(args.env_file, "w", encoding="utf-8") as handle:

@@ -2,8 +2,9 @@
 //! `None` (AWS reports an absent setting as an error) and every other error to [`DrError`].
 
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, CorsRule, LifecycleRule, ObjectLockConfiguration, OwnershipControls,
-    PublicAccessBlockConfiguration, ReplicationConfiguration, TransitionDefaultMinimumObjectSize, WebsiteConfiguration,
+    BucketLifecycleConfiguration, BucketVersioningStatus, CorsRule, LifecycleRule, ObjectLockConfiguration,
+    OwnershipControls, PublicAccessBlockConfiguration, ReplicationConfiguration, Tagging,
+    TransitionDefaultMinimumObjectSize, WebsiteConfiguration,
 };
 use aws_sdk_s3::Client;
 
@@ -113,6 +114,22 @@ pub async fn lifecycle(s3: &Client, bucket: &str) -> Result<Option<Lifecycle>, D
     }
 }
 
+/// PutBucketLifecycleConfiguration (it replaces every rule).
+pub async fn put_lifecycle(s3: &Client, bucket: &str, lifecycle: &Lifecycle) -> Result<(), DrError> {
+    let configuration = BucketLifecycleConfiguration::builder()
+        .set_rules(Some(lifecycle.rules.clone()))
+        .build()
+        .map_err(|e| DrError::Internal(format!("building lifecycle: {e}")))?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(configuration)
+        .set_transition_default_minimum_object_size(lifecycle.transition_minimum_size.clone())
+        .send()
+        .await
+        .aws(bucket, "PutBucketLifecycleConfiguration")?;
+    Ok(())
+}
+
 pub async fn cors(s3: &Client, bucket: &str) -> Result<Option<Vec<CorsRule>>, DrError> {
     match s3.get_bucket_cors().bucket(bucket).send().await {
         Ok(output) => Ok(Some(output.cors_rules().to_vec())),
@@ -180,6 +197,35 @@ pub async fn list_all(s3: &Client) -> Result<Vec<(String, Option<String>)>, DrEr
 pub async fn is_empty(s3: &Client, bucket: &str) -> Result<bool, DrError> {
     let output = s3.list_object_versions().bucket(bucket).max_keys(1).send().await.aws(bucket, "ListObjectVersions")?;
     Ok(output.versions().is_empty() && output.delete_markers().is_empty())
+}
+
+/// Replace the bucket's tags with `tags` (PutBucketTagging writes the whole set).
+pub async fn put_tags(s3: &Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
+    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
+    let tag_set = tags
+        .iter()
+        .map(|t| aws_sdk_s3::types::Tag::builder().key(&t.key).value(&t.value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(internal)?;
+    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.aws(bucket, "PutBucketTagging")?;
+    Ok(())
+}
+
+/// Read-modify-write of a bucket's tags: `change` gets the current tags and returns the new set,
+/// written only if it differs (order aside). True if it wrote.
+pub async fn update_tags(s3: &Client, bucket: &str, change: impl FnOnce(&[Tag]) -> Vec<Tag>) -> Result<bool, DrError> {
+    let current = tags(s3, bucket).await?;
+    let desired = change(&current);
+    let sorted = |mut tags: Vec<Tag>| {
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+        tags
+    };
+    if sorted(desired.clone()) == sorted(current) {
+        return Ok(false);
+    }
+    put_tags(s3, bucket, &desired).await?;
+    Ok(true)
 }
 
 /// What HeadBucket says about a bucket name, asked as `expected_owner`.

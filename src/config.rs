@@ -19,6 +19,18 @@ pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 pub const DEFAULT_COPY_PAGE_SIZE: i32 = 1000;
 pub const DEFAULT_COPY_CONCURRENCY: usize = 16;
+/// A page of the copy backfill stops taking objects once it holds this many bytes, so that one
+/// invocation stays well inside Lambda's 15 minutes whatever the object sizes.
+pub const DEFAULT_COPY_PAGE_BYTES: u64 = 50 * 1024 * 1024 * 1024;
+/// The customer-managed key the deployment creates in the DR region (cdk/: `DrKeyStack`). S3
+/// replication re-encrypts SSE-KMS objects only with a customer-managed key (API reference,
+/// `EncryptionConfiguration.ReplicaKmsKeyID`: "the customer managed AWS KMS key ... for the
+/// destination bucket"), and any bucket may hold SSE-KMS objects, so there is always one.
+pub const DEFAULT_DR_KMS_KEY: &str = "alias/s3-dr";
+/// Step Functions ends a Standard execution at 25,000 history events
+/// (https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html); the backfill
+/// hands over to a new execution before its estimate reaches this budget.
+pub const DEFAULT_HISTORY_EVENT_BUDGET: u32 = 20_000;
 
 /// Storage classes a replication destination accepts.
 const REPLICA_STORAGE_CLASSES: &[&str] = &[
@@ -39,7 +51,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_MATCH_TAG", DEFAULT_MATCH_TAG, "KEY=VALUE tag that requests protection (case-insensitive)"),
     ("S3DR_REPLICATION_ROLE_ARN", "(required by EnableReplication)", "IAM role S3 assumes to replicate"),
     ("S3DR_STORAGE_CLASS", DEFAULT_STORAGE_CLASS, "storage class of the replicas"),
-    ("S3DR_DR_KMS_KEY", "(none)", "key ARN, id or alias in the DR region for SSE-KMS sources"),
+    (
+        "S3DR_DR_KMS_KEY",
+        DEFAULT_DR_KMS_KEY,
+        "customer-managed key (ARN, id or alias) in the DR region for SSE-KMS objects",
+    ),
     ("S3DR_RTC", "false", "Replication Time Control (15-minute SLA) and replication metrics"),
     ("S3DR_PUBLIC_ACCESS", "block-all", "destination public access block: block-all, or same-as-source"),
     ("S3DR_BACKFILL", "batch", "how existing objects are copied: batch (S3 Batch Replication), copy, or off"),
@@ -49,6 +65,9 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_COPY_MULTIPART_THRESHOLD", "5368709120", "copy backfill: objects of this size or more are copied in parts"),
     ("S3DR_COPY_PAGE_SIZE", "1000", "copy backfill: objects per invocation (1 to 1000)"),
     ("S3DR_COPY_CONCURRENCY", "16", "copy backfill: copies in flight (1 to 64)"),
+    ("S3DR_COPY_PAGE_BYTES", "53687091200", "copy backfill: bytes per invocation (at least one object)"),
+    ("S3DR_HISTORY_EVENT_BUDGET", "20000", "history events an execution may use before the backfill hands over"),
+    ("S3DR_STEP_ROLE_ARN", "(none)", "the step Lambda's own role: CloudTrail events it caused are ignored"),
     ("S3DR_PROTECT_STATE_MACHINE_ARN", "(required by Sweep)", "the protect workflow, which the sweep starts"),
     ("S3DR_DETACH_STATE_MACHINE_ARN", "(required by Sweep, StartDetach)", "the detach workflow"),
     ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once (1 to 64)"),
@@ -86,7 +105,7 @@ pub struct Config {
     pub match_tag: MatchTag,
     pub replication_role_arn: Option<String>,
     pub storage_class: String,
-    pub dr_kms_key: Option<String>,
+    pub dr_kms_key: String,
     pub replication_time_control: bool,
     pub public_access: PublicAccess,
     pub backfill: Strategy,
@@ -96,6 +115,9 @@ pub struct Config {
     pub copy_multipart_threshold: u64,
     pub copy_page_size: i32,
     pub copy_concurrency: usize,
+    pub copy_page_bytes: u64,
+    pub history_event_budget: u32,
+    pub step_role_arn: Option<String>,
     pub protect_state_machine_arn: Option<String>,
     pub detach_state_machine_arn: Option<String>,
     pub sweep_concurrency: usize,
@@ -147,15 +169,13 @@ impl Config {
             ));
         }
 
-        let dr_kms_key = get("S3DR_DR_KMS_KEY");
-        if let Some(key) = &dr_kms_key {
-            if key.starts_with("arn:") && key.split(':').nth(3) != Some(dr_region.as_str()) {
-                return Err(invalid(
-                    "S3DR_DR_KMS_KEY",
-                    key,
-                    &format!("the key ARN must be in the DR region {dr_region}"),
-                ));
-            }
+        let dr_kms_key = get("S3DR_DR_KMS_KEY").unwrap_or_else(|| DEFAULT_DR_KMS_KEY.to_owned());
+        if dr_kms_key.starts_with("arn:") && dr_kms_key.split(':').nth(3) != Some(dr_region.as_str()) {
+            return Err(invalid(
+                "S3DR_DR_KMS_KEY",
+                &dr_kms_key,
+                &format!("the key ARN must be in the DR region {dr_region}"),
+            ));
         }
 
         let replication_time_control = match get("S3DR_RTC").map(|v| v.to_ascii_lowercase()) {
@@ -218,6 +238,19 @@ impl Config {
         )?;
         let copy_page_size = number("S3DR_COPY_PAGE_SIZE", DEFAULT_COPY_PAGE_SIZE as u64, 1, 1000)? as i32;
         let copy_concurrency = number("S3DR_COPY_CONCURRENCY", DEFAULT_COPY_CONCURRENCY as u64, 1, 64)? as usize;
+        let copy_page_bytes = number("S3DR_COPY_PAGE_BYTES", DEFAULT_COPY_PAGE_BYTES, MIN_PART_SIZE, 5 << 40)?;
+        let history_event_budget = number(
+            "S3DR_HISTORY_EVENT_BUDGET",
+            u64::from(DEFAULT_HISTORY_EVENT_BUDGET),
+            u64::from(crate::backfill::MIN_HISTORY_EVENT_BUDGET),
+            25_000,
+        )? as u32;
+        let step_role_arn = get("S3DR_STEP_ROLE_ARN");
+        if let Some(arn) = &step_role_arn {
+            if !is_role_arn(arn) {
+                return Err(invalid("S3DR_STEP_ROLE_ARN", arn, "expected arn:aws:iam::<12-digit account>:role/<name>"));
+            }
+        }
 
         let state_machine = |name: &str| -> Result<Option<String>, DrError> {
             match get(name) {
@@ -245,6 +278,9 @@ impl Config {
             copy_multipart_threshold,
             copy_page_size,
             copy_concurrency,
+            copy_page_bytes,
+            history_event_budget,
+            step_role_arn,
             dr_region,
             destination_suffix,
             match_tag,
@@ -348,6 +384,8 @@ mod tests {
         assert_eq!(Some(c.match_tag.clone()), MatchTag::parse("dr=true"));
         assert_eq!(c.storage_class, "STANDARD");
         assert_eq!(c.replication_role_arn, None);
+        assert_eq!(c.dr_kms_key, DEFAULT_DR_KMS_KEY);
+        assert_eq!((c.history_event_budget, c.copy_page_bytes, c.step_role_arn.as_deref()), (20_000, 50 << 30, None));
         assert!(!c.replication_time_control);
         assert!(matches!(c.require_replication_role(), Err(DrError::InvalidConfig(_))));
         Ok(())
@@ -361,13 +399,13 @@ mod tests {
             ("S3DR_MATCH_TAG", "Backup=Yes"),
             ("S3DR_REPLICATION_ROLE_ARN", "arn:aws:iam::123456789012:role/s3-dr-replication"),
             ("S3DR_STORAGE_CLASS", "standard_ia"),
-            ("S3DR_DR_KMS_KEY", "alias/s3-dr"),
+            ("S3DR_DR_KMS_KEY", "alias/s3-dr-custom"),
             ("S3DR_RTC", "on"),
         ])?;
         assert_eq!(c.dr_region, "eu-west-1");
         assert_eq!(c.destination_suffix, "-replica");
         assert_eq!(c.storage_class, "STANDARD_IA");
-        assert_eq!(c.dr_kms_key.as_deref(), Some("alias/s3-dr"));
+        assert_eq!(c.dr_kms_key, "alias/s3-dr-custom");
         assert!(c.replication_time_control);
         assert_eq!(c.require_replication_role()?, "arn:aws:iam::123456789012:role/s3-dr-replication");
         Ok(())
@@ -414,6 +452,9 @@ mod tests {
             ("S3DR_COPY_CONCURRENCY", "0"),
             ("S3DR_DETACH_STATE_MACHINE_ARN", "detach-bucket"),
             ("S3DR_SWEEP_CONCURRENCY", "100"),
+            ("S3DR_COPY_PAGE_BYTES", "10"),
+            ("S3DR_HISTORY_EVENT_BUDGET", "30000"),
+            ("S3DR_STEP_ROLE_ARN", "s3-dr-step"),
         ] {
             match config(&[(name, value)]) {
                 Err(DrError::InvalidConfig(message)) => {

@@ -22,6 +22,14 @@ const TRANSIENT_CODES: &[&str] = &[
     "DependencyTimeoutException",
 ];
 
+/// Codes S3 answers for an object in an archive tier (S3 Glacier Flexible Retrieval, Deep
+/// Archive, or Intelligent-Tiering's archive tiers) that has not been restored: GetObject's
+/// `InvalidObjectState` and CopyObject's `ObjectNotInActiveTierError`, both HTTP 403
+/// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, "Errors";
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). The 403 is not a
+/// permission problem: these codes are classified before the status.
+pub const ARCHIVED_OBJECT_CODES: &[&str] = &["InvalidObjectState", "ObjectNotInActiveTierError"];
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DrError {
     /// The step event is malformed: nothing was read or changed.
@@ -47,7 +55,7 @@ pub enum DrError {
     #[error("destination bucket {destination} for {bucket} cannot be used: {reason}")]
     DestinationConflict { bucket: String, destination: String, reason: String },
 
-    #[error("bucket {bucket} encrypts with SSE-KMS but no usable KMS key exists in DR region {region}: {detail}. Set S3DR_DR_KMS_KEY to a key ARN or alias in {region}")]
+    #[error("bucket {bucket} needs a customer-managed KMS key in DR region {region} for its SSE-KMS objects (any bucket may hold some), but {detail}. Set S3DR_DR_KMS_KEY to an enabled key ARN or alias in {region} (the CDK app creates alias/s3-dr there)")]
     KmsKeyMissing { bucket: String, region: String, detail: String },
 
     #[error("bucket {bucket} has a replication configuration s3-dr must not rewrite: {detail}")]
@@ -171,7 +179,9 @@ where
             let status = context.raw().status().as_u16();
             let code = context.err().code().unwrap_or("").to_owned();
             let message = context.err().message().unwrap_or("").to_owned();
-            if TRANSIENT_CODES.contains(&code.as_str()) || status >= 500 || status == 429 {
+            if ARCHIVED_OBJECT_CODES.contains(&code.as_str()) {
+                DrError::AwsRequestFailed { bucket, operation, code, message }
+            } else if TRANSIENT_CODES.contains(&code.as_str()) || status >= 500 || status == 429 {
                 DrError::TransientAwsError {
                     bucket,
                     operation,

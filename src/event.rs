@@ -23,7 +23,48 @@ pub enum Trigger {
         versioning: Option<String>,
         /// Set when the API call failed (CloudTrail records those too): nothing changed.
         error_code: Option<String>,
+        /// Who made the call (`detail.userIdentity`).
+        caller: Caller,
     },
+}
+
+/// The parts of a CloudTrail `userIdentity` that tell who made a call
+/// (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// For an assumed role: `arn:aws:sts::<account>:assumed-role/<role name>/<session>`.
+    pub arn: Option<String>,
+    /// `sessionContext.sessionIssuer.arn`: the role itself, `arn:aws:iam::<account>:role/<path><name>`.
+    pub session_issuer: Option<String>,
+}
+
+impl Caller {
+    /// Did a session of `role_arn` make the call? The issuer is compared first (it carries the
+    /// role's path); an event without one is matched on the assumed-role ARN, which names the
+    /// account and the role's name (not its path).
+    pub fn is_role(&self, role_arn: &str) -> bool {
+        if let Some(issuer) = &self.session_issuer {
+            return issuer == role_arn;
+        }
+        let Some((partition, account, name)) = role_parts(role_arn) else { return false };
+        self.arn.as_deref().and_then(|arn| arn.strip_prefix("arn:")).is_some_and(|rest| {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            matches!(parts.as_slice(), [p, "sts", "", a, resource]
+                if *p == partition && *a == account
+                    && resource.strip_prefix("assumed-role/").and_then(|r| r.split('/').next()) == Some(name))
+        })
+    }
+}
+
+/// (partition, account, role name) of `arn:<partition>:iam::<account>:role/<path/><name>`.
+fn role_parts(role_arn: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = role_arn.strip_prefix("arn:")?.splitn(5, ':').collect();
+    match parts.as_slice() {
+        [partition, "iam", "", account, resource] => {
+            Some((partition, account, resource.strip_prefix("role/")?.rsplit('/').next()?))
+        }
+        _ => None,
+    }
 }
 
 /// What kind of change an event reports, as far as s3-dr cares.
@@ -123,6 +164,18 @@ impl Trigger {
             Trigger::CloudTrail { event_name, .. } => format!("CloudTrail {event_name}"),
         }
     }
+
+    /// Why this event is s3-dr's own echo, if it is: a call made by the step Lambda's role
+    /// (its PutBucketReplication, tags, versioning) comes back as a CloudTrail event, and acting
+    /// on it would start a second execution racing the one that made the call.
+    pub fn own_echo(&self, step_role_arn: Option<&str>) -> Option<String> {
+        let (Trigger::CloudTrail { event_name, caller, .. }, Some(role)) = (self, step_role_arn) else {
+            return None;
+        };
+        caller.is_role(role).then(|| {
+            format!("the {event_name} call was made by s3-dr itself (role {role}): its own change, nothing to do")
+        })
+    }
 }
 
 pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
@@ -163,6 +216,13 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         error_code: detail.get("errorCode").and_then(Value::as_str).map(str::to_owned),
+        caller: Caller {
+            arn: detail.pointer("/userIdentity/arn").and_then(Value::as_str).map(str::to_owned),
+            session_issuer: detail
+                .pointer("/userIdentity/sessionContext/sessionIssuer/arn")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        },
     })
 }
 
@@ -253,6 +313,7 @@ mod tests {
                 tags: Some(vec![Tag::new("dr", "true")]),
                 versioning: None,
                 error_code: None,
+                caller: Caller::default(),
             }
         );
         Ok(())
@@ -300,10 +361,47 @@ mod tests {
                 include_str!("../tests/fixtures/cloudtrail/PutBucketVersioning-enabled.json")
             }
             "PutBucketAcl" => include_str!("../tests/fixtures/cloudtrail/PutBucketAcl.json"),
+            "PutBucketReplication-by-s3-dr" => {
+                include_str!("../tests/fixtures/cloudtrail/PutBucketReplication-by-s3-dr.json")
+            }
             other => panic!("no fixture {other}"),
         };
         let event: Value = serde_json::from_str(&text.replace("BUCKET", "photos"))?;
         Ok(parse_trigger(&event)?)
+    }
+
+    /// The role the local stack's Lambda runs as (the recorded event names it).
+    const LOCAL_STEP_ROLE: &str = "arn:aws:iam::123456789012:role/s3-dr-step";
+    /// A role as CDK names it, with a path.
+    const STEP_ROLE: &str = "arn:aws:iam::123456789012:role/s3-dr/S3Dr-StepFunctionRole-1A2B3C";
+
+    #[test]
+    fn s3_drs_own_calls_are_recognised_by_the_caller() -> TestResult {
+        let own = recorded("PutBucketReplication-by-s3-dr")?;
+        let why = own.own_echo(Some(LOCAL_STEP_ROLE)).ok_or("not recognised as s3-dr's own call")?;
+        assert!(why.contains("PutBucketReplication") && why.contains(LOCAL_STEP_ROLE), "{why}");
+        // The same call by a person is theirs to make, and repaired if it broke protection.
+        assert_eq!(recorded("PutBucketReplication")?.own_echo(Some(LOCAL_STEP_ROLE)), None);
+        assert_eq!(own.own_echo(Some(STEP_ROLE)), None, "another role's session");
+        assert_eq!(own.own_echo(None), None, "no role configured: no event is taken for ours");
+        assert_eq!(Trigger::Manual { bucket: "photos".into() }.own_echo(Some(LOCAL_STEP_ROLE)), None);
+        Ok(())
+    }
+
+    #[test]
+    fn callers_match_by_issuer_or_by_assumed_role_name() {
+        let issuer = |arn: &str| Caller { arn: None, session_issuer: Some(arn.into()) };
+        assert!(issuer(STEP_ROLE).is_role(STEP_ROLE));
+        assert!(!issuer("arn:aws:iam::123456789012:role/ops").is_role(STEP_ROLE));
+        let session = |arn: &str| Caller { arn: Some(arn.into()), session_issuer: None };
+        // An assumed-role ARN has the role's name, not its path.
+        assert!(session("arn:aws:sts::123456789012:assumed-role/S3Dr-StepFunctionRole-1A2B3C/s3-dr-step")
+            .is_role(STEP_ROLE));
+        assert!(!session("arn:aws:sts::999999999999:assumed-role/S3Dr-StepFunctionRole-1A2B3C/x").is_role(STEP_ROLE));
+        assert!(!session("arn:aws:sts::123456789012:assumed-role/S3Dr-StepFunctionRole-1A2B3CD/x").is_role(STEP_ROLE));
+        assert!(!session("arn:aws:iam::123456789012:user/S3Dr-StepFunctionRole-1A2B3C").is_role(STEP_ROLE));
+        assert!(!Caller::default().is_role(STEP_ROLE));
+        assert!(!session("arn:aws:sts::123456789012:assumed-role/x/y").is_role("not-an-arn"));
     }
 
     fn facts(tagged: bool, destination_of: Option<&str>, has_rule: Option<bool>) -> BucketFacts {

@@ -36,6 +36,22 @@ pub fn execution_name(workflow: &str, bucket: &str, now: SystemTime) -> String {
     format!("{workflow}-{}-{hash}-{stamp}", &clean[..room.min(clean.len())])
 }
 
+/// The name of the execution that continues `root`'s backfill for the `generation`th time:
+/// `<root>-g<generation>`, the root cut (and followed by a hash of the whole) to fit 80
+/// characters. Derived, never random: a hand-over that is retried asks for the same name and
+/// finds the execution it started, so the backfill cannot fork.
+pub fn continuation_name(root: &str, generation: u32) -> String {
+    let suffix = format!("-g{generation}");
+    let name = format!("{root}{suffix}");
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let hash: String = Sha256::digest(root.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let room = MAX_NAME - suffix.len() - hash.len() - 1;
+    let cut: String = root.chars().take(room).collect();
+    format!("{cut}-{hash}{suffix}")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Started {
@@ -78,6 +94,17 @@ mod tests {
         assert_eq!(execution_name("protect", "photos", at(start + 14 * 60)), "protect-photos-20261126T0515");
         assert_eq!(execution_name("protect", "photos", at(start + 15 * 60)), "protect-photos-20261126T0530");
         assert_ne!(execution_name("detach", "photos", at(start)), execution_name("protect", "photos", at(start)));
+    }
+
+    #[test]
+    fn continuations_are_named_from_the_root_and_the_generation() {
+        assert_eq!(continuation_name("protect-photos-20261126T0515", 1), "protect-photos-20261126T0515-g1");
+        assert_eq!(continuation_name("protect-photos-20261126T0515", 12), "protect-photos-20261126T0515-g12");
+        let long = "x".repeat(80);
+        let name = continuation_name(&long, 3);
+        assert!(name.len() <= 80 && name.ends_with("-g3"), "{name}");
+        assert_eq!(name, continuation_name(&long, 3));
+        assert_ne!(name, continuation_name(&format!("{}y", "x".repeat(79)), 3));
     }
 
     #[test]

@@ -24,13 +24,20 @@ impl Handler {
             clients: &self.clients,
             account_id: account_of(&event.context.invoked_function_arn),
             dry_run: false,
+            deadline: Some(UNIX_EPOCH + Duration::from_millis(event.context.deadline)),
         };
         let started = Instant::now();
         let result = dispatch(&context, &event.payload).await;
         if let Some(step) = event.payload.get("step").and_then(Value::as_str) {
             let outcome = result.as_ref().map_or_else(DrError::error_type, |_| "Succeeded");
-            // CloudWatch turns this line into metrics (the dashboard's step durations).
+            // CloudWatch turns these lines into metrics (the dashboard's step durations, the
+            // backfill's outcome and its alarm).
             println!("{}", step_metrics(step, outcome, started.elapsed(), SystemTime::now()));
+            if let Some(record) =
+                result.as_ref().ok().and_then(|state| backfill_metrics(step, state, SystemTime::now()))
+            {
+                println!("{record}");
+            }
         }
         result.map_err(Diagnostic::from)
     }
@@ -59,6 +66,35 @@ pub fn step_metrics(step: &str, outcome: &str, duration: Duration, now: SystemTi
     })
 }
 
+/// When a backfill finishes: `BackfillObjectsCopied`, `BackfillObjectsFailed` and
+/// `ObjectsNotReplicable` (objects S3 cannot copy: archived, SSE-C) in namespace `s3-dr`, with
+/// no dimension (one metric each for the fleet, not one per bucket: `status` names the bucket).
+pub fn backfill_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Value> {
+    let progress = state.get(step).filter(|_| step == "CheckBackfill")?;
+    if progress.get("done") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let count = |field: &str| progress.get(field).and_then(Value::as_u64).unwrap_or(0);
+    let timestamp = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    Some(json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": "s3-dr",
+                "Dimensions": [[]],
+                "Metrics": [
+                    {"Name": "BackfillObjectsCopied", "Unit": "Count"},
+                    {"Name": "BackfillObjectsFailed", "Unit": "Count"},
+                    {"Name": "ObjectsNotReplicable", "Unit": "Count"}
+                ]
+            }]
+        },
+        "BackfillObjectsCopied": count("objectsCopied"),
+        "BackfillObjectsFailed": count("objectsFailed"),
+        "ObjectsNotReplicable": count("objectsNotReplicable")
+    }))
+}
+
 /// `arn:aws:lambda:us-east-1:123456789012:function:name` -> `123456789012`
 pub fn account_of(function_arn: &str) -> Option<String> {
     function_arn
@@ -79,6 +115,25 @@ mod tests {
         assert_eq!(account_of("arn:aws:lambda:us-east-1:123456789012:function:s3-dr").as_deref(), Some("123456789012"));
         assert_eq!(account_of(""), None);
         assert_eq!(account_of("arn:aws:lambda:us-east-1::function:x"), None);
+    }
+
+    #[test]
+    fn a_finished_backfill_reports_its_counts_as_metrics() -> TestResult {
+        let state = json!({"CheckBackfill": {"done": true, "objectsCopied": 7, "objectsNotReplicable": 2}});
+        let record = backfill_metrics("CheckBackfill", &state, UNIX_EPOCH).ok_or("no record")?;
+        assert_eq!(
+            (record["ObjectsNotReplicable"].as_u64(), record["BackfillObjectsCopied"].as_u64()),
+            (Some(2), Some(7))
+        );
+        assert_eq!(record["BackfillObjectsFailed"], 0);
+        let metrics = record["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().ok_or("no Metrics list")?;
+        for metric in metrics {
+            assert!(record[metric["Name"].as_str().ok_or("a metric without a name")?].is_number(), "{metric}");
+        }
+        let running = json!({"CheckBackfill": {"done": false, "objectsCopied": 7}});
+        assert_eq!(backfill_metrics("CheckBackfill", &running, UNIX_EPOCH), None);
+        assert_eq!(backfill_metrics("StartBackfill", &state, UNIX_EPOCH), None);
+        Ok(())
     }
 
     #[test]

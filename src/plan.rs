@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backfill::Strategy;
+use crate::backfill::{Continuation, Strategy};
 use crate::bucket::DefaultEncryption;
 use crate::config::Config;
 use crate::replication::{ReplicaKey, RuleSpec};
@@ -33,8 +33,9 @@ pub struct SourcePlan {
     pub destination: Option<DestinationPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_encryption: Option<DefaultEncryption>,
-    /// DR-region key ARN that replicas (and the destination's default encryption) use; set
-    /// when the source encrypts with SSE-KMS.
+    /// DR-region key ARN that SSE-KMS replicas (and an SSE-KMS destination's default
+    /// encryption) use; resolved from S3DR_DR_KMS_KEY for every bucket, since any bucket may
+    /// hold SSE-KMS objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_kms_key_arn: Option<String>,
     /// The source has Object Lock, so the destination must be created with it.
@@ -43,6 +44,13 @@ pub struct SourcePlan {
     /// How existing objects are copied (configuration, or the request's `backfill`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<Strategy>,
+    /// The request said `"backfill": "force"`: backfill again even if the destination is marked
+    /// as backfilled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_backfill: bool,
+    /// This execution continues the backfill of an earlier one (`$.continues`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<Continuation>,
     /// ValidateSource only reads.
     pub changed: bool,
 }
@@ -71,12 +79,16 @@ impl SourcePlan {
             replica_kms_key_arn: None,
             object_lock: false,
             backfill: None,
+            force_backfill: false,
+            continues: None,
             changed: false,
         }
     }
 
     pub fn rule_spec(&self, destination: &DestinationPlan, config: &Config) -> RuleSpec {
-        config
-            .rule_spec(&destination.bucket, self.replica_kms_key_arn.clone().map_or(ReplicaKey::None, ReplicaKey::Key))
+        config.rule_spec(
+            &destination.bucket,
+            self.replica_kms_key_arn.clone().map_or(ReplicaKey::AnyKey, ReplicaKey::Key),
+        )
     }
 }

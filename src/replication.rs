@@ -15,14 +15,16 @@ pub const RULE_ID: &str = "s3-dr";
 /// Replication Time Control's only threshold (and the metrics' event threshold).
 const RTC_MINUTES: i32 = 15;
 
-/// What the replica key of the rule must be.
+/// What the replica key of the rule must be. Every rule selects SSE-KMS objects and names a
+/// replica key, whatever the bucket's default encryption: an object uploaded with its own
+/// SSE-KMS header into an SSE-S3 bucket is otherwise skipped by replication ("By default,
+/// Amazon S3 doesn't replicate objects that are stored at rest by using server-side encryption
+/// with ... AWS KMS keys", https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaKey {
-    /// Source is not SSE-KMS: no KMS replication settings.
-    None,
-    /// Source is SSE-KMS: replicate KMS objects, re-encrypt with this DR-region key ARN.
+    /// Re-encrypt SSE-KMS (and DSSE-KMS) objects with this DR-region key ARN.
     Key(String),
-    /// Source is SSE-KMS, key not resolved (read-only status checks): any replica key.
+    /// Key not resolved (read-only status checks, which do not resolve aliases): any key.
     AnyKey,
 }
 
@@ -75,17 +77,14 @@ pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
         .map(|o| o.status() == &SseKmsEncryptedObjectsStatus::Enabled)
         .unwrap_or(false);
     match (&spec.replica_key, replica_key) {
-        (ReplicaKey::None, Some(key)) => {
-            drift.push(format!("rule re-encrypts with {key} but the source is not SSE-KMS"))
-        }
         (ReplicaKey::Key(want), got) if got != Some(want.as_str()) => {
             drift.push(format!("replica KMS key is {} instead of {want}", got.unwrap_or("unset")))
         }
-        (ReplicaKey::AnyKey, None) => drift.push("replica KMS key is unset for an SSE-KMS source".to_owned()),
+        (ReplicaKey::AnyKey, None) => drift.push("replica KMS key is unset".to_owned()),
         _ => {}
     }
-    if spec.replica_key != ReplicaKey::None && !kms_objects {
-        drift.push("SSE-KMS encrypted objects are not selected for replication".to_owned());
+    if !kms_objects {
+        drift.push(KMS_OBJECTS_NOT_SELECTED.to_owned());
     }
     let rtc_on = destination.replication_time().map(|t| t.status() == &ReplicationTimeStatus::Enabled).unwrap_or(false);
     let metrics_on = destination.metrics().map(|m| m.status() == &MetricsStatus::Enabled).unwrap_or(false);
@@ -96,6 +95,34 @@ pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
         drift.push("Replication Time Control is enabled but not configured".to_owned());
     }
     drift
+}
+
+const KMS_OBJECTS_NOT_SELECTED: &str = "SSE-KMS encrypted objects are not selected for replication";
+
+/// Is this the rule s3-dr owns (by its fixed id)?
+pub fn is_ours(rule: &ReplicationRule) -> bool {
+    rule.id() == Some(RULE_ID)
+}
+
+/// Why objects written while `rule` was in force may be missing from the destination, if they
+/// may: no rule, a disabled or filtered rule, another destination, or SSE-KMS objects not
+/// selected. A run that repairs one of these backfills what was written meanwhile; other drift
+/// (storage class, replica key, Replication Time Control) changes how objects were copied, not
+/// whether.
+pub fn replication_gap(rule: Option<&ReplicationRule>, spec: &RuleSpec) -> Option<String> {
+    let Some(rule) = rule else { return Some(format!("replication rule {RULE_ID} was missing")) };
+    let destination_differs = rule.destination().is_none_or(|d| d.bucket() != spec.destination_arn());
+    let gaps: Vec<String> = rule_drift(rule, spec)
+        .into_iter()
+        .filter(|why| {
+            why.starts_with("rule status is")
+                || why.starts_with("rule is filtered")
+                || why.starts_with("rule has no destination")
+                || why == KMS_OBJECTS_NOT_SELECTED
+        })
+        .chain(destination_differs.then(|| "rule replicated to another bucket".to_owned()))
+        .collect();
+    (!gaps.is_empty()).then(|| gaps.join("; "))
 }
 
 /// V2 rules select with `Filter`; an empty filter (or an empty prefix) is the whole bucket.
@@ -116,13 +143,13 @@ fn is_v1_rule(rule: &ReplicationRule) -> bool {
 
 /// The rule s3-dr wants, with `priority`.
 pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, DrError> {
+    let ReplicaKey::Key(key) = &spec.replica_key else {
+        return Err(internal("the DR key was not resolved to an ARN"));
+    };
     let mut destination = Destination::builder()
         .bucket(spec.destination_arn())
-        .storage_class(StorageClass::from(spec.storage_class.as_str()));
-    if let ReplicaKey::Key(key) = &spec.replica_key {
-        destination =
-            destination.encryption_configuration(EncryptionConfiguration::builder().replica_kms_key_id(key).build());
-    }
+        .storage_class(StorageClass::from(spec.storage_class.as_str()))
+        .encryption_configuration(EncryptionConfiguration::builder().replica_kms_key_id(key).build());
     if spec.replication_time_control {
         destination = destination
             .replication_time(
@@ -140,7 +167,7 @@ pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, D
                     .map_err(internal)?,
             );
     }
-    let mut rule = ReplicationRule::builder()
+    ReplicationRule::builder()
         .id(RULE_ID)
         .priority(priority)
         .status(ReplicationRuleStatus::Enabled)
@@ -148,9 +175,8 @@ pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, D
         .delete_marker_replication(
             DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Enabled).build(),
         )
-        .destination(destination.build().map_err(internal)?);
-    if matches!(spec.replica_key, ReplicaKey::Key(_)) {
-        rule = rule.source_selection_criteria(
+        .destination(destination.build().map_err(internal)?)
+        .source_selection_criteria(
             SourceSelectionCriteria::builder()
                 .sse_kms_encrypted_objects(
                     SseKmsEncryptedObjects::builder()
@@ -159,9 +185,9 @@ pub fn desired_rule(spec: &RuleSpec, priority: i32) -> Result<ReplicationRule, D
                         .map_err(internal)?,
                 )
                 .build(),
-        );
-    }
-    rule.build().map_err(internal)
+        )
+        .build()
+        .map_err(internal)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -182,8 +208,8 @@ pub fn merge(
     spec: &RuleSpec,
 ) -> Result<Merge, DrError> {
     let rules = existing.map(|c| c.rules()).unwrap_or_default();
-    let ours = rules.iter().find(|r| r.id() == Some(RULE_ID));
-    let foreign: Vec<&ReplicationRule> = rules.iter().filter(|r| r.id() != Some(RULE_ID)).collect();
+    let ours = rules.iter().find(|r| is_ours(r));
+    let foreign: Vec<&ReplicationRule> = rules.iter().filter(|r| !is_ours(r)).collect();
     let current_role = existing.map(|c| c.role());
     let conflict = |detail: String| DrError::ReplicationConflict { bucket: bucket.to_owned(), detail };
 
@@ -220,7 +246,7 @@ pub fn merge(
         .unwrap_or_else(|| foreign.iter().filter_map(|r| r.priority()).max().map_or(1, |p| p + 1));
     let desired = desired_rule(spec, priority)?;
     let mut new_rules: Vec<ReplicationRule> =
-        rules.iter().map(|r| if r.id() == Some(RULE_ID) { desired.clone() } else { r.clone() }).collect();
+        rules.iter().map(|r| if is_ours(r) { desired.clone() } else { r.clone() }).collect();
     if ours.is_none() {
         new_rules.push(desired);
     }
@@ -242,11 +268,13 @@ mod tests {
     /// Tests return errors (a builder's, or the merge's) instead of unwrapping them.
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+    const DR_KEY: &str = "arn:aws:kms:us-east-2:123456789012:key/dr";
+
     fn spec() -> RuleSpec {
         RuleSpec {
             destination_bucket: "photos-dr".into(),
             storage_class: "STANDARD".into(),
-            replica_key: ReplicaKey::None,
+            replica_key: ReplicaKey::Key(DR_KEY.into()),
             replication_time_control: false,
         }
     }
@@ -358,19 +386,60 @@ mod tests {
     }
 
     #[test]
-    fn kms_and_rtc_are_part_of_the_rule() -> TestResult {
-        let key = "arn:aws:kms:us-east-2:123456789012:key/1234";
-        let kms = RuleSpec { replica_key: ReplicaKey::Key(key.into()), replication_time_control: true, ..spec() };
-        let rule = desired_rule(&kms, 1)?;
-        assert!(rule_drift(&rule, &kms).is_empty());
+    fn every_rule_replicates_sse_kms_objects_with_the_dr_key() -> TestResult {
+        // Also for a bucket whose default encryption is SSE-S3: an object uploaded with its own
+        // SSE-KMS header is replicated only if the rule selects SSE-KMS objects.
+        let rule = desired_rule(&spec(), 1)?;
         let destination = rule.destination().ok_or("the rule has no destination")?;
-        assert_eq!(destination.encryption_configuration().and_then(|e| e.replica_kms_key_id()), Some(key));
+        assert_eq!(destination.encryption_configuration().and_then(|e| e.replica_kms_key_id()), Some(DR_KEY));
+        let selected = rule.source_selection_criteria().and_then(|c| c.sse_kms_encrypted_objects()).map(|o| o.status());
+        assert_eq!(selected, Some(&SseKmsEncryptedObjectsStatus::Enabled));
+        // A rule without them (what s3-dr wrote for SSE-S3 buckets before) is drift, and a gap.
+        let mut without = rule.clone();
+        without.source_selection_criteria = None;
+        assert!(
+            rule_drift(&without, &spec()).iter().any(|d| d.contains("SSE-KMS")),
+            "{:?}",
+            rule_drift(&without, &spec())
+        );
+        assert!(replication_gap(Some(&without), &spec()).is_some());
+        // Without a resolved key there is no rule to write.
+        assert!(desired_rule(&RuleSpec { replica_key: ReplicaKey::AnyKey, ..spec() }, 1).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn rtc_and_the_replica_key_are_part_of_the_rule() -> TestResult {
+        let rtc = RuleSpec { replication_time_control: true, ..spec() };
+        let rule = desired_rule(&rtc, 1)?;
+        assert!(rule_drift(&rule, &rtc).is_empty());
+        let destination = rule.destination().ok_or("the rule has no destination")?;
         assert_eq!(destination.replication_time().and_then(|t| t.time()).and_then(|t| t.minutes()), Some(15));
         assert_eq!(destination.metrics().map(|m| m.status()), Some(&MetricsStatus::Enabled));
-        // the plain rule is drift for a KMS spec, and the KMS rule is drift for a plain one
-        assert!(!rule_drift(&desired_rule(&spec(), 1)?, &kms).is_empty());
+        assert!(!rule_drift(&desired_rule(&spec(), 1)?, &rtc).is_empty());
         assert!(!rule_drift(&rule, &spec()).is_empty());
-        assert!(rule_drift(&rule, &RuleSpec { replica_key: ReplicaKey::AnyKey, ..kms }).is_empty());
+        let other_key =
+            RuleSpec { replica_key: ReplicaKey::Key("arn:aws:kms:us-east-2:1:key/other".into()), ..rtc.clone() };
+        assert!(!rule_drift(&rule, &other_key).is_empty());
+        assert!(rule_drift(&rule, &RuleSpec { replica_key: ReplicaKey::AnyKey, ..rtc.clone() }).is_empty());
+        // How objects are copied changed, not whether: no gap to backfill.
+        assert_eq!(replication_gap(Some(&rule), &other_key), None);
+        Ok(())
+    }
+
+    #[test]
+    fn gaps_are_what_left_objects_unreplicated() -> TestResult {
+        assert!(replication_gap(None, &spec()).is_some_and(|why| why.contains("missing")));
+        let mut disabled = desired_rule(&spec(), 1)?;
+        disabled.status = ReplicationRuleStatus::Disabled;
+        assert!(replication_gap(Some(&disabled), &spec()).is_some_and(|why| why.contains("status")));
+        let mut filtered = desired_rule(&spec(), 1)?;
+        filtered.filter = Some(ReplicationRuleFilter::builder().prefix("only/").build());
+        assert!(replication_gap(Some(&filtered), &spec()).is_some());
+        let elsewhere = desired_rule(&RuleSpec { destination_bucket: "other-dr".into(), ..spec() }, 1)?;
+        assert!(replication_gap(Some(&elsewhere), &spec()).is_some_and(|why| why.contains("another bucket")));
+        let standard_ia = desired_rule(&RuleSpec { storage_class: "STANDARD_IA".into(), ..spec() }, 1)?;
+        assert_eq!(replication_gap(Some(&standard_ia), &spec()), None);
         Ok(())
     }
 

@@ -1,38 +1,51 @@
 //! What each bucket setting that replication does not carry should be on the destination,
 //! given the source's. Pure functions; `steps::clone_settings` does the reading and writing.
 
-use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    PublicAccessBlockConfiguration,
+};
 use serde_json::Value;
 
+use crate::backfill::state::BACKFILL_TAGS;
 use crate::bucket::DefaultEncryption;
 use crate::config::PublicAccess;
 use crate::error::DrError;
 use crate::tags::{MatchTag, Tag, SOURCE_TAG};
 
-/// Marker CheckBackfill leaves on the destination when the backfill is complete
-/// (`<strategy> <date>`); the destination's own, so cloning keeps it.
-pub const BACKFILL_TAG: &str = "s3-dr:backfill";
+/// S3's limit: "A tag set can contain as many as 50 tags"
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/CostAllocTagging.html).
+pub const MAX_BUCKET_TAGS: usize = 50;
+/// Slots kept for s3-dr's own tags on a destination (`s3-dr:source` and the backfill tags),
+/// whether they are there yet or not, so the user tags kept do not change as they come and go.
+pub const RESERVED_TAGS: usize = 1 + BACKFILL_TAGS.len();
 
 /// The destination's tags: the source's user tags, without the trigger tag (it would make the
 /// destination a protected source in turn), without `aws:*` tags (reserved, S3 refuses them)
 /// and without s3-dr's own markers, plus `s3-dr:source=<source>` and the destination's
-/// backfill marker if it has one. Sorted by key, so that two tag sets compare equal whatever
-/// order S3 returns them in.
+/// backfill tags. Sorted by key, so that two tag sets compare equal whatever order S3 returns
+/// them in. At most `MAX_BUCKET_TAGS - RESERVED_TAGS` user tags are kept, the first by key; the
+/// keys of the others are returned, to be reported.
 pub fn destination_tags(
     source_tags: &[Tag],
     destination_tags: &[Tag],
     match_tag: &MatchTag,
     source_bucket: &str,
-) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = source_tags
-        .iter()
-        .filter(|t| !t.key.trim().eq_ignore_ascii_case(&match_tag.key))
-        .filter(|t| !t.key.starts_with("aws:") && !t.key.starts_with("s3-dr:"))
-        .cloned()
-        .collect();
+) -> (Vec<Tag>, Vec<String>) {
+    let user = sorted(
+        source_tags
+            .iter()
+            .filter(|t| !t.key.trim().eq_ignore_ascii_case(&match_tag.key))
+            .filter(|t| !t.key.starts_with("aws:") && !t.key.starts_with("s3-dr:"))
+            .cloned()
+            .collect(),
+    );
+    let room = MAX_BUCKET_TAGS - RESERVED_TAGS;
+    let dropped = user.iter().skip(room).map(|t| t.key.clone()).collect();
+    let mut tags: Vec<Tag> = user.into_iter().take(room).collect();
     tags.push(Tag::new(SOURCE_TAG, source_bucket));
-    tags.extend(destination_tags.iter().filter(|t| t.key == BACKFILL_TAG).cloned());
-    sorted(tags)
+    tags.extend(destination_tags.iter().filter(|t| BACKFILL_TAGS.contains(&t.key.as_str())).cloned());
+    (sorted(tags), dropped)
 }
 
 pub fn sorted(mut tags: Vec<Tag>) -> Vec<Tag> {
@@ -73,6 +86,123 @@ pub fn rewrite_policy(policy: &str, source: &str, destination: &str) -> Result<V
         }
     }
     Ok(document)
+}
+
+/// Condition keys that make an Allow to everyone non-public when they are given fixed values
+/// ("To be considered non-public, a bucket policy must grant access only to fixed values
+/// (values that don't contain a wildcard or an AWS Identity and Access Management Policy
+/// Variable)" for one of these, "The meaning of public",
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html).
+const RESTRICTING_KEYS: &[&str] = &[
+    "aws:sourceip",
+    "aws:sourcearn",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:sourceowner",
+    "aws:sourceaccount",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:userid",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "s3:dataaccesspointarn",
+    "s3:dataaccesspointaccount",
+];
+
+/// Is this statement public in S3's sense: an Allow to any principal (`*`, a wildcard, or
+/// `NotPrincipal`) that no condition restricts to fixed values? With BlockPublicPolicy on,
+/// S3 rejects PutBucketPolicy for a policy holding one ("causes Amazon S3 to reject calls to
+/// PUT Bucket policy if the specified bucket policy allows public access", same page).
+pub fn is_public_statement(statement: &Value) -> bool {
+    if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+        return false;
+    }
+    let open_principal = statement.get("NotPrincipal").is_some()
+        || match statement.get("Principal") {
+            Some(Value::String(any)) => any.contains('*'),
+            Some(Value::Object(kinds)) => {
+                kinds.get("AWS").is_some_and(|aws| strings(aws).iter().any(|v| v.contains('*')))
+            }
+            _ => false,
+        };
+    open_principal && !restricted_to_fixed_values(statement.get("Condition"))
+}
+
+fn restricted_to_fixed_values(condition: Option<&Value>) -> bool {
+    let Some(Value::Object(operators)) = condition else { return false };
+    operators.iter().any(|(operator, keys)| {
+        // `ForAnyValue:StringEquals` reads as `StringEquals`; negated operators and `...IfExists`
+        // (true when the key is absent) restrict nothing.
+        let operator = operator.rsplit(':').next().unwrap_or_default();
+        if operator.contains("Not") || operator.ends_with("IfExists") || matches!(operator, "Null" | "Bool") {
+            return false;
+        }
+        let Value::Object(keys) = keys else { return false };
+        keys.iter().any(|(key, values)| {
+            let key = key.to_ascii_lowercase();
+            let values = strings(values);
+            RESTRICTING_KEYS.contains(&key.as_str())
+                && !values.is_empty()
+                && values.iter().all(|v| {
+                    !v.is_empty()
+                        && !v.contains(['*', '?'])
+                        && !v.contains("${")
+                        && (key != "aws:sourceip" || narrow_cidr(v))
+                })
+        })
+    })
+}
+
+/// "IPv4 ... broader than /8" counts as public; IPv6 likewise below /32 (an assumption: the
+/// page names no IPv6 bound).
+fn narrow_cidr(cidr: &str) -> bool {
+    let (address, bits) = cidr.split_once('/').unwrap_or((cidr, if cidr.contains(':') { "128" } else { "32" }));
+    let minimum = if address.contains(':') { 32 } else { 8 };
+    bits.parse::<u32>().is_ok_and(|bits| bits >= minimum)
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The policy without its public statements (None if nothing is left), and a description of
+/// each statement dropped (its Sid, or its position).
+pub fn without_public_statements(policy: &Value) -> (Option<Value>, Vec<String>) {
+    let mut document = policy.clone();
+    let mut dropped = Vec::new();
+    match document.get_mut("Statement") {
+        Some(Value::Array(statements)) => {
+            let mut index = 0;
+            statements.retain(|statement| {
+                index += 1;
+                let public = is_public_statement(statement);
+                if public {
+                    dropped.push(describe_statement(statement, index));
+                }
+                !public
+            });
+            if statements.is_empty() {
+                return (None, dropped);
+            }
+        }
+        Some(single) if is_public_statement(single) => return (None, vec![describe_statement(single, 1)]),
+        _ => {}
+    }
+    (Some(document), dropped)
+}
+
+fn describe_statement(statement: &Value, position: usize) -> String {
+    match statement.get("Sid").and_then(Value::as_str) {
+        Some(sid) => format!("Sid {sid}"),
+        None => format!("statement {position}"),
+    }
 }
 
 /// `arn:<partition>:s3:::<source>` and `arn:<partition>:s3:::<source>/<anything>`; a bucket whose
@@ -145,6 +275,35 @@ pub fn same_encryption(current: &DefaultEncryption, desired: &DefaultEncryption)
         && (!desired.is_kms() || (current.kms_key == desired.kms_key && current.bucket_key == desired.bucket_key))
 }
 
+/// The id of the one lifecycle rule s3-dr owns on a destination: abort multipart uploads left
+/// behind (a copy backfill invocation killed in the middle of a multipart copy leaves parts,
+/// which S3 charges for until they are aborted). An empty filter is the whole bucket
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html).
+pub const ABORT_UPLOADS_RULE_ID: &str = "s3-dr-abort-incomplete-uploads";
+/// Days after which an upload counts as abandoned: a copy takes minutes, not days.
+const ABORT_UPLOADS_AFTER_DAYS: i32 = 7;
+
+pub fn abort_uploads_rule() -> Result<LifecycleRule, DrError> {
+    LifecycleRule::builder()
+        .id(ABORT_UPLOADS_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder().days_after_initiation(ABORT_UPLOADS_AFTER_DAYS).build(),
+        )
+        .build()
+        .map_err(|e| DrError::Internal(format!("building the abort-uploads lifecycle rule: {e}")))
+}
+
+/// `rules` with s3-dr's rule upserted by its id: every other rule kept as it is, in place.
+pub fn with_abort_uploads_rule(rules: &[LifecycleRule]) -> Result<Vec<LifecycleRule>, DrError> {
+    let ours = abort_uploads_rule()?;
+    let mut merged: Vec<LifecycleRule> =
+        rules.iter().filter(|r| r.id() != Some(ABORT_UPLOADS_RULE_ID)).cloned().collect();
+    merged.push(ours);
+    Ok(merged)
+}
+
 /// Settings s3-dr reads nothing of and never copies, with the reason.
 pub const NOT_CLONED: &[(&str, &str)] = &[
     ("notifications", "they target region-specific SNS topics, SQS queues and Lambda functions"),
@@ -162,6 +321,78 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn tags_beyond_s3s_limit_are_dropped_and_named_leaving_room_for_s3_drs_own() -> TestResult {
+        // 50 source tags, the trigger among them: 49 user tags, and s3-dr needs up to 4 slots.
+        let mut source: Vec<Tag> = (0..49).map(|i| Tag::new(format!("k{i:02}"), "v")).collect();
+        source.push(Tag::new("dr", "true"));
+        let current = [Tag::new("s3-dr:backfill", "copy 2026-11-26"), Tag::new("s3-dr:not-replicable", "3")];
+        let (tags, dropped) =
+            destination_tags(&source, &current, &MatchTag::parse("dr=true").ok_or("match tag")?, "photos");
+        assert!(tags.len() + (RESERVED_TAGS - 3) <= MAX_BUCKET_TAGS, "{}", tags.len());
+        assert_eq!(tags.len(), 46 + 3);
+        assert_eq!(dropped, vec!["k46", "k47", "k48"]);
+        assert!(tags.contains(&Tag::new("s3-dr:source", "photos")) && tags.contains(&current[1]));
+        // Fewer tags: nothing dropped.
+        let (_, dropped) = destination_tags(&source[..10], &[], &MatchTag::parse("dr=true").ok_or("match tag")?, "p");
+        assert!(dropped.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn public_statements_are_the_ones_s3_would_block() {
+        let allow = |principal: Value, condition: Value| json!({"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::p/*", "Condition": condition});
+        let public = [
+            allow(json!("*"), json!(null)),
+            allow(json!({"AWS": "*"}), json!(null)),
+            allow(json!({"AWS": ["arn:aws:iam::111122223333:root", "*"]}), json!(null)),
+            allow(json!("*"), json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/1"}})),
+            allow(json!("*"), json!({"StringLike": {"aws:SourceArn": "arn:aws:cloudfront::*"}})),
+            allow(json!("*"), json!({"StringNotEquals": {"aws:SourceAccount": "111122223333"}})),
+            allow(json!("*"), json!({"StringEqualsIfExists": {"aws:SourceAccount": "111122223333"}})),
+            allow(json!("*"), json!({"StringEquals": {"aws:Referer": "example.com"}})),
+            allow(json!("*"), json!({"StringEquals": {"aws:PrincipalOrgID": "${aws:PrincipalTag/org}"}})),
+            json!({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*"}),
+        ];
+        for statement in &public {
+            assert!(is_public_statement(statement), "{statement}");
+        }
+        let not_public = [
+            allow(json!({"AWS": "arn:aws:iam::111122223333:root"}), json!(null)),
+            allow(json!({"Service": "cloudfront.amazonaws.com"}), json!(null)),
+            allow(
+                json!("*"),
+                json!({"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::111122223333:distribution/E1"}}),
+            ),
+            allow(json!("*"), json!({"IpAddress": {"aws:SourceIp": ["192.0.2.0/24", "203.0.113.7"]}})),
+            allow(json!("*"), json!({"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": ["o-abc123"]}})),
+            allow(json!("*"), json!({"StringEquals": {"AWS:SourceVpce": "vpce-1a2b3c4d"}})),
+            json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+        ];
+        for statement in &not_public {
+            assert!(!is_public_statement(statement), "{statement}");
+        }
+    }
+
+    #[test]
+    fn public_statements_are_dropped_from_the_clone_and_named() {
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::p-dr/*"},
+            {"Sid": "App", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/app"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::p-dr/*"},
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::p-dr"}
+        ]});
+        let (kept, dropped) = without_public_statements(&policy);
+        assert_eq!(dropped, vec!["Sid PublicRead", "statement 3"]);
+        let kept = kept.unwrap_or_default();
+        assert_eq!(kept["Statement"].as_array().map(Vec::len), Some(1));
+        assert_eq!(kept["Statement"][0]["Sid"], "App");
+        assert_eq!(kept["Version"], "2012-10-17");
+        let only_public = json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}});
+        assert_eq!(without_public_statements(&only_public), (None, vec!["statement 1".to_owned()]));
+        let (same, none) = without_public_statements(&kept);
+        assert_eq!((same, none.len()), (Some(kept.clone()), 0));
+    }
+
+    #[test]
     fn destination_tags_drop_the_trigger_and_reserved_tags() -> TestResult {
         let source = vec![
             Tag::new("team", "media"),
@@ -171,7 +402,7 @@ mod tests {
             Tag::new("s3-dr:status", "detached"),
         ];
         let current = [Tag::new("s3-dr:backfill", "copy 2026-11-26"), Tag::new("old", "x")];
-        let tags = destination_tags(&source, &current, &MatchTag::parse("dr=true").ok_or("match tag")?, "photos");
+        let (tags, _) = destination_tags(&source, &current, &MatchTag::parse("dr=true").ok_or("match tag")?, "photos");
         assert_eq!(
             tags,
             vec![
@@ -188,7 +419,7 @@ mod tests {
     fn a_trigger_with_another_value_is_dropped_too() -> TestResult {
         // dr=false on the source must not turn into dr=false on the destination either: the key
         // is what the trigger rules look at.
-        let tags =
+        let (tags, _) =
             destination_tags(&[Tag::new("dr", "false")], &[], &MatchTag::parse("dr=true").ok_or("match tag")?, "p");
         assert_eq!(tags, vec![Tag::new("s3-dr:source", "p")]);
         Ok(())
@@ -264,6 +495,26 @@ mod tests {
         let desired = desired_public_access_block(PublicAccess::SameAsSource, Some(&open)).ok_or("no block")?;
         assert!(same_public_access_block(&desired, &PublicAccessBlockConfiguration::builder().build()));
         assert_eq!(desired_public_access_block(PublicAccess::SameAsSource, None), None);
+        Ok(())
+    }
+
+    #[test]
+    fn the_abort_uploads_rule_is_upserted_next_to_the_others() -> TestResult {
+        let theirs = LifecycleRule::builder()
+            .id("expire-tmp")
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+            .build()?;
+        let merged = with_abort_uploads_rule(std::slice::from_ref(&theirs))?;
+        assert_eq!(merged, vec![theirs.clone(), abort_uploads_rule()?]);
+        // Idempotent, and a drifted copy of ours is replaced.
+        assert_eq!(with_abort_uploads_rule(&merged)?, merged);
+        let mut drifted = abort_uploads_rule()?;
+        drifted.status = ExpirationStatus::Disabled;
+        assert_eq!(with_abort_uploads_rule(&[drifted, theirs.clone()])?, vec![theirs, abort_uploads_rule()?]);
+        let ours = abort_uploads_rule()?;
+        assert_eq!(ours.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
+        assert_eq!(ours.filter(), Some(&LifecycleRuleFilter::builder().build()), "the whole bucket");
         Ok(())
     }
 

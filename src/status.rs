@@ -1,14 +1,17 @@
 //! The protection state of a bucket, read without changing anything: what `s3-dr status`
 //! prints. It reads what the protect workflow would set and compares.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde::Serialize;
 
-use crate::bucket::{self, DefaultEncryption, Presence};
+use crate::backfill::state::{self, BackfillTags, Liveness, NotReplicable, ProgressTag};
+use crate::bucket::{self, Presence};
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::error::DrError;
 use crate::naming;
-use crate::replication::{rule_drift, ReplicaKey, RULE_ID};
+use crate::replication::{is_ours, rule_drift, ReplicaKey};
 use crate::tags::Tag;
 use aws_sdk_s3::types::ReplicationConfiguration;
 
@@ -24,14 +27,25 @@ pub struct BucketStatus {
     /// `missing`, `matching` or `drifted`.
     pub rule: &'static str,
     pub drift: Vec<String>,
+    /// Tagged, versioned on both sides, and the rule matching.
+    pub configured: bool,
+    /// Configured, and the existing objects backfilled.
     pub protected: bool,
     /// Set when this bucket is itself an s3-dr destination (tag `s3-dr:source`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_of: Option<String>,
     /// The destination's backfill marker (`copy 2026-11-26`), or None if not backfilled (yet).
-    /// Read by `inspect` only; the sweep does not need it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backfill: Option<String>,
+    /// `done`, `running ...`, `batch job ...`, `stalled ...`, `not started`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill_state: Option<String>,
+    /// Objects S3 cannot copy (archived, SSE-C), as the last backfill counted them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_replicable: Option<NotReplicable>,
+    /// What the destination's tags say of the backfill (for the sweep).
+    #[serde(skip)]
+    pub liveness: Option<Liveness>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -55,9 +69,51 @@ impl BucketStatus {
             destination: None,
             rule: "missing",
             drift: Vec::new(),
+            configured: false,
             protected: false,
             destination_of: None,
             backfill: None,
+            backfill_state: None,
+            not_replicable: None,
+            liveness: None,
+        }
+    }
+
+    /// Why a tagged bucket is not protected (empty when it is): the one account of it that
+    /// `status`, its exit code and the sweep share.
+    pub fn problems(&self) -> Vec<String> {
+        let mut why = self.drift.clone();
+        if self.versioning.as_deref() != Some("Enabled") {
+            why.push(format!("versioning {}", self.versioning.as_deref().unwrap_or("unknown")));
+        }
+        if let Some(destination) = &self.destination {
+            if destination.versioning.as_deref() != Some("Enabled") {
+                why.push(match destination.state {
+                    "present" => format!(
+                        "destination {} versioning {}",
+                        destination.bucket,
+                        destination.versioning.as_deref().unwrap_or("unknown")
+                    ),
+                    state => format!("destination {} is {state}", destination.bucket),
+                });
+            }
+        }
+        if self.rule == "missing" {
+            why.push("no s3-dr rule".to_owned());
+        }
+        match &self.liveness {
+            Some(Liveness::Done) | None => {}
+            Some(_) => why.push(format!("backfill {}", self.backfill_state.as_deref().unwrap_or("not done"))),
+        }
+        why
+    }
+
+    /// "protected", or "protected, 3 objects not replicable (e.g. ...)".
+    pub fn summary(&self) -> String {
+        match (&self.not_replicable, self.protected) {
+            (Some(found), true) => format!("protected, {}", found.describe()),
+            (None, true) => "protected".to_owned(),
+            (_, false) => "not protected".to_owned(),
         }
     }
 }
@@ -68,13 +124,7 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
     };
     let source = clients.s3(&region);
     let (tags, replication) = tokio::try_join!(bucket::tags(&source, name), bucket::replication(&source, name))?;
-    let mut status = assess(clients, config, name, &region, &tags, replication.as_ref()).await?;
-    if let Some(destination) = status.destination.as_ref().filter(|d| d.state == "present") {
-        let destination_tags = bucket::tags(&clients.s3(&destination.region), &destination.bucket).await?;
-        status.backfill =
-            destination_tags.into_iter().find(|t| t.key == crate::settings::BACKFILL_TAG).map(|t| t.value);
-    }
-    Ok(status)
+    assess(clients, config, name, &region, &tags, replication.as_ref(), None).await
 }
 
 /// One line per tagged bucket that is not protected: why (for the CLI's exit status).
@@ -82,26 +132,13 @@ pub fn problems(statuses: &[BucketStatus]) -> Vec<String> {
     statuses
         .iter()
         .filter(|s| s.tagged && !s.protected)
-        .map(|s| {
-            let mut why = s.drift.clone();
-            if s.versioning.as_deref() != Some("Enabled") {
-                why.push(format!("versioning {}", s.versioning.as_deref().unwrap_or("unknown")));
-            }
-            if let Some(destination) = &s.destination {
-                if destination.versioning.as_deref() != Some("Enabled") {
-                    why.push(format!("destination {} is {}", destination.bucket, destination.state));
-                }
-            }
-            if s.rule == "missing" {
-                why.push("no s3-dr rule".to_owned());
-            }
-            format!("{}: tagged but not protected ({})", s.bucket, why.join(", "))
-        })
+        .map(|s| format!("{}: tagged but not protected ({})", s.bucket, s.problems().join(", ")))
         .collect()
 }
 
 /// The status of a bucket whose region, tags and replication are known already (the sweep
-/// reads those first, for every bucket, and only the tagged ones further).
+/// reads those first, for every bucket, and only the tagged ones further). The destination's
+/// tags are read unless given (the sweep has them from its listing).
 pub async fn assess(
     clients: &Clients,
     config: &Config,
@@ -109,6 +146,7 @@ pub async fn assess(
     region: &str,
     tags: &[Tag],
     replication: Option<&ReplicationConfiguration>,
+    destination_tags: Option<&[Tag]>,
 ) -> Result<BucketStatus, DrError> {
     let mut status = BucketStatus {
         exists: true,
@@ -119,21 +157,23 @@ pub async fn assess(
     let source = clients.s3(region);
     let destination_name = naming::destination_bucket_name(name, &config.destination_suffix);
     let dr = clients.s3(&config.dr_region);
-    let (versioning, encryption, presence) = tokio::try_join!(
-        bucket::versioning(&source, name),
-        bucket::default_encryption(&source, name),
-        bucket::presence(&dr, &destination_name, None),
-    )?;
-    let destination_versioning = match presence {
-        Presence::Present { .. } => Some(bucket::versioning(&dr, &destination_name).await?),
-        _ => None,
+    let (versioning, presence) =
+        tokio::try_join!(bucket::versioning(&source, name), bucket::presence(&dr, &destination_name, None))?;
+    let (destination_versioning, destination_tags) = match (&presence, destination_tags) {
+        (Presence::Present { .. }, Some(known)) => {
+            (Some(bucket::versioning(&dr, &destination_name).await?), known.to_vec())
+        }
+        (Presence::Present { .. }, None) => {
+            let (versioning, tags) =
+                tokio::try_join!(bucket::versioning(&dr, &destination_name), bucket::tags(&dr, &destination_name))?;
+            (Some(versioning), tags)
+        }
+        _ => (None, Vec::new()),
     };
 
-    // Status does not resolve KMS aliases: any replica key counts for an SSE-KMS source.
-    let replica_key =
-        if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) { ReplicaKey::AnyKey } else { ReplicaKey::None };
-    let spec = config.rule_spec(&destination_name, replica_key);
-    match replication.and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
+    // Status does not resolve KMS aliases: any replica key counts.
+    let spec = config.rule_spec(&destination_name, ReplicaKey::AnyKey);
+    match replication.and_then(|c| c.rules().iter().find(|r| is_ours(r))) {
         None => status.rule = "missing",
         Some(rule) => {
             status.drift = rule_drift(rule, &spec);
@@ -141,10 +181,19 @@ pub async fn assess(
         }
     }
     status.tagged = config.match_tag.matches(tags);
-    status.protected = status.tagged
+    status.configured = status.tagged
         && versioning == "Enabled"
         && destination_versioning.as_deref() == Some("Enabled")
         && status.rule == "matching";
+    if destination_versioning.is_some() {
+        let backfill = BackfillTags::read(&destination_tags);
+        let liveness = state::liveness(&backfill, unix_now());
+        status.backfill_state = Some(describe_liveness(&liveness, &backfill));
+        status.backfill = backfill.marker;
+        status.not_replicable = backfill.not_replicable;
+        status.liveness = Some(liveness);
+    }
+    status.protected = status.configured && status.liveness == Some(Liveness::Done);
     status.versioning = Some(versioning);
     status.destination = Some(DestinationStatus {
         bucket: destination_name,
@@ -157,4 +206,21 @@ pub async fn assess(
         versioning: destination_versioning,
     });
     Ok(status)
+}
+
+fn describe_liveness(liveness: &Liveness, tags: &BackfillTags) -> String {
+    let now = unix_now();
+    match (liveness, &tags.progress) {
+        (Liveness::Done, _) => "done".to_owned(),
+        (Liveness::Running, Some(ProgressTag::Copy { at, after })) => {
+            format!("running (copy, after {after:?}, heartbeat {} s ago)", now - at)
+        }
+        (Liveness::JobToCheck(job), _) => format!("batch job {job}"),
+        (Liveness::Stalled { since }, _) => format!("stalled (no heartbeat for {} min)", (now - since) / 60),
+        _ => "not started".to_owned(),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }

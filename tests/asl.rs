@@ -10,12 +10,21 @@ use s3_dr::steps::Step;
 use s3_dr::DrError;
 use serde_json::Value;
 
-const LAMBDA_SERVICE_ERRORS: [&str; 4] = [
+/// The Lambda service's transient errors
+/// (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+const LAMBDA_SERVICE_ERRORS: [&str; 5] = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
 ];
+/// A task that ran out of time: its own TimeoutSeconds (`States.Timeout`), or the function's
+/// timeout, which Step Functions reports as `Lambda.Unknown` (same page: "Unhandled errors in
+/// Lambda are reported as Lambda.Unknown ... These include out-of-memory errors and function
+/// timeouts") and the Invoke API as `Sandbox.Timedout`. Every step is idempotent, so a retry is
+/// safe: a copy page skips what the killed one copied.
+const TIMEOUT_ERRORS: [&str; 3] = ["States.Timeout", "Lambda.Unknown", "Sandbox.Timedout"];
 /// Errors that are not terminal by name: retried (transient) or a bug (caught by States.ALL).
 const NOT_CAUGHT_BY_NAME: [&str; 2] = ["TransientAwsError", "InternalError"];
 
@@ -66,27 +75,29 @@ fn every_task_invokes_a_known_step_named_as_its_state() {
 fn every_task_retries_transient_errors_and_catches_terminal_ones_by_name() {
     let terminal: BTreeSet<&str> =
         DrError::ALL_ERROR_TYPES.iter().copied().filter(|e| !NOT_CAUGHT_BY_NAME.contains(e)).collect();
-    let asl = read_json(&asl_path());
-    for (name, state) in tasks(&asl) {
-        let retried: HashSet<&str> = errors_in(&state["Retry"]).into_iter().collect();
-        for error in LAMBDA_SERVICE_ERRORS.iter().chain(&["TransientAwsError"]) {
-            assert!(retried.contains(error), "{name} does not retry {error}");
-        }
-        for retrier in state["Retry"].as_array().unwrap() {
-            assert!(retrier["BackoffRate"].as_f64().unwrap() > 1.0, "{name}: retries back off");
-        }
-        let catchers = state["Catch"].as_array().unwrap();
-        let (last, named) = catchers.split_last().unwrap();
-        assert_eq!(errors_in(&Value::Array(vec![last.clone()])), ["States.ALL"], "{name}: States.ALL comes last");
-        let caught: BTreeSet<&str> =
-            named.iter().flat_map(|c| c["ErrorEquals"].as_array().unwrap()).map(|e| e.as_str().unwrap()).collect();
-        assert_eq!(caught, terminal, "{name}: the terminal catch must list exactly the terminal error types");
-        for catcher in catchers {
-            assert_eq!(catcher["ResultPath"], "$.error", "{name}: keep the input, add the error");
-            let target = &asl["States"][catcher["Next"].as_str().unwrap()];
-            assert_eq!(target["Type"], "Fail", "{name}: errors end in a Fail state");
-            assert_eq!(target["ErrorPath"], "$.error.Error");
-            assert_eq!(target["CausePath"], "$.error.Cause");
+    for (file, asl) in statemachine_files().iter().map(|f| (f.clone(), read_json(f))) {
+        for (name, state) in tasks(&asl) {
+            let name = format!("{}: {name}", file.display());
+            let retried: HashSet<&str> = errors_in(&state["Retry"]).into_iter().collect();
+            for error in LAMBDA_SERVICE_ERRORS.iter().chain(&TIMEOUT_ERRORS).chain(&["TransientAwsError"]) {
+                assert!(retried.contains(error), "{name} does not retry {error}");
+            }
+            for retrier in state["Retry"].as_array().unwrap() {
+                assert!(retrier["BackoffRate"].as_f64().unwrap() > 1.0, "{name}: retries back off");
+            }
+            let catchers = state["Catch"].as_array().unwrap();
+            let (last, named) = catchers.split_last().unwrap();
+            assert_eq!(errors_in(&Value::Array(vec![last.clone()])), ["States.ALL"], "{name}: States.ALL comes last");
+            let caught: BTreeSet<&str> =
+                named.iter().flat_map(|c| c["ErrorEquals"].as_array().unwrap()).map(|e| e.as_str().unwrap()).collect();
+            assert_eq!(caught, terminal, "{name}: the terminal catch must list exactly the terminal error types");
+            for catcher in catchers {
+                assert_eq!(catcher["ResultPath"], "$.error", "{name}: keep the input, add the error");
+                let target = &asl["States"][catcher["Next"].as_str().unwrap()];
+                assert_eq!(target["Type"], "Fail", "{name}: errors end in a Fail state");
+                assert_eq!(target["ErrorPath"], "$.error.Error");
+                assert_eq!(target["CausePath"], "$.error.Cause");
+            }
         }
     }
 }

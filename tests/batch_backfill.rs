@@ -13,7 +13,7 @@ use aws_sdk_s3control::types::{
 use aws_sdk_s3control::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use s3_dr::backfill::batch::{self, JobRequest};
-use s3_dr::backfill::{Progress, Strategy};
+use s3_dr::backfill::{Progress, Scope, Strategy};
 use s3_dr::clients::Clients;
 use s3_dr::config::Config;
 use s3_dr::plan::{Action, DestinationPlan, SourcePlan};
@@ -46,18 +46,29 @@ fn plan() -> (SourcePlan, DestinationPlan) {
         replica_kms_key_arn: None,
         object_lock: false,
         backfill: Some(Strategy::Batch),
+        force_backfill: false,
+        continues: None,
         changed: false,
     };
     (plan, destination)
 }
 
 async fn request_for(execution: &str) -> JobRequest {
+    request_with(execution, Scope::Full).await
+}
+
+async fn request_with(execution: &str, scope: Scope) -> JobRequest {
     let config = config();
     let clients = Clients::new(aws_config::SdkConfig::builder().build());
-    let context =
-        StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT.to_owned()), dry_run: false };
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
     let (plan, destination) = plan();
-    job_request(&context, &plan, &destination, Some(execution)).unwrap()
+    job_request(&context, &plan, &destination, Some(execution), scope).unwrap()
 }
 
 fn s3control_error(status: u16, code: &str) -> (u16, Option<String>) {
@@ -69,8 +80,15 @@ fn s3control_error(status: u16, code: &str) -> (u16, Option<String>) {
     )
 }
 
+/// What a first backfill must take: every object, whatever its replication history. Objects
+/// replicated to another destination (COMPLETED, by a foreign rule s3-dr keeps) and replicas
+/// (REPLICA) have never reached the DR bucket, and a job filtered to NONE/FAILED would skip
+/// them and still report success.
+const EVERY_STATUS: [ReplicationStatus; 4] =
+    [ReplicationStatus::None, ReplicationStatus::Failed, ReplicationStatus::Completed, ReplicationStatus::Replica];
+
 #[tokio::test]
-async fn the_job_replicates_eligible_new_and_failed_objects_and_reports_to_the_source_region() {
+async fn the_job_replicates_every_eligible_object_whatever_its_history_and_reports_to_the_source_region() {
     let request = request_for("protect-photos-1").await;
     assert_eq!(request.report_bucket, "s3-dr-reports-us-west-2");
     assert_eq!(request.report_prefix, "s3-dr/batch-reports/photos");
@@ -88,7 +106,7 @@ async fn the_job_replicates_eligible_new_and_failed_objects_and_reports_to_the_s
                 && generator.source_bucket() == "arn:aws:s3:::photos"
                 && generator.expected_bucket_owner() == Some(ACCOUNT)
                 && filter.eligible_for_replication() == Some(true)
-                && filter.object_replication_statuses() == [ReplicationStatus::None, ReplicationStatus::Failed]
+                && filter.object_replication_statuses() == EVERY_STATUS
                 && report.enabled()
                 && report.bucket() == Some("arn:aws:s3:::s3-dr-reports-us-west-2")
                 && report.prefix() == Some("s3-dr/batch-reports/photos")
@@ -103,6 +121,25 @@ async fn the_job_replicates_eligible_new_and_failed_objects_and_reports_to_the_s
     let client = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&create]);
     assert_eq!(batch::create_job(&client, &request).await.unwrap(), "job-1");
     assert_eq!(create.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_catch_up_after_a_repair_takes_only_what_replication_did_not_copy() {
+    let request = request_with("protect-photos-3", Scope::CatchUp).await;
+    let create = mock!(Client::create_job)
+        .match_requests(|job| {
+            let Some(JobManifestGenerator::S3JobManifestGenerator(generator)) = job.manifest_generator() else {
+                return false;
+            };
+            generator.filter().map(|f| f.object_replication_statuses())
+                == Some(&[ReplicationStatus::None, ReplicationStatus::Failed][..])
+        })
+        .then_output(|| CreateJobOutput::builder().job_id("job-2").build());
+    let client = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&create]);
+    assert_eq!(batch::create_job(&client, &request).await.unwrap(), "job-2");
+    assert_eq!(create.num_calls(), 1);
+    // A catch-up is another job than a full backfill of the same execution.
+    assert_ne!(request_for("protect-photos-3").await.token, request.token);
 }
 
 #[tokio::test]

@@ -14,22 +14,8 @@ use common::*;
 use s3_dr::tags::Tag;
 use serde_json::{json, Value};
 
-const DR_KEY_ALIAS: &str = "alias/s3-dr-settings";
-
 fn settings_stack() -> &'static Stack {
-    stack_with(&[("S3DR_DR_KMS_KEY", DR_KEY_ALIAS)])
-}
-
-/// The DR key behind the alias (created once per stack).
-async fn dr_key_arn(stack: &Stack) -> String {
-    let kms = stack.kms(DR_REGION).await;
-    if let Ok(found) = kms.describe_key().key_id(DR_KEY_ALIAS).send().await {
-        return found.key_metadata().unwrap().arn().unwrap().to_owned();
-    }
-    let key = kms.create_key().send().await.unwrap();
-    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
-    kms.create_alias().alias_name(DR_KEY_ALIAS).target_key_id(&arn).send().await.unwrap();
-    arn
+    stack()
 }
 
 fn lifecycle(days: i32) -> BucketLifecycleConfiguration {
@@ -134,10 +120,12 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
             Tag::new("team", "media")
         ]
     );
-    // Lifecycle, CORS, website, ownership: as on the source.
-    let source_lifecycle = s3_dr::bucket::lifecycle(&s3, &source).await.unwrap();
-    assert_eq!(s3_dr::bucket::lifecycle(&dr, &destination).await.unwrap(), source_lifecycle);
-    assert_eq!(source_lifecycle.unwrap().rules[0].expiration().and_then(|e| e.days()), Some(7));
+    // Lifecycle: the source's rules, next to s3-dr's own rule that aborts abandoned uploads.
+    let source_lifecycle = s3_dr::bucket::lifecycle(&s3, &source).await.unwrap().unwrap();
+    let cloned = s3_dr::bucket::lifecycle(&dr, &destination).await.unwrap().unwrap();
+    assert_eq!(cloned.rules, s3_dr::settings::with_abort_uploads_rule(&source_lifecycle.rules).unwrap());
+    assert_eq!(source_lifecycle.rules[0].expiration().and_then(|e| e.days()), Some(7));
+    // CORS, website, ownership: as on the source.
     assert_eq!(s3_dr::bucket::cors(&dr, &destination).await.unwrap(), s3_dr::bucket::cors(&s3, &source).await.unwrap());
     let cloned_website = s3_dr::bucket::website(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(cloned_website.index_document().map(|d| d.suffix()), Some("index.html"));
@@ -237,8 +225,12 @@ async fn a_setting_that_cannot_be_cloned_fails_the_run_by_name_after_the_data_is
     let stack = settings_stack();
     let source = unique("badpolicy");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    // moto stores a policy AWS would have refused: the one way to get an unreadable policy here.
-    s3.put_bucket_policy().bucket(&source).policy("{not json").send().await.unwrap();
+    // moto stores a policy AWS would have refused: the one way to get an unusable policy here.
+    // (Valid JSON: moto evaluates a bucket's policy on object reads, and crashes on text that
+    // is not; this statement concerns no action the workflow makes.)
+    let broken = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Broken", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")}, "Action": "s3:PutBucketTagging", "Resource": 3}]});
+    s3.put_bucket_policy().bucket(&source).policy(broken.to_string()).send().await.unwrap();
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_failed_with("SettingsNotCloned");
@@ -249,4 +241,61 @@ async fn a_setting_that_cannot_be_cloned_fails_the_run_by_name_after_the_data_is
     let names: Vec<&str> = run.steps.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"CheckBackfill"), "{names:?}");
     assert!(s3_dr::bucket::replication(&s3, &source).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn what_s3_would_refuse_on_the_destination_is_left_out_and_named_never_a_failure() {
+    let stack = settings_stack();
+    let source = unique("limits");
+    let destination = format!("{source}-dr");
+    // 50 tags, S3's limit, the trigger among them: with s3-dr's own tags the destination would
+    // need up to 53 (moto accepts more; AWS refuses the PutBucketTagging).
+    let mut tags: Vec<(String, String)> = (0..49).map(|i| (format!("k{i:02}"), "v".to_owned())).collect();
+    tags.push(("dr".to_owned(), "true".to_owned()));
+    let tag_refs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &tag_refs).await;
+    // A policy with a public statement: the destination blocks public access (block-all), and
+    // AWS refuses a public policy there with AccessDenied (moto accepts it).
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": format!("arn:aws:s3:::{source}/public/*")},
+        {"Sid": "AppReads", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")},
+         "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{source}/*")}
+    ]});
+    s3.put_bucket_policy().bucket(&source).policy(policy.to_string()).send().await.unwrap();
+
+    let run = stack.run_protect(json!({ "bucket": source })).await;
+    run.assert_succeeded();
+    let report = run.step("CloneSettings");
+    let entry = |setting: &str| {
+        report["settings"].as_array().unwrap().iter().find(|s| s["setting"] == setting).unwrap().clone()
+    };
+    let tags_report = entry("tags");
+    assert_eq!(tags_report["status"], "copied");
+    assert!(
+        tags_report["detail"].as_str().unwrap().contains("3 user tags left out")
+            && tags_report["detail"].as_str().unwrap().contains("k48"),
+        "{tags_report}"
+    );
+    let policy_report = entry("policy");
+    assert_eq!(policy_report["status"], "copied");
+    assert!(policy_report["detail"].as_str().unwrap().contains("Sid PublicRead"), "{policy_report}");
+
+    let dr = stack.s3(DR_REGION).await;
+    let cloned_tags = s3_dr::bucket::tags(&dr, &destination).await.unwrap();
+    assert!(cloned_tags.len() <= 50, "{}", cloned_tags.len());
+    assert!(cloned_tags.contains(&Tag::new("s3-dr:source", &source)) && cloned_tags.contains(&Tag::new("k45", "v")));
+    assert!(cloned_tags.iter().any(|t| t.key == "s3-dr:backfill"));
+    let cloned: Value =
+        serde_json::from_str(&s3_dr::bucket::policy(&dr, &destination).await.unwrap().unwrap()).unwrap();
+    let sids: Vec<&str> = cloned["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+    assert_eq!(sids, ["AppReads"]);
+    // The block stays on.
+    let block = s3_dr::bucket::public_access_block(&dr, &destination).await.unwrap().unwrap();
+    assert_eq!(block.block_public_policy(), Some(true));
+
+    // Stable: the next run writes nothing and names the same.
+    let again = stack.run_protect(json!({ "bucket": source })).await;
+    assert_no_backfill_and_no_write(&again);
+    assert!(again.step("CloneSettings")["settings"].to_string().contains("Sid PublicRead"));
 }

@@ -53,11 +53,17 @@ async fn interrupted_run(stack: &Stack, bucket: &str) -> Value {
         LAMBDA_ENV.iter().copied().chain([("S3DR_REPLICATION_ROLE_ARN", REPLICATION_ROLE)]).collect();
     let config = Config::from_lookup(|name| lookup.get(name).map(|v| v.to_string())).unwrap();
     let clients = Clients::new(stack.sdk_config(HOME_REGION).await);
-    let context =
-        StepContext { config: &config, clients: &clients, account_id: Some(ACCOUNT_ID.to_owned()), dry_run: false };
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
     let mut state = json!({ "bucket": bucket });
     // The protect steps up to the first page of the backfill.
-    for step in &Step::PROTECT[..7] {
+    let first_page = Step::PROTECT.iter().position(|s| *s == Step::CheckBackfill).unwrap() + 1;
+    for step in &Step::PROTECT[..first_page] {
         state = dispatch(&context, &json!({ "step": step.name(), "input": state })).await.unwrap();
     }
     state
@@ -76,18 +82,31 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     let first_page = &first["CheckBackfill"];
     assert_eq!((first_page["objectsCopied"].as_u64(), first_page["done"].as_bool()), (Some(PAGE as u64), Some(false)));
 
-    // The next execution finishes the job, skipping what is there.
+    // The run left its cursor on the destination (its heartbeat): the next execution resumes
+    // after it, and copies the rest once.
+    let last_of_first_page = first_page["continueAfter"].as_str().unwrap().to_owned();
+    let dr = stack.s3(DR_REGION).await;
+    let heartbeat = s3_dr::backfill::state::BackfillTags::read(&s3_dr::bucket::tags(&dr, &destination).await.unwrap());
+    assert!(
+        matches!(&heartbeat.progress, Some(s3_dr::backfill::state::ProgressTag::Copy { after, .. }) if *after == s3_dr::backfill::state::cursor_prefix(&last_of_first_page)),
+        "{heartbeat:?}"
+    );
+    assert_eq!(heartbeat.marker, None);
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();
     let backfill = run.step("CheckBackfill");
+    assert_eq!(
+        run.step("StartBackfill")["resumedAfter"],
+        s3_dr::backfill::state::cursor_prefix(&last_of_first_page).as_str()
+    );
     assert_eq!(backfill["objectsCopied"].as_u64(), Some((OBJECTS - PAGE) as u64), "{backfill}");
-    assert_eq!(backfill["objectsSkipped"].as_u64(), Some(PAGE as u64), "{backfill}");
+    // A cursor cut short at a character a tag cannot hold lists a few keys again: skipped.
+    assert!(backfill["objectsSkipped"].as_u64().unwrap() < 10, "{backfill}");
     assert_eq!(backfill["objectsFailed"], 0);
-    assert_eq!(backfill["pages"].as_u64(), Some((OBJECTS / PAGE) as u64));
+    assert_eq!(backfill["pages"].as_u64(), Some(((OBJECTS - PAGE) / PAGE) as u64));
 
     // Same keys and sizes, and exactly one version each: nothing was copied twice.
     let s3 = stack.s3(SOURCE_REGION).await;
-    let dr = stack.s3(DR_REGION).await;
     let (source_objects, copies) = (versions(&s3, &source).await, versions(&dr, &destination).await);
     assert_eq!(copies.len(), OBJECTS);
     assert_eq!(copies, source_objects, "keys, sizes and one version per key");
@@ -118,10 +137,19 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     let big = dr.head_object().bucket(&destination).key("big/eleven").send().await.unwrap();
     assert!(big.e_tag().unwrap().contains("-3"), "11 MiB in 5 MiB parts: {:?}", big.e_tag());
 
-    // A second run copies nothing.
+    // The destination is marked as backfilled, and a second run does not look again: no
+    // backfill call at all, no write anywhere.
+    let tags = s3_dr::backfill::state::BackfillTags::read(&s3_dr::bucket::tags(&dr, &destination).await.unwrap());
+    assert_eq!((tags.marker, tags.progress), (Some(format!("copy {}", s3_dr::detach::today())), None));
     let again = stack.run_protect(json!({ "bucket": source })).await;
     again.assert_succeeded();
-    let backfill = again.step("CheckBackfill");
+    assert_no_backfill_and_no_write(&again);
+    assert_eq!(versions(&dr, &destination).await.values().map(|v| v.1).sum::<usize>(), OBJECTS);
+
+    // The operator can ask for a new one: every object is looked at again, none copied twice.
+    let forced = stack.run_protect(json!({ "bucket": source, "backfill": "force" })).await;
+    forced.assert_succeeded();
+    let backfill = forced.step("CheckBackfill");
     assert_eq!(
         (backfill["objectsCopied"].as_u64(), backfill["objectsSkipped"].as_u64()),
         (Some(0), Some(OBJECTS as u64))

@@ -21,16 +21,62 @@ fn our_rules(configuration: Option<&aws_sdk_s3::types::ReplicationConfiguration>
 }
 
 #[tokio::test]
-async fn a_deleted_replication_configuration_is_put_back_by_its_event() {
+async fn a_deleted_replication_configuration_is_put_back_by_its_event_and_what_was_written_meanwhile_is_copied() {
     let stack = stack();
     let (source, s3) = protected_bucket(stack, "drift-rule").await;
     s3.delete_bucket_replication().bucket(&source).send().await.unwrap();
+    // Written while nothing replicated: on AWS these never reach the DR bucket by themselves.
+    for key in ["meanwhile/1.txt", "meanwhile/2.txt"] {
+        s3.put_object().bucket(&source).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+    }
 
     let run = stack.run_protect(cloudtrail_event("DeleteBucketReplication", &source)).await;
     run.assert_succeeded();
     assert_eq!(run.step("ValidateSource")["trigger"], "CloudTrail DeleteBucketReplication");
     assert_eq!(run.step("EnableReplication")["changed"], true);
+    assert!(run.step("EnableReplication")["gap"].as_str().unwrap().contains("missing"), "{:?}", run.steps);
     assert_eq!(our_rules(s3_dr::bucket::replication(&s3, &source).await.unwrap().as_ref()), 1);
+    // The destination was backfilled already, and still this run catches up.
+    assert_eq!(run.step("StartBackfill")["scope"], "catchUp");
+    let backfill = run.step("CheckBackfill");
+    assert_eq!(
+        (backfill["objectsCopied"].as_u64(), backfill["objectsSkipped"].as_u64()),
+        (Some(2), Some(2)),
+        "{backfill}"
+    );
+    let dr = stack.s3(DR_REGION).await;
+    for key in ["meanwhile/1.txt", "meanwhile/2.txt"] {
+        dr.head_object()
+            .bucket(format!("{source}-dr"))
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+    }
+    // Repaired: the next run has nothing to catch up.
+    assert_no_backfill_and_no_write(&stack.run_protect(json!({ "bucket": source })).await);
+}
+
+#[tokio::test]
+async fn s3_drs_own_calls_coming_back_as_events_start_nothing() {
+    let stack = stack();
+    // A tagged bucket not protected yet: a real event would protect it. The recorded
+    // PutBucketReplication was made by the step Lambda's role (the local stack's
+    // S3DR_STEP_ROLE_ARN): s3-dr's own echo, which would race the run that made it.
+    let source = unique("echo");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let run = stack.run_protect(cloudtrail_event("PutBucketReplication-by-s3-dr", &source)).await;
+    run.assert_succeeded();
+    let validated = run.step("ValidateSource");
+    assert_eq!(validated["action"], "skip", "{validated}");
+    assert!(validated["reason"].as_str().unwrap().contains("made by s3-dr itself"), "{validated}");
+    assert_eq!(validated["awsCalls"], json!({}), "decided from the event alone: {validated}");
+    assert_eq!(run.steps.len(), 1);
+    assert_eq!(versioning(&s3, &source).await, "Off");
+    // The same call made by a person is acted on.
+    let by_person = stack.run_protect(cloudtrail_event("PutBucketReplication", &source)).await;
+    by_person.assert_succeeded();
+    assert_eq!(by_person.step("ValidateSource")["action"], "protect");
 }
 
 #[tokio::test]

@@ -1,12 +1,16 @@
-//! moto 5.2.5 answers four S3 calls differently from AWS; `local/moto_patches.py` corrects
-//! them for the local stack. These tests run *unpatched* moto and assert each defect is still
-//! there: the day one fails, moto got it right and its patch can be deleted.
+//! moto 5.2.5 answers some S3 calls differently from AWS; `local/moto_patches.py` corrects
+//! five of them for the local stack, and two are left as they are (the tests that would need
+//! them pin AWS's behaviour with aws-smithy-mocks instead). These tests run *unpatched* moto and
+//! assert each defect is still there: the day one fails, moto got it right and its patch (or
+//! the mock standing in) can go.
 
 mod common;
 
+use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{
-    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration, ReplicationRule,
-    ReplicationRuleFilter, ReplicationRuleStatus,
+    BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus, ServerSideEncryption,
 };
 use common::*;
 use std::sync::OnceLock;
@@ -105,4 +109,116 @@ async fn moto_still_lists_buckets_without_regions_or_pages() {
         page.buckets().iter().all(|b| b.bucket_region().is_none()),
         "moto now returns BucketRegion: drop the all_buckets patch"
     );
+}
+
+/// Patched (`_key_response_put`): moto asks a CopyObject that carries Object Lock headers for
+/// Content-MD5, as if it uploaded a body.
+#[tokio::test]
+async fn moto_still_asks_a_copy_with_object_lock_headers_for_content_md5() {
+    let stack = plain_moto();
+    let s3 = stack.s3(SOURCE_REGION).await;
+    let bucket = unique("defect-lock-copy");
+    locked_bucket(&s3, &bucket).await;
+    s3.put_object().bucket(&bucket).key("a").body(b"a".to_vec().into()).send().await.unwrap();
+    let answer = s3
+        .copy_object()
+        .bucket(&bucket)
+        .key("b")
+        .copy_source(format!("{bucket}/a"))
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .send()
+        .await;
+    let error = answer
+        .expect_err("moto now copies with Object Lock headers: drop _key_response_put from local/moto_patches.py");
+    assert!(format!("{error:?}").contains("MissingUploadObjectWithObjectLockHeaders"), "{error:?}");
+}
+
+/// Not patched: moto drops the Object Lock headers of CreateMultipartUpload (AWS applies them
+/// to the object CompleteMultipartUpload makes). tests/copy_fidelity.rs asserts retention on
+/// the CopyObject path only; tests/copy_mocks.rs pins the multipart request.
+#[tokio::test]
+async fn moto_still_drops_object_lock_headers_of_a_multipart_upload() {
+    let stack = plain_moto();
+    let s3 = stack.s3(SOURCE_REGION).await;
+    let bucket = unique("defect-lock-mpu");
+    locked_bucket(&s3, &bucket).await;
+    let upload = s3
+        .create_multipart_upload()
+        .bucket(&bucket)
+        .key("k")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(DateTime::from_secs(1_924_992_000))
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let part = s3
+        .upload_part()
+        .bucket(&bucket)
+        .key("k")
+        .upload_id(id)
+        .part_number(1)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let completed = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).set_e_tag(part.e_tag().map(str::to_owned)).build())
+        .build();
+    s3.complete_multipart_upload()
+        .bucket(&bucket)
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(completed)
+        .send()
+        .await
+        .unwrap();
+    let head = s3.head_object().bucket(&bucket).key("k").send().await.unwrap();
+    assert_eq!(
+        head.object_lock_mode(),
+        None,
+        "moto now keeps Object Lock on multipart uploads: assert it in tests/copy_fidelity.rs"
+    );
+}
+
+/// Not patched: moto returns the KMS key id of SSE-KMS objects, not of DSSE-KMS ones (AWS
+/// returns it for both). tests/copy_fidelity.rs checks the key of the SSE-KMS copy only;
+/// tests/copy_mocks.rs pins that a DSSE-KMS copy asks for the DR key.
+#[tokio::test]
+async fn moto_still_omits_the_key_id_of_dsse_kms_objects() {
+    let stack = plain_moto();
+    let s3 = stack.s3(SOURCE_REGION).await;
+    let bucket = unique("defect-dsse");
+    create_bucket(&s3, &bucket, SOURCE_REGION).await;
+    let key = "arn:aws:kms:us-west-2:123456789012:key/k";
+    s3.put_object()
+        .bucket(&bucket)
+        .key("d")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(key)
+        .body(b"d".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let head = s3.head_object().bucket(&bucket).key("d").send().await.unwrap();
+    assert_eq!(head.server_side_encryption(), Some(&ServerSideEncryption::AwsKmsDsse));
+    assert_eq!(
+        head.ssekms_key_id(),
+        None,
+        "moto now returns the key id of DSSE-KMS objects: assert it in tests/copy_fidelity.rs"
+    );
+}
+
+async fn locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(SOURCE_REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }

@@ -46,6 +46,20 @@ async fn internal_errors_and_throttling_are_transient() {
     }
 }
 
+/// An object in an archive tier answers 403 with `InvalidObjectState` (GetObject) or
+/// `ObjectNotInActiveTierError` (CopyObject): not a permission problem, so never
+/// `AccessDenied` ("grant the role ..." would send the operator the wrong way).
+#[tokio::test]
+async fn an_archived_object_is_its_own_answer_not_access_denied() {
+    for code in ["InvalidObjectState", "ObjectNotInActiveTierError"] {
+        let rule = mock!(Client::get_bucket_tagging).sequence().http_status(403, s3_error(code, "archived")).build();
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
+        let error = bucket::tags(&s3, "photos").await.unwrap_err();
+        assert!(matches!(&error, DrError::AwsRequestFailed { code: c, .. } if c == code), "{code}: {error:?}");
+        assert!(!error.is_transient());
+    }
+}
+
 #[tokio::test]
 async fn access_denied_is_terminal_and_says_what_to_grant() {
     let rule = mock!(Client::get_bucket_replication)

@@ -5,7 +5,7 @@ mod common;
 
 use aws_sdk_s3::types::{
     BucketVersioningStatus, DeleteMarkerReplicationStatus, ReplicationConfiguration, ReplicationRule,
-    ReplicationRuleStatus,
+    ReplicationRuleStatus, SseKmsEncryptedObjectsStatus,
 };
 use common::*;
 use s3_dr::naming;
@@ -28,9 +28,9 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
             "EnableSourceVersioning",
             "EnsureDestination",
             "EnableReplication",
-            "CloneSettings",
             "StartBackfill",
             "CheckBackfill",
+            "CloneSettings",
             "VerifyProtection"
         ]
     );
@@ -54,6 +54,14 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     let rule_destination = rule.destination().unwrap();
     assert_eq!(rule_destination.bucket(), format!("arn:aws:s3:::{destination}"));
     assert_eq!(rule_destination.storage_class().map(|c| c.as_str()), Some("STANDARD"));
+    // An SSE-S3 bucket still replicates the objects uploaded with SSE-KMS: the rule selects
+    // them and re-encrypts them with the DR key (the stack's default, alias/s3-dr).
+    let dr_key = dr_key_arn(stack).await;
+    assert_eq!(rule_destination.encryption_configuration().and_then(|e| e.replica_kms_key_id()), Some(dr_key.as_str()));
+    assert_eq!(
+        rule.source_selection_criteria().and_then(|c| c.sse_kms_encrypted_objects()).map(|o| o.status()),
+        Some(&SseKmsEncryptedObjectsStatus::Enabled)
+    );
 
     // Destination: in the DR region, versioned, private, encrypted, marked as ours.
     let dr = stack.s3(DR_REGION).await;
@@ -72,6 +80,9 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     );
     let encryption = s3_dr::bucket::default_encryption(&dr, &destination).await.unwrap().unwrap();
     assert_eq!(encryption.algorithm, "AES256");
+    // Multipart uploads a killed copy leaves behind are aborted by s3-dr's own lifecycle rule.
+    let lifecycle = s3_dr::bucket::lifecycle(&dr, &destination).await.unwrap().unwrap();
+    assert_eq!(lifecycle.rules, vec![s3_dr::settings::abort_uploads_rule().unwrap()]);
     // The user's tags travel; the trigger tag does not (it would protect the destination).
     let tags = s3_dr::settings::sorted(s3_dr::bucket::tags(&dr, &destination).await.unwrap());
     let backfilled = format!("copy {}", s3_dr::detach::today());
@@ -93,11 +104,9 @@ async fn a_second_execution_changes_nothing() {
     stack.run_protect(json!({ "bucket": source })).await.assert_succeeded();
 
     let again = stack.run_protect(json!({ "bucket": source })).await;
-    again.assert_succeeded();
-    assert_eq!(again.steps.len(), 8);
-    for (name, output) in &again.steps {
-        assert_eq!(output["changed"], false, "{name} changed something on the second run: {output}");
-    }
+    // The backfill is not looked at again (the destination is marked), nothing is written.
+    assert_no_backfill_and_no_write(&again);
+    assert_eq!(again.steps.len(), 7);
     assert_eq!(again.step("EnsureDestination")["changes"], json!([]));
     assert_eq!(again.step("EnableReplication")["reasons"], json!([]));
 }
@@ -254,19 +263,6 @@ async fn a_missing_bucket_fails_with_a_named_error() {
     run.assert_failed_with("SourceBucketNotFound");
 }
 
-#[tokio::test]
-async fn an_sse_kms_source_without_a_configured_dr_key_is_refused_before_any_change() {
-    let stack = stack();
-    let source = unique("kms-nokey");
-    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    put_kms_default_encryption(&s3, &source, "arn:aws:kms:us-west-2:123456789012:key/source-key").await;
-
-    let run = stack.run_protect(json!({ "bucket": source })).await;
-    run.assert_failed_with("KmsKeyMissing");
-    assert!(run.cause.as_deref().unwrap().contains("S3DR_DR_KMS_KEY"), "{run:?}");
-    assert_eq!(versioning(&s3, &source).await, "Off");
-}
-
 fn cloudtrail_put_bucket_tagging(bucket: &str, tag: serde_json::Value) -> serde_json::Value {
     json!({
         "version": "0",
@@ -352,7 +348,7 @@ async fn an_empty_untagged_destination_is_adopted() {
     assert_eq!(run.step("EnsureDestination")["created"], false);
     assert_eq!(
         run.step("EnsureDestination")["changes"],
-        json!(["tags", "versioning", "publicAccessBlock", "encryption"])
+        json!(["tags", "versioning", "publicAccessBlock", "encryption", "lifecycle"])
     );
     let tags = s3_dr::bucket::tags(&dr, &destination).await.unwrap();
     assert!(tags.contains(&s3_dr::tags::Tag::new("s3-dr:source", &source)), "adopted: {tags:?}");
@@ -369,4 +365,58 @@ async fn put_replication(s3: &aws_sdk_s3::Client, bucket: &str, role: &str, rule
 
 async fn enable_versioning(s3: &aws_sdk_s3::Client, bucket: &str) {
     set_versioning(s3, bucket, BucketVersioningStatus::Enabled).await;
+}
+
+/// us-east-1 as the DR region. CreateBucket there answers 200 for a bucket you own already
+/// ("For legacy compatibility, if you re-create an existing bucket that you already own in the
+/// North Virginia Region, Amazon S3 returns 200 OK", CreateBucket API reference), which moto
+/// models. A bucket that appeared between ValidateSource and EnsureDestination, with someone's
+/// data, must be refused there as BucketAlreadyOwnedByYou is elsewhere, not marked as ours.
+#[tokio::test]
+async fn in_us_east_1_a_200_from_create_bucket_is_vetted_like_an_existing_bucket() {
+    let stack = stack();
+    let kms = stack.kms("us-east-1").await;
+    let key = kms.create_key().send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let alias = format!("alias/{}", unique("dr-east-1"));
+    kms.create_alias().alias_name(&alias).target_key_id(key_id).send().await.unwrap();
+    let config = s3_dr::config::Config::from_lookup(|name| match name {
+        "S3DR_DR_REGION" => Some("us-east-1".to_owned()),
+        "S3DR_DR_KMS_KEY" => Some(alias.clone()),
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        "S3DR_BACKFILL" => Some("copy".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let clients = stack.clients().await;
+    let context = s3_dr::steps::StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
+    let step = |name: &str, state: &serde_json::Value| json!({ "step": name, "input": state });
+    let east = stack.s3("us-east-1").await;
+
+    // Someone else's data lands in the destination name after ValidateSource looked.
+    let taken = unique("east-taken");
+    source_bucket(stack, &taken, SOURCE_REGION, &[("dr", "true")]).await;
+    let state = s3_dr::steps::dispatch(&context, &step("ValidateSource", &json!({ "bucket": taken }))).await.unwrap();
+    assert_eq!(state["ValidateSource"]["destination"]["exists"], false);
+    let destination = format!("{taken}-dr");
+    create_bucket(&east, &destination, "us-east-1").await;
+    east.put_object().bucket(&destination).key("theirs.csv").body(b"1".to_vec().into()).send().await.unwrap();
+    let error = s3_dr::steps::dispatch(&context, &step("EnsureDestination", &state)).await.unwrap_err();
+    assert_eq!(error.error_type(), "DestinationConflict", "{error}");
+    assert!(s3_dr::bucket::tags(&east, &destination).await.unwrap().is_empty(), "not marked as ours");
+
+    // A fresh name: created (200), found empty and untagged, marked as ours.
+    let fresh = unique("east-fresh");
+    source_bucket(stack, &fresh, SOURCE_REGION, &[("dr", "true")]).await;
+    let state = s3_dr::steps::dispatch(&context, &step("ValidateSource", &json!({ "bucket": fresh }))).await.unwrap();
+    let state = s3_dr::steps::dispatch(&context, &step("EnsureDestination", &state)).await.unwrap();
+    assert_eq!(state["EnsureDestination"]["created"], true, "{state}");
+    let tags = s3_dr::bucket::tags(&east, &format!("{fresh}-dr")).await.unwrap();
+    assert!(tags.contains(&s3_dr::tags::Tag::new("s3-dr:source", &fresh)), "{tags:?}");
 }

@@ -1,4 +1,4 @@
-//! The sweep over 200 buckets in every state s3-dr can find them in, through the real sweep
+//! The sweep over 220 buckets in every state s3-dr can find them in, through the real sweep
 //! workflow; the protect and detach executions it starts run on the same stack. A second sweep
 //! starts nothing.
 
@@ -21,9 +21,15 @@ enum Kind {
     RuleAltered,
     LeftoverRule,
     Clean,
+    /// Configured, but the destination carries no backfill marker and no heartbeat.
+    BackfillNotStarted,
+    /// A copy heartbeat an hour old: the execution that copied died.
+    BackfillStalled,
+    /// A fresh copy heartbeat: a backfill under way, left alone.
+    BackfillRunning,
 }
 
-const LAYOUT: [(Kind, usize); 7] = [
+const LAYOUT: [(Kind, usize); 10] = [
     (Kind::Healthy, 60),
     (Kind::NoReplication, 15),
     (Kind::SourceSuspended, 15),
@@ -31,7 +37,14 @@ const LAYOUT: [(Kind, usize); 7] = [
     (Kind::RuleAltered, 15),
     (Kind::LeftoverRule, 40),
     (Kind::Clean, 40),
+    (Kind::BackfillNotStarted, 10),
+    (Kind::BackfillStalled, 5),
+    (Kind::BackfillRunning, 5),
 ];
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
 
 /// A bucket made protected directly (7 calls instead of a workflow run), then broken in the
 /// way `kind` says.
@@ -51,6 +64,19 @@ async fn make(stack: &Stack, source: &str, kind: Kind) {
         Kind::SourceSuspended => set_versioning(&s3, source, BucketVersioningStatus::Suspended).await,
         Kind::DestinationSuspended => {
             set_versioning(&stack.s3(DR_REGION).await, &destination, BucketVersioningStatus::Suspended).await
+        }
+        Kind::BackfillNotStarted => {
+            tag_bucket(&stack.s3(DR_REGION).await, &destination, &[("s3-dr:source", source)]).await
+        }
+        Kind::BackfillStalled | Kind::BackfillRunning => {
+            let at = if kind == Kind::BackfillStalled { now() - 3600 } else { now() };
+            let heartbeat = format!("copy:{at}:data/0042");
+            tag_bucket(
+                &stack.s3(DR_REGION).await,
+                &destination,
+                &[("s3-dr:source", source), ("s3-dr:backfill-progress", &heartbeat)],
+            )
+            .await
         }
         _ => {}
     }
@@ -102,15 +128,16 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
     let sources = buckets.len();
     let destinations = sources - 40;
     assert_eq!(report["scanned"], sources + destinations, "{report}");
-    assert_eq!(report["tagged"], 120, "{report}");
+    assert_eq!(report["tagged"], 140, "{report}");
     assert_eq!(report["protected"], 60, "{report}");
-    assert_eq!(report["repaired"], 60, "{report}");
+    assert_eq!(report["repaired"], 75, "{report}");
+    assert_eq!(report["backfilling"], 5, "{report}");
     assert_eq!(report["detached"], 40, "{report}");
     assert_eq!((report["failed"].as_u64(), report["alreadyStarted"].as_u64()), (Some(0), Some(0)), "{report}");
     // Exactly the drifted and the leftover buckets, by name.
     let mut expected: Vec<String> = buckets
         .iter()
-        .filter(|(_, kind)| !matches!(kind, Kind::Healthy | Kind::Clean))
+        .filter(|(_, kind)| !matches!(kind, Kind::Healthy | Kind::Clean | Kind::BackfillRunning))
         .map(|(name, kind)| format!("{name}: {}", if *kind == Kind::LeftoverRule { "detach" } else { "protect" }))
         .collect();
     expected.sort();
@@ -122,7 +149,7 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
         .collect();
     assert_eq!(started, expected);
 
-    assert_eq!(wait_for_all_executions(stack).await, 100);
+    assert_eq!(wait_for_all_executions(stack).await, 115);
     let clients = stack.clients().await;
     let config = protect_config("STANDARD");
     for (name, kind) in &buckets {
@@ -131,6 +158,11 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
             Kind::LeftoverRule | Kind::Clean => {
                 assert_eq!((status.protected, status.rule), (false, "missing"), "{name} {kind:?}")
             }
+            // Configured, and its backfill under way: not protected until it is done.
+            Kind::BackfillRunning => {
+                assert!(status.configured && !status.protected, "{name}: {status:?}");
+                assert!(status.backfill_state.as_deref().unwrap().starts_with("running"), "{status:?}");
+            }
             _ => assert!(status.protected, "{name} {kind:?}: {status:?}"),
         }
     }
@@ -138,9 +170,9 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
     let again = stack.run_workflow("sweep", json!({})).await;
     again.assert_succeeded();
     let report = again.step("Sweep");
-    assert_eq!(report["protected"], 120, "{report}");
+    assert_eq!((report["protected"].as_u64(), report["backfilling"].as_u64()), (Some(135), Some(5)), "{report}");
     for count in ["repaired", "detached", "alreadyStarted", "failed"] {
         assert_eq!(report[count], 0, "{count}: {report}");
     }
-    assert_eq!(wait_for_all_executions(stack).await, 100, "the second sweep started nothing");
+    assert_eq!(wait_for_all_executions(stack).await, 115, "the second sweep started nothing");
 }

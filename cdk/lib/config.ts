@@ -11,9 +11,10 @@ export interface S3DrConfig {
   readonly matchTag: string;
   readonly destinationSuffix: string;
   readonly storageClass: string;
-  /** Key ARN in the DR region for SSE-KMS sources (IAM needs the ARN, not an alias). */
+  /** Key ARN in the DR region that SSE-KMS objects are re-encrypted with (IAM needs the ARN,
+   * not an alias); unset, the app creates one (`alias/s3-dr`, DrKeyStack). */
   readonly drKmsKeyArn?: string;
-  /** Keys the sources encrypt with: the replication role may decrypt with these only. */
+  /** Source keys of other accounts: the account's own keys are granted through S3 already. */
   readonly sourceKmsKeyArns: string[];
   readonly replicationTimeControl: boolean;
   readonly publicAccess: 'block-all' | 'same-as-source';
@@ -38,8 +39,8 @@ export const SETTINGS: [keyof S3DrConfig, unknown, string][] = [
   ['matchTag', 'dr=true', 'KEY=VALUE tag that requests protection'],
   ['destinationSuffix', '-dr', 'destination name = source name + suffix'],
   ['storageClass', 'STANDARD', 'storage class of the replicas'],
-  ['drKmsKeyArn', undefined, 'DR-region key ARN for SSE-KMS sources'],
-  ['sourceKmsKeyArns', [], 'source keys the replication role may decrypt with'],
+  ['drKmsKeyArn', undefined, 'DR-region key ARN for SSE-KMS objects (unset: the app creates alias/s3-dr)'],
+  ['sourceKmsKeyArns', [], "source keys of other accounts (the account's own are granted through S3)"],
   ['replicationTimeControl', false, 'Replication Time Control (15-minute SLA) and metrics'],
   ['publicAccess', 'block-all', 'destination public access block: block-all or same-as-source'],
   ['backfill', 'batch', 'existing objects: batch (S3 Batch Replication), copy, or off'],

@@ -17,6 +17,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { alarmTopic } from './alarm-topic';
 import { S3DrConfig } from './config';
+import { DR_KEY_ALIAS } from './dr-key-stack';
 import { cloudTrailPattern, DRIFT_EVENTS, TAGGING_EVENTS } from './events';
 
 export const STATEMACHINE_DIR = path.join(__dirname, '..', '..', 'statemachine');
@@ -69,6 +70,15 @@ export class S3DrStack extends Stack {
     const machineArn = (stem: string) =>
       this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: machineName(stem), arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
+    // Keys: the DR key (configured, or made by DrKeyStack and known by its alias), and the
+    // sources' keys, whichever they are, used only through S3.
+    const drKey = this.drKeyGrant(config);
+    const anyKeyOfTheAccount = this.formatArn({ service: 'kms', region: '*', resource: 'key', resourceName: '*' });
+    const throughS3In = (regions: string[]) => ({ 'kms:ViaService': regions.map((r) => `s3.${r}.amazonaws.com`) });
+    // S3 asks KMS with the object's ARN as encryption context, or the bucket's with an S3
+    // Bucket Key (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
+    const forS3Objects = { 'kms:EncryptionContext:aws:s3:arn': [anyBucket] };
+
     // --- Roles S3 assumes -----------------------------------------------------------------
     this.replicationRole = new iam.Role(this, 'ReplicationRole', {
       roleName: `s3-dr-replication-${this.region}`,
@@ -90,20 +100,29 @@ export class S3DrStack extends Stack {
       actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags', 's3:ObjectOwnerOverrideToBucketOwner'],
       resources: [destinationObjects],
     }));
-    if (config.sourceKmsKeyArns.length > 0) {
-      this.replicationRole.addToPolicy(new iam.PolicyStatement({
-        sid: 'DecryptSourceObjects', actions: ['kms:Decrypt'], resources: config.sourceKmsKeyArns,
-      }));
-    }
-    if (config.drKmsKeyArn) {
-      this.replicationRole.addToPolicy(new iam.PolicyStatement({
-        sid: 'EncryptReplicas', actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [config.drKmsKeyArn],
-      }));
-    }
+    // Any key of the account (and the listed ones of other accounts), but only through S3 in
+    // a source region and for S3 objects: a source key added tomorrow needs no change here, as
+    // AWS's replication-with-KMS example scopes it (kms:ViaService, encryption context).
+    this.replicationRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'DecryptSourceObjectsThroughS3',
+      actions: ['kms:Decrypt'],
+      resources: [anyKeyOfTheAccount, ...config.sourceKmsKeyArns],
+      conditions: { StringEquals: throughS3In(config.sourceRegions), StringLike: forS3Objects },
+    }));
+    this.replicationRole.addToPolicy(new iam.PolicyStatement({
+      sid: 'EncryptReplicasWithTheDrKey',
+      actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+      resources: drKey.resources,
+      conditions: { StringEquals: throughS3In([config.drRegion]), StringLike: forS3Objects, ...drKey.conditions },
+    }));
     Validations.of(this.replicationRole).acknowledge(
       ...['Resource::arn:<AWS::Partition>:s3:::*', 'Resource::arn:<AWS::Partition>:s3:::*/*', `Resource::arn:<AWS::Partition>:s3:::*${suffix}/*`].map((finding) => ({
         id: `AwsSolutions-IAM5[${finding}]`,
         reason: 'Sources are any bucket tagged for protection, known only at run time, and destinations any bucket named with the s3-dr suffix; the actions are the replication ones only.',
+      })),
+      ...this.kmsFindings(config).map((finding) => ({
+        id: `AwsSolutions-IAM5[${finding}]`,
+        reason: 'Source objects may be encrypted with any key of the account (a per-key list goes stale as keys are added); the grant holds only through S3 in the source regions (kms:ViaService) and for S3 objects (encryption context). The DR key is matched by its alias when the deployment made it in the DR region.',
       })),
     );
 
@@ -162,6 +181,7 @@ export class S3DrStack extends Stack {
       logGroup: functionLogs,
       tracing: config.xrayTracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       environment: lambdaEnvironment(config, {
+        stepRole: functionRole.roleArn,
         replicationRole: this.replicationRole.roleArn,
         batchRole: this.batchRole.roleArn,
         protect: machineArn('protect-bucket'),
@@ -302,6 +322,24 @@ export class S3DrStack extends Stack {
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });
   }
 
+  /** The DR key as IAM grants it (see DrKeyGrant). */
+  private drKeyGrant(config: S3DrConfig): DrKeyGrant {
+    if (config.drKmsKeyArn) return { resources: [config.drKmsKeyArn], conditions: {} };
+    return {
+      resources: [this.formatArn({ service: 'kms', region: config.drRegion, resource: 'key', resourceName: '*' })],
+      conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': DR_KEY_ALIAS } },
+    };
+  }
+
+  /** The cdk-nag findings the KMS grants raise (wildcard key resources), as it names them. */
+  private kmsFindings(config: S3DrConfig): string[] {
+    const account = Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account;
+    return [
+      `Resource::arn:<AWS::Partition>:kms:*:${account}:key/*`,
+      ...(config.drKmsKeyArn ? [] : [`Resource::arn:<AWS::Partition>:kms:${config.drRegion}:${account}:key/*`]),
+    ];
+  }
+
   /** The Lambda may make exactly the calls its steps make (README lists them by step). */
   private grantStepCalls(role: iam.Role, config: S3DrConfig, arns: Record<string, string>) {
     const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
@@ -319,20 +357,28 @@ export class S3DrStack extends Stack {
       's3:DeleteBucketWebsite', 's3:PutBucketOwnershipControls', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy',
       's3:PutBucketObjectLockConfiguration',
     ], [arns.destinationBuckets]);
-    allow('CopyBackfillRead', ['s3:GetObject', 's3:GetObjectTagging'], [arns.anyObject]);
-    allow('CopyBackfillWrite', ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'], [arns.destinationObjects]);
+    // HeadObject shows retention and legal hold only with their read permissions; a copy sets
+    // them with their write permissions.
+    allow('CopyBackfillRead', ['s3:GetObject', 's3:GetObjectTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold'], [arns.anyObject]);
+    allow('CopyBackfillWrite', [
+      's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:PutObjectRetention', 's3:PutObjectLegalHold',
+    ], [arns.destinationObjects]);
     allow('SweepListsBuckets', ['s3:ListAllMyBuckets'], ['*']);
     allow('BatchBackfillJobs', ['s3:CreateJob', 's3:ListJobs'], ['*']);
     allow('BatchBackfillStatus', ['s3:DescribeJob'], [this.formatArn({ service: 's3', region: '*', resource: 'job', resourceName: '*' })]);
     allow('StartWorkflows', ['states:StartExecution'], [arns.protect, arns.detach]);
     allow('PassReplicationRole', ['iam:PassRole'], [this.replicationRole.roleArn], { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } });
     allow('PassBatchRole', ['iam:PassRole'], [this.batchRole.roleArn], { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } });
-    if (config.drKmsKeyArn) {
-      allow('UseDrKey', ['kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'], [config.drKmsKeyArn]);
-    }
-    if (config.sourceKmsKeyArns.length > 0) {
-      allow('ReadSourceKeys', ['kms:Decrypt'], config.sourceKmsKeyArns);
-    }
+    // ValidateSource resolves the DR key; the copy backfill reads SSE-KMS sources and writes
+    // with the DR key, both through S3 only.
+    const drKey = this.drKeyGrant(config);
+    const anyKeyOfTheAccount = this.formatArn({ service: 'kms', region: '*', resource: 'key', resourceName: '*' });
+    const throughS3In = (regions: string[]) => ({ 'kms:ViaService': regions.map((r) => `s3.${r}.amazonaws.com`) });
+    allow('DescribeDrKey', ['kms:DescribeKey'], drKey.resources, drKey.conditions);
+    allow('CopyWithTheDrKeyThroughS3', ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'], drKey.resources,
+      { StringEquals: throughS3In([config.drRegion]), ...drKey.conditions });
+    allow('ReadSourceObjectsThroughS3', ['kms:Decrypt'], [anyKeyOfTheAccount, ...config.sourceKmsKeyArns],
+      { StringEquals: throughS3In(config.sourceRegions) });
     const policy = role.node.tryFindChild('DefaultPolicy');
     if (policy) {
       Validations.of(policy).acknowledge(
@@ -343,16 +389,24 @@ export class S3DrStack extends Stack {
           `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}/*`,
           'Resource::*',
           `Resource::arn:<AWS::Partition>:s3:*:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:job/*`,
+          ...this.kmsFindings(config),
         ].map((finding) => ({
           id: `AwsSolutions-IAM5[${finding}]`,
-          reason: 'Source buckets are whichever are tagged (known at run time), destinations are named with the s3-dr suffix, ListAllMyBuckets/CreateJob/ListJobs take no resource, and jobs are created at run time; every action is listed, none is a wildcard.',
+          reason: 'Source buckets are whichever are tagged (known at run time), destinations are named with the s3-dr suffix, ListAllMyBuckets/CreateJob/ListJobs take no resource, jobs are created at run time, and KMS keys are used only through S3 (any source key) or are the DR key (by alias); every action is listed, none is a wildcard.',
         })),
       );
     }
   }
 }
 
-function lambdaEnvironment(config: S3DrConfig, arns: { replicationRole: string; batchRole: string; protect: string; detach: string }): Record<string, string> {
+/** How IAM names the DR key: its ARN, or (made by DrKeyStack in another region) any key of the
+ * DR region that carries the alias. */
+export interface DrKeyGrant {
+  readonly resources: string[];
+  readonly conditions: Record<string, unknown>;
+}
+
+function lambdaEnvironment(config: S3DrConfig, arns: { stepRole: string; replicationRole: string; batchRole: string; protect: string; detach: string }): Record<string, string> {
   const environment: Record<string, string> = {
     S3DR_DR_REGION: config.drRegion,
     S3DR_DESTINATION_SUFFIX: config.destinationSuffix,
@@ -366,8 +420,10 @@ function lambdaEnvironment(config: S3DrConfig, arns: { replicationRole: string; 
     S3DR_BATCH_REPORT_PREFIX: config.batchReportPrefix,
     S3DR_PROTECT_STATE_MACHINE_ARN: arns.protect,
     S3DR_DETACH_STATE_MACHINE_ARN: arns.detach,
+    // Events the Lambda's own calls cause come back through CloudTrail: it ignores them.
+    S3DR_STEP_ROLE_ARN: arns.stepRole,
+    S3DR_DR_KMS_KEY: config.drKmsKeyArn ?? DR_KEY_ALIAS,
   };
-  if (config.drKmsKeyArn) environment.S3DR_DR_KMS_KEY = config.drKmsKeyArn;
   if (config.batchReportBucket) environment.S3DR_BATCH_REPORT_BUCKET = config.batchReportBucket;
   return environment;
 }

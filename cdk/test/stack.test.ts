@@ -87,6 +87,8 @@ describe('the step Lambda', () => {
           S3DR_BATCH_REPORT_BUCKET: 's3-dr-reports-{region}',
           S3DR_REPLICATION_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReplicationRole'), 'Arn'] },
           S3DR_BATCH_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BatchOperationsRole'), 'Arn'] },
+          // The events its own calls cause are recognised by its role, and ignored.
+          S3DR_STEP_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StepFunctionRole'), 'Arn'] },
         }),
       },
     });
@@ -178,11 +180,17 @@ describe('IAM, least privilege', () => {
     assert.ok(passed.some(([resource, service]) => resource.includes('BatchOperationsRole') && service === 'batchoperations.s3.amazonaws.com'), JSON.stringify(passed));
   });
 
-  it('uses KMS only on the configured keys', () => {
+  it('uses KMS keys only through S3, or the DR key itself', () => {
+    const anyKey = JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':kms:*:123456789012:key/*']] });
     for (const statement of all.filter((s) => list(s.Action).some((a: string) => a.startsWith('kms:')))) {
-      if (list(statement.Action).every((a: string) => ['kms:Decrypt', 'kms:GenerateDataKey*'].includes(a)) && statement.Principal) continue;
-      for (const resource of list(statement.Resource)) {
-        assert.ok([DR_KEY, SOURCE_KEY].includes(resource as string) || JSON.stringify(resource).includes('AlarmTopicKey'), `KMS on ${JSON.stringify(resource)}`);
+      if (statement.Principal) continue; // key policies (the alarm topic's key)
+      const resources = list(statement.Resource).map((r) => (typeof r === 'string' ? r : JSON.stringify(r)));
+      if (resources.includes(anyKey)) {
+        // Any key of the account: only as S3 uses it on the caller's behalf.
+        assert.deepEqual(statement.Condition.StringEquals['kms:ViaService'], ['s3.us-east-1.amazonaws.com', 's3.us-west-2.amazonaws.com'], JSON.stringify(statement));
+        assert.deepEqual(list(statement.Action), ['kms:Decrypt']);
+      } else {
+        assert.deepEqual(resources, [DR_KEY], `KMS on ${resources}`);
       }
     }
   });
@@ -197,7 +205,16 @@ describe('IAM, least privilege', () => {
     });
     const replication = all.find((s) => s.Sid === 'WriteReplicasToDestinations');
     assert.deepEqual(replication.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*-dr/*']] });
-    assert.deepEqual(all.find((s) => s.Sid === 'DecryptSourceObjects').Resource, SOURCE_KEY);
+    // Source objects under any key of the account, through S3 in a source region only, for S3
+    // objects only (AWS's replication-with-KMS example); the other accounts' keys named.
+    const decrypt = all.find((s) => s.Sid === 'DecryptSourceObjectsThroughS3');
+    assert.deepEqual(decrypt.Resource[1], SOURCE_KEY);
+    assert.deepEqual(decrypt.Condition, {
+      StringEquals: { 'kms:ViaService': ['s3.us-east-1.amazonaws.com', 's3.us-west-2.amazonaws.com'] },
+      StringLike: { 'kms:EncryptionContext:aws:s3:arn': [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*']] }] },
+    });
+    const encrypt = all.find((s) => s.Sid === 'EncryptReplicasWithTheDrKey');
+    assert.deepEqual([encrypt.Resource, encrypt.Condition.StringEquals['kms:ViaService']], [DR_KEY, ['s3.us-east-2.amazonaws.com']]);
   });
 
   it('lets the Lambda write bucket settings only on destinations, and start only the two workflows', () => {
@@ -260,7 +277,24 @@ describe('configuration', () => {
     const minimal = synth({ backfill: 'copy', batchReportBucket: '', sourceRegions: ['us-east-1'] });
     assert.equal(minimal.forwarders.length, 0);
     minimal.home.resourceCountIs('AWS::SNS::Subscription', 0);
-    const kms = statements(minimal.home).filter((s) => list(s.Action).some((a: string) => a.startsWith('kms:')) && !s.Principal);
-    assert.deepEqual(kms, []);
+  });
+
+  it('makes the DR key when none is configured: rotated, retained, alias/s3-dr, granted by its alias', () => {
+    const minimal = synth({ backfill: 'copy', batchReportBucket: '' });
+    assert.ok(minimal.drKey, 'a DR key stack');
+    assert.equal(minimal.drKey.region, 'us-east-2');
+    const key = Template.fromStack(minimal.drKey);
+    key.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    key.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    key.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/s3-dr' });
+    minimal.home.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ S3DR_DR_KMS_KEY: 'alias/s3-dr' }) },
+    });
+    const byAlias = statements(minimal.home).filter((s) => s.Condition?.['ForAnyValue:StringEquals']?.['kms:ResourceAliases'] === 'alias/s3-dr');
+    assert.deepEqual(byAlias.map((s) => s.Sid).sort(), ['CopyWithTheDrKeyThroughS3', 'DescribeDrKey', 'EncryptReplicasWithTheDrKey']);
+    for (const statement of byAlias) {
+      assert.deepEqual(statement.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':kms:us-east-2:123456789012:key/*']] });
+    }
+    assert.equal(deployed.drKey, undefined, 'a configured key is used as it is');
   });
 });

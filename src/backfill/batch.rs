@@ -1,6 +1,6 @@
 //! `batch` backfill: one S3 Batch Replication job per bucket and rule. S3 builds the manifest
-//! itself (objects eligible for replication whose status is NONE or FAILED), copies them with
-//! the replication rule's own settings, and writes a completion report.
+//! itself (objects eligible for replication, by replication status: see [`statuses`]), copies
+//! them with the replication rule's own settings, and writes a completion report.
 //!
 //! AWS calls: s3control ListJobs (an unfinished job for this bucket is followed, not repeated),
 //! CreateJob (its token makes a retry return the same job), then DescribeJob per poll. Not available on the local stack (moto has no S3 Control jobs): the
@@ -11,7 +11,7 @@ use aws_sdk_s3control::types::{
     JobStatus, ReplicationStatus, S3JobManifestGenerator, S3ReplicateObjectOperation,
 };
 
-use crate::backfill::{job_state, JobState, Progress, Strategy};
+use crate::backfill::{job_state, JobState, Progress, Scope, Strategy};
 use crate::error::{AwsResultExt, DrError};
 
 /// Everything CreateJob needs, decided before the call.
@@ -24,6 +24,29 @@ pub struct JobRequest {
     pub report_bucket: String,
     pub report_prefix: String,
     pub token: String,
+    pub scope: Scope,
+}
+
+/// The replication statuses a job's manifest takes. A first (or forced) backfill takes every
+/// object whatever its history: `COMPLETED` ones were replicated to another destination (a
+/// foreign rule s3-dr keeps), `REPLICA`s were replicated into this bucket, and neither has
+/// reached ours. "If you want to back-fill a destination bucket with objects that have been
+/// replicated to another destination, include COMPLETED ... If you want [to] replicate objects
+/// previously replicated, include REPLICA"
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html).
+/// A catch-up after a repair takes only what replication did not copy: NONE and FAILED.
+pub fn statuses(scope: Scope) -> Vec<ReplicationStatus> {
+    match scope {
+        Scope::Full => {
+            vec![
+                ReplicationStatus::None,
+                ReplicationStatus::Failed,
+                ReplicationStatus::Completed,
+                ReplicationStatus::Replica,
+            ]
+        }
+        Scope::CatchUp => vec![ReplicationStatus::None, ReplicationStatus::Failed],
+    }
 }
 
 impl JobRequest {
@@ -86,8 +109,7 @@ pub async fn create_job(client: &aws_sdk_s3control::Client, request: &JobRequest
         .filter(
             JobManifestGeneratorFilter::builder()
                 .eligible_for_replication(true)
-                .object_replication_statuses(ReplicationStatus::None)
-                .object_replication_statuses(ReplicationStatus::Failed)
+                .set_object_replication_statuses(Some(statuses(request.scope)))
                 .build(),
         )
         .build()
@@ -117,6 +139,38 @@ pub async fn create_job(client: &aws_sdk_s3control::Client, request: &JobRequest
         .job_id()
         .map(str::to_owned)
         .ok_or_else(|| DrError::Internal(format!("CreateJob for {bucket} returned no job id")))
+}
+
+/// What an earlier execution's job came to, for a run that finds its id on the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// Still running: follow it.
+    Running,
+    /// Complete without failures: following it finishes at once.
+    Complete,
+    /// Complete with failed tasks: a catch-up job takes those (their status is FAILED).
+    CatchUpFailures,
+    /// Failed or cancelled as a whole: a new job.
+    Restart,
+}
+
+pub async fn follow(
+    client: &aws_sdk_s3control::Client,
+    account_id: &str,
+    source_bucket: &str,
+    job_id: &str,
+) -> Result<Followed, DrError> {
+    let output =
+        client.describe_job().account_id(account_id).job_id(job_id).send().await.aws(source_bucket, "DescribeJob")?;
+    let job = output.job();
+    let status = job.and_then(|j| j.status()).map_or("Unknown", |s| s.as_str());
+    let failed = job.and_then(|j| j.progress_summary()).and_then(|p| p.number_of_tasks_failed()).unwrap_or(0);
+    Ok(match job_state(status) {
+        JobState::Running => Followed::Running,
+        JobState::Complete if failed == 0 => Followed::Complete,
+        JobState::Complete => Followed::CatchUpFailures,
+        JobState::Failed => Followed::Restart,
+    })
 }
 
 /// Poll the job once and fold what it says into `progress`. A failed or cancelled job, or a

@@ -1,21 +1,38 @@
 //! `copy` backfill: the Lambda copies the objects itself, one bounded page per invocation, so a
 //! bucket of any size is copied in a loop of short invocations that can stop and resume.
 //!
+//! A page is at most `page_size` objects and `page_bytes` bytes (at least one object), and it
+//! stops taking new objects when the invocation's deadline comes near; the next page starts
+//! after the last object taken.
+//!
 //! AWS calls per page: ListObjectsV2 on the source (one page), ListObjectsV2 on the destination
-//! over the same key range (to skip what is already there), then per object to copy either one
-//! CopyObject, or HeadObject + GetObjectTagging + CreateMultipartUpload + UploadPartCopy per
-//! part + CompleteMultipartUpload, with at most `concurrency` objects in flight.
+//! over the same key range (to skip what is already there), then per object to copy HeadObject
+//! (what the copy must carry, and whether S3 can copy it at all) and either one CopyObject, or
+//! GetObjectTagging + CreateMultipartUpload + UploadPartCopy per part + CompleteMultipartUpload,
+//! with at most `concurrency` objects in flight.
 
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::primitives::DateTime;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ObjectLockLegalHoldStatus,
+    ObjectLockMode, ServerSideEncryption, StorageClass,
+};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::backfill::object::{copy_plan, copyability, CopyEncryption, CopyPlan, NotCopyable, SourceObject};
 use crate::backfill::{already_copied, copy_source, part_ranges, part_size, tagging_header, Listed, Progress};
-use crate::error::{aws_code, AwsResultExt, DrError};
+use crate::error::{aws_code, http_status, AwsResultExt, DrError, ARCHIVED_OBJECT_CODES};
 
 /// Parts of one object copied at once.
 const PART_CONCURRENCY: usize = 4;
+/// No new object is started with less time than this left in the invocation: a CopyObject of
+/// up to 5 GiB must finish inside it.
+const START_MARGIN: Duration = Duration::from_secs(120);
+/// No new part of a multipart copy is started with less time than this left.
+const PART_MARGIN: Duration = Duration::from_secs(60);
 
 /// One bucket's copy backfill: where from, where to, and how.
 pub struct CopyJob<'a> {
@@ -24,20 +41,27 @@ pub struct CopyJob<'a> {
     pub source_bucket: &'a str,
     pub destination_bucket: &'a str,
     pub storage_class: &'a str,
-    /// DR-region key for an SSE-KMS source: copies are encrypted with it.
-    pub kms_key: Option<&'a str>,
+    /// DR-region key ARN: SSE-KMS and DSSE-KMS objects are copied with it.
+    pub dr_key: &'a str,
+    /// The destination has Object Lock: retention and legal holds are copied.
+    pub destination_locked: bool,
     pub multipart_threshold: u64,
     pub page_size: i32,
+    pub page_bytes: u64,
     pub concurrency: usize,
+    /// The invocation's deadline (None: no limit, as in `s3-dr plan`).
+    pub deadline: Option<SystemTime>,
     /// `s3-dr plan`: count what would be copied, copy nothing.
     pub dry_run: bool,
     /// False only in a dry run before the destination exists: nothing is there yet.
     pub destination_exists: bool,
 }
 
+#[derive(Debug)]
 enum Outcome {
     Copied(u64),
     Skipped,
+    NotReplicable(NotCopyable),
 }
 
 /// Copy one page of current object versions and advance `progress`. On a transient fault the
@@ -53,7 +77,8 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
         .await
         .aws(job.source_bucket, "ListObjectsV2")?;
     let objects: Vec<Listed> = listing.contents().iter().filter_map(listed).collect();
-    let Some(last_key) = objects.last().map(|o| o.key.clone()) else {
+    let page = &objects[..within_bytes(&objects, job.page_bytes)];
+    let Some(last_key) = page.last().map(|o| o.key.clone()) else {
         progress.done = true;
         progress.summarize();
         return Ok(());
@@ -63,16 +88,18 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
         false => HashMap::new(),
     };
 
-    let outcomes: Vec<(Listed, Result<Outcome, DrError>)> = futures::stream::iter(objects)
-        .map(|object| {
+    // Objects are started in key order; the deadline stops the starting, never the first.
+    let outcomes: Vec<(&Listed, Result<Outcome, DrError>)> = futures::stream::iter(page.iter().enumerate())
+        .take_while(|(index, _)| futures::future::ready(*index == 0 || time_left(job.deadline, START_MARGIN)))
+        .map(|(_, object)| {
             let existing = &existing;
             async move {
-                let outcome = if already_copied(&object, existing.get(&object.key)) {
+                let outcome = if already_copied(object, existing.get(&object.key)) {
                     Ok(Outcome::Skipped)
                 } else if job.dry_run {
                     Ok(Outcome::Copied(object.size))
                 } else {
-                    copy_object(job, &object).await
+                    copy_object(job, object).await
                 };
                 (object, outcome)
             }
@@ -80,15 +107,21 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
         .buffer_unordered(job.concurrency.max(1))
         .collect()
         .await;
+    let started = outcomes.len();
 
     let mut transient = None;
+    let mut copied = 0;
     for (object, outcome) in outcomes {
         match outcome {
             Ok(Outcome::Copied(bytes)) => {
-                progress.objects_copied += 1;
+                copied += 1;
                 progress.bytes_copied += bytes;
             }
             Ok(Outcome::Skipped) => progress.objects_skipped += 1,
+            Ok(Outcome::NotReplicable(why)) => {
+                tracing::warn!(key = %object.key, why = why.describe(), "object cannot be copied");
+                progress.record_not_replicable(&object.key, &why);
+            }
             Err(error) if error.is_transient() => transient = Some(error),
             Err(error) => progress.record_failure(&object.key, &error.to_string()),
         }
@@ -96,12 +129,31 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
     if let Some(error) = transient {
         return Err(error);
     }
+    progress.objects_copied += copied;
     progress.pages += 1;
-    progress.changed |= progress.objects_copied > 0;
-    progress.continue_after = Some(last_key);
-    progress.done = !listing.is_truncated().unwrap_or(false);
+    progress.changed |= copied > 0;
+    progress.continue_after = page.get(started.saturating_sub(1)).map(|o| o.key.clone());
+    progress.done = started == objects.len() && !listing.is_truncated().unwrap_or(false);
     progress.summarize();
     Ok(())
+}
+
+/// How many of `objects`, from the first, fit in `budget` bytes (at least one).
+fn within_bytes(objects: &[Listed], budget: u64) -> usize {
+    let mut total = 0u64;
+    let fitting = objects
+        .iter()
+        .take_while(|o| {
+            total = total.saturating_add(o.size);
+            total <= budget
+        })
+        .count();
+    fitting.max(1).min(objects.len())
+}
+
+/// Whether at least `margin` is left before `deadline`.
+fn time_left(deadline: Option<SystemTime>, margin: Duration) -> bool {
+    deadline.is_none_or(|d| d.duration_since(SystemTime::now()).is_ok_and(|left| left >= margin))
 }
 
 fn listed(object: &aws_sdk_s3::types::Object) -> Option<Listed> {
@@ -144,23 +196,103 @@ async fn list_destination(
 }
 
 async fn copy_object(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrError> {
+    let head = match head_source(job, object).await? {
+        Ok(head) => head,
+        Err(outcome) => return Ok(outcome),
+    };
+    let facts = source_object(&head);
+    if let Err(why) = copyability(&facts) {
+        return Ok(Outcome::NotReplicable(why));
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let plan = copy_plan(&facts, job.dr_key, job.destination_locked, now);
     let result = if object.size >= job.multipart_threshold {
-        copy_in_parts(job, object).await
+        copy_in_parts(job, object, &head, &plan).await
     } else {
-        copy_whole(job, object).await
+        copy_whole(job, object, &plan).await
     };
     match result {
-        // The source was overwritten or deleted since the listing: the new version is the
-        // replication rule's to copy (the rule exists before the backfill starts).
-        Err(DrError::AwsRequestFailed { code, .. }) if code == "PreconditionFailed" || code == "NoSuchKey" => {
-            Ok(Outcome::Skipped)
-        }
-        other => other,
+        Err(error) => Ok(not_copied(error)?),
+        copied => copied,
     }
 }
 
-/// CopyObject keeps metadata, content type and tags (the COPY directives are the default).
-async fn copy_whole(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrError> {
+/// What a failed copy means: an archived or SSE-C object S3 cannot copy (the listing and HEAD
+/// could not tell, e.g. a tier change meanwhile), a source overwritten or deleted since the
+/// listing (the new version is the replication rule's to copy: the rule exists before the
+/// backfill starts), or a real failure.
+fn not_copied(error: DrError) -> Result<Outcome, DrError> {
+    match error {
+        DrError::AwsRequestFailed { code, .. } if ARCHIVED_OBJECT_CODES.contains(&code.as_str()) => {
+            Ok(Outcome::NotReplicable(NotCopyable::Archived(format!("S3 answered {code}"))))
+        }
+        // CopyObject of an SSE-C source without its key (the copy-source SSE-C headers).
+        DrError::AwsRequestFailed { code, message, .. }
+            if code == "InvalidRequest" && message.to_ascii_lowercase().contains("encrypt") =>
+        {
+            Ok(Outcome::NotReplicable(NotCopyable::CustomerKey))
+        }
+        DrError::AwsRequestFailed { code, .. } if code == "PreconditionFailed" || code == "NoSuchKey" => {
+            Ok(Outcome::Skipped)
+        }
+        other => Err(other),
+    }
+}
+
+/// HeadObject of the version listed (`If-Match`), with its checksum. Ok(Err(outcome)) when the
+/// answer settles the object already: gone or overwritten (404, 412: skipped), or SSE-C (400:
+/// "If you encrypt an object by using server-side encryption with customer-provided encryption
+/// keys (SSE-C) ... you must use [the SSE-C] headers", or HeadObject answers 400 Bad Request,
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+async fn head_source(job: &CopyJob<'_>, object: &Listed) -> Result<Result<HeadObjectOutput, Outcome>, DrError> {
+    let answer = job
+        .source
+        .head_object()
+        .bucket(job.source_bucket)
+        .key(&object.key)
+        .if_match(&object.etag)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await;
+    match answer {
+        Ok(head) => Ok(Ok(head)),
+        Err(error) => match http_status(&error) {
+            Some(404 | 412) => Ok(Err(Outcome::Skipped)),
+            Some(400) => Ok(Err(Outcome::NotReplicable(NotCopyable::CustomerKey))),
+            _ => Err(error).aws(job.source_bucket, "HeadObject"),
+        },
+    }
+}
+
+/// The copy decisions' view of a HeadObject answer.
+pub fn source_object(head: &HeadObjectOutput) -> SourceObject {
+    let checksum_algorithm = [
+        (head.checksum_crc32(), ChecksumAlgorithm::Crc32),
+        (head.checksum_crc32_c(), ChecksumAlgorithm::Crc32C),
+        (head.checksum_crc64_nvme(), ChecksumAlgorithm::Crc64Nvme),
+        (head.checksum_sha1(), ChecksumAlgorithm::Sha1),
+        (head.checksum_sha256(), ChecksumAlgorithm::Sha256),
+    ]
+    .into_iter()
+    .find_map(|(value, algorithm)| value.map(|_| algorithm.as_str().to_owned()));
+    SourceObject {
+        storage_class: head.storage_class().map(|c| c.as_str().to_owned()),
+        restore: head.restore().map(str::to_owned),
+        archive_status: head.archive_status().map(|s| s.as_str().to_owned()),
+        server_side_encryption: head.server_side_encryption().map(|s| s.as_str().to_owned()),
+        bucket_key_enabled: head.bucket_key_enabled().unwrap_or(false),
+        sse_customer_algorithm: head.sse_customer_algorithm().map(str::to_owned),
+        website_redirect_location: head.website_redirect_location().map(str::to_owned),
+        checksum_algorithm,
+        object_lock_mode: head.object_lock_mode().map(|m| m.as_str().to_owned()),
+        object_lock_retain_until: head.object_lock_retain_until_date().map(DateTime::secs),
+        object_lock_legal_hold: head.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On),
+    }
+}
+
+/// CopyObject keeps metadata, content headers, `Expires`, tags and the checksum algorithm (the
+/// COPY directives are the default); the plan adds what it does not keep.
+async fn copy_whole(job: &CopyJob<'_>, object: &Listed, plan: &CopyPlan) -> Result<Outcome, DrError> {
     let mut request = job
         .destination
         .copy_object()
@@ -168,10 +300,21 @@ async fn copy_whole(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrErr
         .key(&object.key)
         .copy_source(copy_source(job.source_bucket, &object.key))
         .copy_source_if_match(&object.etag)
-        .storage_class(StorageClass::from(job.storage_class));
-    if let Some(key) = job.kms_key {
-        request =
-            request.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key).bucket_key_enabled(true);
+        .storage_class(StorageClass::from(job.storage_class))
+        .set_website_redirect_location(plan.website_redirect_location.clone());
+    if let CopyEncryption::Kms { algorithm, key, bucket_key } = &plan.encryption {
+        request = request
+            .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
+            .ssekms_key_id(key)
+            .bucket_key_enabled(*bucket_key);
+    }
+    if let Some((mode, until)) = &plan.object_lock {
+        request = request
+            .object_lock_mode(ObjectLockMode::from(mode.as_str()))
+            .object_lock_retain_until_date(DateTime::from_secs(*until));
+    }
+    if plan.legal_hold {
+        request = request.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
     }
     request.send().await.aws(job.destination_bucket, "CopyObject")?;
     Ok(Outcome::Copied(object.size))
@@ -179,21 +322,15 @@ async fn copy_whole(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrErr
 
 /// Objects at or above the threshold: CopyObject cannot take them (5 GiB on AWS), so the parts
 /// are copied server-side with UploadPartCopy, after carrying over what CopyObject would have.
-async fn copy_in_parts(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrError> {
+async fn copy_in_parts(
+    job: &CopyJob<'_>,
+    object: &Listed,
+    head: &HeadObjectOutput,
+    plan: &CopyPlan,
+) -> Result<Outcome, DrError> {
     let (source, key) = (job.source_bucket, object.key.as_str());
-    let (head, tagging) = tokio::try_join!(
-        async {
-            job.source
-                .head_object()
-                .bucket(source)
-                .key(key)
-                .if_match(&object.etag)
-                .send()
-                .await
-                .aws(source, "HeadObject")
-        },
-        async { job.source.get_object_tagging().bucket(source).key(key).send().await.aws(source, "GetObjectTagging") },
-    )?;
+    let tagging =
+        job.source.get_object_tagging().bucket(source).key(key).send().await.aws(source, "GetObjectTagging")?;
     let tags: Vec<(String, String)> =
         tagging.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
     let mut create = job
@@ -207,13 +344,29 @@ async fn copy_in_parts(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, Dr
         .set_content_disposition(head.content_disposition().map(str::to_owned))
         .set_content_language(head.content_language().map(str::to_owned))
         .set_cache_control(head.cache_control().map(str::to_owned))
+        .set_expires(
+            head.expires_string()
+                .and_then(|t| DateTime::from_str(t, aws_smithy_types::date_time::Format::HttpDate).ok()),
+        )
+        .set_website_redirect_location(plan.website_redirect_location.clone())
+        .set_checksum_algorithm(plan.checksum_algorithm.as_deref().map(ChecksumAlgorithm::from))
         .storage_class(StorageClass::from(job.storage_class));
     if !tags.is_empty() {
         create = create.tagging(tagging_header(&tags));
     }
-    if let Some(kms_key) = job.kms_key {
-        create =
-            create.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms_key).bucket_key_enabled(true);
+    if let CopyEncryption::Kms { algorithm, key, bucket_key } = &plan.encryption {
+        create = create
+            .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
+            .ssekms_key_id(key)
+            .bucket_key_enabled(*bucket_key);
+    }
+    if let Some((mode, until)) = &plan.object_lock {
+        create = create
+            .object_lock_mode(ObjectLockMode::from(mode.as_str()))
+            .object_lock_retain_until_date(DateTime::from_secs(*until));
+    }
+    if plan.legal_hold {
+        create = create.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
     }
     let destination = job.destination_bucket;
     let upload = create.send().await.aws(destination, "CreateMultipartUpload")?;
@@ -226,8 +379,9 @@ async fn copy_in_parts(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, Dr
 
     let result = copy_parts(job, object, &upload_id).await;
     if result.is_err() {
-        // Leave no half-made upload behind (they are charged until aborted). Best effort: the
-        // copy's own error is the one worth reporting.
+        // Leave no half-made upload behind (they are charged until aborted; the destination's
+        // AbortIncompleteMultipartUpload rule catches what a killed invocation leaves). Best
+        // effort: the copy's own error is the one worth reporting.
         let aborted =
             job.destination.abort_multipart_upload().bucket(destination).key(key).upload_id(&upload_id).send().await;
         if let Err(error) = aborted {
@@ -241,7 +395,9 @@ async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str) -> Resu
     let (destination, key) = (job.destination_bucket, object.key.as_str());
     let source = copy_source(job.source_bucket, key);
     let ranges = part_ranges(object.size, part_size(object.size, job.multipart_threshold));
+    let total = ranges.len();
     let parts: Vec<CompletedPart> = futures::stream::iter(ranges.into_iter().enumerate())
+        .take_while(|(index, _)| futures::future::ready(*index == 0 || time_left(job.deadline, PART_MARGIN)))
         .map(|(index, (first, last))| {
             let source = &source;
             async move {
@@ -259,13 +415,36 @@ async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str) -> Resu
                     .send()
                     .await
                     .aws(destination, "UploadPartCopy")?;
-                let etag = output.copy_part_result().and_then(|r| r.e_tag()).map(str::to_owned);
-                Ok::<_, DrError>(CompletedPart::builder().set_e_tag(etag).part_number(part_number).build())
+                // With a checksum algorithm on the upload, each part's checksum goes back in
+                // CompleteMultipartUpload (CopyPartResult carries it).
+                let result = output.copy_part_result();
+                Ok::<_, DrError>(
+                    CompletedPart::builder()
+                        .set_e_tag(result.and_then(|r| r.e_tag()).map(str::to_owned))
+                        .set_checksum_crc32(result.and_then(|r| r.checksum_crc32()).map(str::to_owned))
+                        .set_checksum_crc32_c(result.and_then(|r| r.checksum_crc32_c()).map(str::to_owned))
+                        .set_checksum_crc64_nvme(result.and_then(|r| r.checksum_crc64_nvme()).map(str::to_owned))
+                        .set_checksum_sha1(result.and_then(|r| r.checksum_sha1()).map(str::to_owned))
+                        .set_checksum_sha256(result.and_then(|r| r.checksum_sha256()).map(str::to_owned))
+                        .part_number(part_number)
+                        .build(),
+                )
             }
         })
         .buffered(PART_CONCURRENCY)
         .try_collect()
         .await?;
+    if parts.len() < total {
+        return Err(DrError::BackfillFailed {
+            bucket: job.source_bucket.to_owned(),
+            destination: destination.to_owned(),
+            detail: format!(
+                "{key} ({} bytes) did not fit in one Lambda invocation ({} of {total} parts copied); copy backfills copy an object within one invocation. Run the backfill with strategy batch for this bucket (request \"backfill\": \"batch\")",
+                object.size,
+                parts.len()
+            ),
+        });
+    }
     job.destination
         .complete_multipart_upload()
         .bucket(destination)
@@ -276,4 +455,52 @@ async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str) -> Resu
         .await
         .aws(destination, "CompleteMultipartUpload")?;
     Ok(Outcome::Copied(object.size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(size: u64) -> Listed {
+        Listed { key: format!("k{size}"), size, etag: String::new(), last_modified: 0 }
+    }
+
+    #[test]
+    fn a_page_holds_what_fits_its_byte_budget_and_at_least_one_object() {
+        let objects = [object(40), object(40), object(40)];
+        assert_eq!(within_bytes(&objects, 100), 2);
+        assert_eq!(within_bytes(&objects, 120), 3);
+        assert_eq!(within_bytes(&objects, 10), 1, "an object larger than the budget still goes alone");
+        assert_eq!(within_bytes(&[], 10), 0);
+    }
+
+    #[test]
+    fn the_deadline_leaves_a_margin() {
+        assert!(time_left(None, START_MARGIN));
+        assert!(!time_left(Some(SystemTime::now()), START_MARGIN));
+        assert!(!time_left(Some(SystemTime::now() + Duration::from_secs(60)), START_MARGIN));
+        assert!(time_left(Some(SystemTime::now() + Duration::from_secs(600)), START_MARGIN));
+    }
+
+    #[test]
+    fn failed_copies_of_archived_or_sse_c_objects_are_reported_not_failed() {
+        let failed = |code: &str, message: &str| DrError::AwsRequestFailed {
+            bucket: "photos-dr".into(),
+            operation: "CopyObject",
+            code: code.into(),
+            message: message.into(),
+        };
+        for code in ARCHIVED_OBJECT_CODES {
+            assert!(matches!(not_copied(failed(code, "")), Ok(Outcome::NotReplicable(NotCopyable::Archived(_)))));
+        }
+        let sse_c = failed(
+            "InvalidRequest",
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+        );
+        assert!(matches!(not_copied(sse_c), Ok(Outcome::NotReplicable(NotCopyable::CustomerKey))));
+        assert!(matches!(not_copied(failed("PreconditionFailed", "")), Ok(Outcome::Skipped)));
+        assert!(not_copied(failed("InvalidRequest", "Priority")).is_err());
+        let denied = DrError::AccessDenied { bucket: "b".into(), operation: "CopyObject", message: String::new() };
+        assert_eq!(not_copied(denied.clone()).unwrap_err(), denied);
+    }
 }

@@ -6,11 +6,14 @@
 
 pub mod batch;
 pub mod copy;
+pub mod object;
+pub mod state;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::MIN_PART_SIZE;
+use crate::error::DrError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,6 +28,15 @@ pub enum Strategy {
 impl Strategy {
     pub const EXPECTED: &'static str = "expected batch, copy or off";
 
+    /// `batch`, `copy`, `off`: as configured and as serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Batch => "batch",
+            Strategy::Copy => "copy",
+            Strategy::Off => "off",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Strategy> {
         match text.trim().to_ascii_lowercase().as_str() {
             "batch" => Some(Strategy::Batch),
@@ -35,13 +47,58 @@ impl Strategy {
     }
 }
 
+/// Which objects a backfill takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    /// Every existing object: the first backfill of a destination, or one the operator forced.
+    #[default]
+    Full,
+    /// What was written while protection was broken (batch: replication status NONE or
+    /// FAILED; copy: a rescan that skips what is there).
+    CatchUp,
+}
+
+/// History events a protect execution spends outside the backfill loop (the setup tasks with
+/// a retry or two, the choices, the end), and per turn of the loop: a copy turn is 7 events
+/// (task entered, scheduled, started, succeeded, exited; choice entered, exited) and a batch
+/// turn 9 (plus the Wait); the rest is room for retries.
+pub const BASE_HISTORY_EVENTS: u32 = 120;
+pub const EVENTS_PER_TURN: u32 = 12;
+/// The smallest budget that still allows one turn per execution.
+pub const MIN_HISTORY_EVENT_BUDGET: u32 = BASE_HISTORY_EVENTS + EVENTS_PER_TURN;
+
+/// Turns of the backfill loop one execution may make within `budget` history events.
+pub fn turns_per_execution(budget: u32) -> u32 {
+    (budget.saturating_sub(BASE_HISTORY_EVENTS) / EVENTS_PER_TURN).max(1)
+}
+
 /// Where the backfill stands. StartBackfill returns the first one; each CheckBackfill reads
-/// the previous one from its input and returns the next, until `done`.
+/// the previous one from its input and returns the next, until `done`, or until this
+/// execution has used its history budget (`handover`): ContinueAsNew then carries it to a new
+/// execution.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub strategy: Option<Strategy>,
+    #[serde(default)]
+    pub scope: Scope,
     pub done: bool,
+    /// Nothing was needed: the destination was backfilled already (why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_needed: Option<String>,
+    /// Turns of the loop in this execution (pages copied, or polls).
+    #[serde(default)]
+    pub turns: u32,
+    /// This execution's history budget is used up: hand over to a new one.
+    #[serde(default)]
+    pub handover: bool,
+    /// copy: the key an interrupted backfill was resumed after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_after: Option<String>,
+    /// copy: when the heartbeat tag was last written (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_at: Option<i64>,
     /// batch: the S3 Batch Operations job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
@@ -65,6 +122,12 @@ pub struct Progress {
     /// The first few failures, "key: reason" (bounded: the state must stay under 256 KiB).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// Objects S3 cannot copy (archived and not restored, SSE-C): reported, not retried.
+    #[serde(default)]
+    pub objects_not_replicable: u64,
+    /// The first few of them, "key: reason".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_replicable: Vec<String>,
     /// A one-line account of what happened, for people.
     #[serde(default)]
     pub summary: String,
@@ -73,7 +136,29 @@ pub struct Progress {
 
 pub const MAX_FAILURES_KEPT: usize = 10;
 
+/// What an execution hands to the one that continues its backfill (`$.continues` of the new
+/// execution's input): the first execution's name and the generation, which name the next
+/// execution (a retried hand-over finds the execution it started, it cannot fork), and the
+/// progress to resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Continuation {
+    pub root: String,
+    pub generation: u32,
+    pub progress: Progress,
+}
+
 impl Progress {
+    /// The progress from the loop's last turn (`$.CheckBackfill`) or from its start
+    /// (`$.StartBackfill`), as the state carries it.
+    pub fn latest(input: &serde_json::Value) -> Result<Progress, DrError> {
+        let found = input.get("CheckBackfill").or_else(|| input.get("StartBackfill")).ok_or_else(|| {
+            DrError::InvalidInput("the backfill steps need StartBackfill's output at input.StartBackfill".to_owned())
+        })?;
+        serde_json::from_value(found.clone())
+            .map_err(|e| DrError::InvalidInput(format!("the backfill progress in the input is malformed: {e}")))
+    }
+
     pub fn record_failure(&mut self, key: &str, reason: &str) {
         self.objects_failed += 1;
         if self.failures.len() < MAX_FAILURES_KEPT {
@@ -81,7 +166,27 @@ impl Progress {
         }
     }
 
+    pub fn record_not_replicable(&mut self, key: &str, why: &object::NotCopyable) {
+        self.objects_not_replicable += 1;
+        if self.not_replicable.len() < MAX_FAILURES_KEPT {
+            self.not_replicable.push(format!("{key}: {}", why.describe()));
+        }
+    }
+
+    /// The not-replicable count and an example, for the destination's tag.
+    pub fn not_replicable_tag(&self) -> state::NotReplicable {
+        state::NotReplicable { count: self.objects_not_replicable, example: self.not_replicable.first().cloned() }
+    }
+
     pub fn summarize(&mut self) {
+        if let Some(why) = &self.not_needed {
+            self.summary = format!("nothing to copy: {why}");
+            return;
+        }
+        let not_replicable = match self.objects_not_replicable {
+            0 => String::new(),
+            n => format!(", {n} not replicable"),
+        };
         self.summary = match (self.strategy, &self.job_id) {
             (Some(Strategy::Off), _) | (None, _) => "off: existing objects are not copied".to_owned(),
             (Some(Strategy::Copy), _) if self.pages == 0 && !self.done => {
@@ -94,12 +199,16 @@ impl Progress {
                 self.objects_failed
             ),
             _ => format!(
-                "{} objects ({} bytes) copied, {} already there, {} failed, {} pages{}",
+                "{} objects ({} bytes) copied, {} already there, {} failed{not_replicable}, {} pages{}{}",
                 self.objects_copied,
                 self.bytes_copied,
                 self.objects_skipped,
                 self.objects_failed,
                 self.pages,
+                match &self.resumed_after {
+                    Some(after) => format!(", resumed after {after:?}"),
+                    None => String::new(),
+                },
                 if self.done { "" } else { ", more to come" }
             ),
         };
@@ -171,9 +280,10 @@ const QUERY_ESCAPES: &percent_encoding::AsciiSet =
 
 /// CreateJob's `ClientRequestToken`: the same for every attempt at backfilling this bucket to
 /// this destination under this rule, so a retried or re-run step gets the job that exists
-/// instead of a second one. Any change of rule (destination, storage class, key) is a new job.
-pub fn job_request_token(source: &str, rule_fingerprint: &str) -> String {
-    let digest = Sha256::digest(format!("s3-dr/batch-replication/{source}/{rule_fingerprint}"));
+/// instead of a second one. `fingerprint` names what else makes a job different (the rule's
+/// destination, storage class and key, the scope, the execution).
+pub fn job_request_token(source: &str, fingerprint: &str) -> String {
+    let digest = Sha256::digest(format!("s3-dr/batch-replication/{source}/{fingerprint}"));
     // CreateJob accepts at most 64 characters.
     digest.iter().take(32).map(|b| format!("{b:02x}")).collect()
 }
@@ -256,6 +366,15 @@ mod tests {
         assert_ne!(token, job_request_token("photos", "rule-b"));
         assert_ne!(token, job_request_token("videos", "rule-a"));
         assert_eq!(token.len(), 64);
+    }
+
+    #[test]
+    fn the_history_budget_bounds_the_turns_of_one_execution() {
+        assert_eq!(turns_per_execution(20_000), (20_000 - BASE_HISTORY_EVENTS) / EVENTS_PER_TURN);
+        // Even the worst turn of a full budget stays under Step Functions' 25,000 events.
+        assert!(BASE_HISTORY_EVENTS + turns_per_execution(25_000) * EVENTS_PER_TURN <= 25_000);
+        assert_eq!(turns_per_execution(MIN_HISTORY_EVENT_BUDGET), 1);
+        assert_eq!(turns_per_execution(0), 1);
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub enum Command {
         /// Wait for the executions and print each step as it finishes.
         #[arg(long)]
         wait: bool,
+        /// How to copy the objects that exist already, for this run: batch, copy or off (else
+        /// S3DR_BACKFILL), or force: a new backfill with the configured strategy even if the
+        /// destination is marked as backfilled.
+        #[arg(long, value_parser = ["batch", "copy", "off", "force"])]
+        backfill: Option<String>,
         #[arg(long, env = "S3DR_STATE_MACHINE_ARN")]
         state_machine_arn: String,
     },
@@ -80,11 +85,12 @@ pub enum Output {
 pub async fn run(cli: Cli) -> ExitCode {
     let clients = Clients::from_env(cli.region.clone()).await;
     let result = match cli.command {
-        Command::Protect { buckets, wait, state_machine_arn } => {
-            protect::run(&clients, "protect", &state_machine_arn, &buckets, wait).await
+        Command::Protect { buckets, wait, backfill, state_machine_arn } => {
+            let extra = backfill.map(|value| ("backfill", serde_json::Value::from(value)));
+            protect::run(&clients, "protect", &state_machine_arn, &buckets, extra, wait).await
         }
         Command::Detach { buckets, wait, state_machine_arn } => {
-            protect::run(&clients, "detach", &state_machine_arn, &buckets, wait).await
+            protect::run(&clients, "detach", &state_machine_arn, &buckets, None, wait).await
         }
         Command::Sweep { wait, state_machine_arn } => {
             let inputs = [("all-buckets".to_owned(), serde_json::json!({ "requestedBy": "s3-dr CLI" }))];

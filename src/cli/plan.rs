@@ -16,7 +16,7 @@ const STEPS: &[Step] = Step::PROTECT.split_at(7).0;
 pub async fn run(clients: &Clients, config: &Config, buckets: &[String]) -> Result<(), String> {
     // As the Lambda knows it: HeadBucket asks with the expected owner, and batch needs it.
     let account_id = clients.account_id().await.map_err(|e| format!("{}: {e}", e.error_type()))?;
-    let context = StepContext { config, clients, account_id: Some(account_id), dry_run: true };
+    let context = StepContext { config, clients, account_id: Some(account_id), dry_run: true, deadline: None };
     let mut failures = Vec::new();
     for bucket in buckets {
         match plan_bucket(&context, bucket).await {
@@ -40,8 +40,10 @@ async fn plan_bucket(context: &StepContext<'_>, bucket: &str) -> Result<usize, S
     let mut changes = 0;
     for &step in STEPS {
         // A dry run looks at the first page of a copy backfill; a batch job it does not start.
-        if step == Step::CheckBackfill && state.pointer("/StartBackfill/strategy") != Some(&json!("copy")) {
-            break;
+        let copy_to_do = state.pointer("/StartBackfill/strategy") == Some(&json!("copy"))
+            && state.pointer("/StartBackfill/done") != Some(&json!(true));
+        if step == Step::CheckBackfill && !copy_to_do {
+            continue;
         }
         state = dispatch(context, &json!({ "step": step.name(), "input": state }))
             .await

@@ -12,17 +12,25 @@ use super::progress::Progress;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Start `workflow` ("protect", "detach") once per bucket; with `wait`, follow each execution.
+/// Start `workflow` ("protect", "detach") once per bucket, with `extra` in each input; with
+/// `wait`, follow each execution.
 pub async fn run(
     clients: &Clients,
     workflow: &str,
     state_machine_arn: &str,
     buckets: &[String],
+    extra: Option<(&str, Value)>,
     wait: bool,
 ) -> Result<(), String> {
     let inputs: Vec<(String, Value)> = buckets
         .iter()
-        .map(|bucket| (bucket.clone(), json!({ "bucket": bucket, "requestedBy": "s3-dr CLI" })))
+        .map(|bucket| {
+            let mut input = json!({ "bucket": bucket, "requestedBy": "s3-dr CLI" });
+            if let (Some((key, value)), Some(fields)) = (&extra, input.as_object_mut()) {
+                fields.insert((*key).to_owned(), value.clone());
+            }
+            (bucket.clone(), input)
+        })
         .collect();
     start_and_follow(clients, workflow, state_machine_arn, &inputs, wait).await
 }
@@ -72,16 +80,20 @@ pub async fn start_and_follow(
     }
 }
 
-/// Print each step of one execution as it finishes; Err(one line) unless it succeeded.
+/// Print each step of one execution as it finishes, and of the executions it hands its
+/// backfill over to; Err(one line) unless the last one succeeded.
 async fn follow(
     sfn: &aws_sdk_sfn::Client,
     bucket: &str,
     execution_arn: &str,
     progress: &Progress,
 ) -> Result<(), String> {
+    let mut following = execution_arn.to_owned();
     let mut printed_up_to = 0;
     let mut current_state = String::new();
     loop {
+        let execution_arn = following.clone();
+        let execution_arn = execution_arn.as_str();
         let described = sfn
             .describe_execution()
             .execution_arn(execution_arn)
@@ -102,6 +114,12 @@ async fn follow(
             ExecutionStatus::Succeeded => {
                 let output: Value =
                     described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+                if let Some(next) = output.pointer("/ContinueAsNew/execution").and_then(Value::as_str) {
+                    progress.println(&format!("{bucket}: the backfill goes on in execution {next}; following it"));
+                    following = sibling_execution(execution_arn, next);
+                    printed_up_to = 0;
+                    continue;
+                }
                 progress.println(&format!("{bucket}: SUCCEEDED, {}", outcome(&output)));
                 return Ok(());
             }
@@ -112,6 +130,15 @@ async fn follow(
                 return Err(format!("{bucket}: {error}: {cause}"));
             }
         }
+    }
+}
+
+/// The ARN of execution `name` of the same state machine as `execution_arn`
+/// (`arn:aws:states:<region>:<account>:execution:<state machine>:<name>`).
+fn sibling_execution(execution_arn: &str, name: &str) -> String {
+    match execution_arn.rsplit_once(':') {
+        Some((state_machine, _)) => format!("{state_machine}:{name}"),
+        None => name.to_owned(),
     }
 }
 
@@ -201,9 +228,17 @@ fn outcome(output: &Value) -> String {
     if validated["action"] == "skip" {
         return format!("skipped: {}", validated["reason"].as_str().unwrap_or("not tagged"));
     }
+    let warnings: Vec<&str> = output
+        .pointer("/VerifyProtection/warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let warnings = if warnings.is_empty() { String::new() } else { format!("; warning: {}", warnings.join("; ")) };
     match validated["destination"]["bucket"].as_str() {
         Some(destination) => format!(
-            "protected: {} ({}) -> {} ({})",
+            "protected: {} ({}) -> {} ({}){warnings}",
             validated["bucket"].as_str().unwrap_or("?"),
             validated["region"].as_str().unwrap_or("?"),
             destination,

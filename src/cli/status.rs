@@ -89,8 +89,15 @@ pub fn table(statuses: &[BucketStatus]) -> String {
                 destination.map_or("-".into(), |d| d.region.clone()),
                 destination.and_then(|d| d.versioning.clone()).unwrap_or_else(|| "-".into()),
                 if s.drift.is_empty() { s.rule.to_owned() } else { format!("{}: {}", s.rule, s.drift.join("; ")) },
-                yes_no(s.protected),
-                s.backfill.clone().unwrap_or_else(|| "-".into()),
+                match (s.protected, &s.not_replicable) {
+                    (true, Some(found)) => format!("yes, {}", found.describe()),
+                    (protected, _) => yes_no(protected),
+                },
+                match (&s.backfill, &s.backfill_state) {
+                    (Some(marker), _) => marker.clone(),
+                    (None, Some(state)) => state.clone(),
+                    (None, None) => "-".into(),
+                },
             ]
         })
         .collect();

@@ -1,19 +1,31 @@
 //! CheckBackfill: one turn of the backfill loop. `copy`: copy the next page of objects.
 //! `batch`: ask S3 how the job is doing. The state machine loops (with a Wait for `batch`)
 //! until `done`; the progress travels in the state, so the loop survives retries.
+//!
+//! The loop's memory outside the execution is the destination's heartbeat tag (see
+//! `backfill::state`): a copy writes its cursor there at most once a minute, so an execution
+//! that dies is resumed, not restarted. When the backfill is done, the heartbeat gives way to
+//! the marker `s3-dr:backfill=<strategy> <date>` (and the count of objects S3 cannot copy).
+//!
+//! When this execution has used its history budget (`S3DR_HISTORY_EVENT_BUDGET`), the result
+//! says `handover`: ContinueAsNew starts a new execution with the progress.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
-use crate::backfill::{batch, Progress, Strategy};
+use crate::backfill::state::{self, ProgressTag};
+use crate::backfill::{batch, turns_per_execution, Progress, Strategy};
 use crate::bucket;
 use crate::detach::today;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
-use crate::settings::BACKFILL_TAG;
-use crate::steps::ensure_destination::put_tags;
 use crate::steps::StepContext;
-use crate::tags::Tag;
+
+/// A copy writes its heartbeat at most this often (each write is a PutBucketTagging, and a
+/// CloudTrail event).
+const HEARTBEAT_SECONDS: i64 = 60;
 
 pub async fn run(
     context: &StepContext<'_>,
@@ -21,26 +33,37 @@ pub async fn run(
     destination: &DestinationPlan,
     input: &Value,
 ) -> Result<Progress, DrError> {
-    let mut progress = previous_progress(input)?;
+    let mut progress = Progress::latest(input)?;
     progress.changed = false;
     if progress.done {
         return Ok(progress);
     }
+    progress.turns += 1;
     let config = context.config;
+    let dr = context.clients.s3(&destination.region);
+    let now = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     match progress.strategy {
         Some(Strategy::Copy) => {
             let source = context.clients.s3(&plan.region);
-            let dr = context.clients.s3(&destination.region);
+            let dr_key = plan.replica_kms_key_arn.as_deref().ok_or_else(|| {
+                DrError::InvalidInput(format!(
+                    "step CheckBackfill: ValidateSource resolved no DR key for {}",
+                    plan.bucket
+                ))
+            })?;
             let job = CopyJob {
                 source: &source,
                 destination: &dr,
                 source_bucket: &plan.bucket,
                 destination_bucket: &destination.bucket,
                 storage_class: &config.storage_class,
-                kms_key: plan.replica_kms_key_arn.as_deref(),
+                dr_key,
+                destination_locked: plan.object_lock,
                 multipart_threshold: config.copy_multipart_threshold,
                 page_size: config.copy_page_size,
+                page_bytes: config.copy_page_bytes,
                 concurrency: config.copy_concurrency,
+                deadline: context.deadline,
                 dry_run: context.dry_run,
                 destination_exists: destination.exists || !context.dry_run,
             };
@@ -57,6 +80,14 @@ pub async fn run(
                     ),
                 });
             }
+            let due = progress.heartbeat_at.is_none_or(|at| now() - at >= HEARTBEAT_SECONDS);
+            if !progress.done && due && !context.dry_run {
+                let at = now();
+                let heartbeat = ProgressTag::Copy { at, after: progress.continue_after.clone().unwrap_or_default() };
+                bucket::update_tags(&dr, &destination.bucket, |current| state::with_progress(current, &heartbeat))
+                    .await?;
+                progress.heartbeat_at = Some(at);
+            }
         }
         Some(Strategy::Batch) => {
             let account_id = context.account_id.as_deref().ok_or_else(|| {
@@ -67,42 +98,20 @@ pub async fn run(
         }
         Some(Strategy::Off) | None => progress.done = true,
     }
-    // CloneSettings read the destination's tags earlier in this execution: a marker it saw
-    // needs no second read.
-    let marked = input.pointer("/CloneSettings/backfillMarker").is_some_and(Value::is_string);
-    if progress.done && !context.dry_run && !marked {
+    if progress.done && !context.dry_run {
         if let Some(strategy) = progress.strategy.filter(|s| *s != Strategy::Off) {
-            progress.changed |= mark_backfilled(context, destination, strategy).await?;
+            // A copy looked at every object, so its count replaces the last one; a batch job's
+            // report is not read here, so the last count stays.
+            let not_replicable = (strategy == Strategy::Copy).then(|| progress.not_replicable_tag());
+            let marker = state::marker_value(strategy, &today());
+            progress.changed |= bucket::update_tags(&dr, &destination.bucket, |current| {
+                state::finished_tags(current, &marker, not_replicable.as_ref())
+            })
+            .await?;
         }
     }
+    progress.handover = !progress.done && progress.turns >= turns_per_execution(config.history_event_budget);
     Ok(progress)
-}
-
-/// Leave `s3-dr:backfill=<strategy> <date>` on the destination once, so that `s3-dr status`
-/// can tell a backfilled destination from one still filling. True if it wrote the tag.
-async fn mark_backfilled(
-    context: &StepContext<'_>,
-    destination: &DestinationPlan,
-    strategy: Strategy,
-) -> Result<bool, DrError> {
-    let s3 = context.clients.s3(&destination.region);
-    let mut tags = bucket::tags(&s3, &destination.bucket).await?;
-    if tags.iter().any(|t| t.key == BACKFILL_TAG) {
-        return Ok(false);
-    }
-    let strategy = serde_json::to_value(strategy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    tags.push(Tag::new(BACKFILL_TAG, format!("{strategy} {}", today())));
-    put_tags(&s3, &destination.bucket, &tags).await?;
-    Ok(true)
-}
-
-/// The progress from the loop's last turn (`$.CheckBackfill`) or from its start.
-fn previous_progress(input: &Value) -> Result<Progress, DrError> {
-    let found = input.get("CheckBackfill").or_else(|| input.get("StartBackfill")).ok_or_else(|| {
-        DrError::InvalidInput("step CheckBackfill needs StartBackfill's output at input.StartBackfill".to_owned())
-    })?;
-    serde_json::from_value(found.clone())
-        .map_err(|e| DrError::InvalidInput(format!("step CheckBackfill: the backfill progress is malformed: {e}")))
 }
 
 #[cfg(test)]
@@ -118,14 +127,14 @@ mod tests {
             "StartBackfill": {"strategy": "copy", "done": false, "changed": false},
             "CheckBackfill": {"strategy": "copy", "done": false, "continueAfter": "k9", "pages": 1, "changed": true}
         });
-        let progress = previous_progress(&input)?;
+        let progress = Progress::latest(&input)?;
         assert_eq!((progress.continue_after.as_deref(), progress.pages), (Some("k9"), 1));
         let progress =
-            previous_progress(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}}))?;
+            Progress::latest(&json!({"StartBackfill": {"strategy": "off", "done": true, "changed": false}}))?;
         assert!(progress.done);
-        assert_eq!(previous_progress(&json!({})).unwrap_err().error_type(), "InvalidInput");
+        assert_eq!(Progress::latest(&json!({})).unwrap_err().error_type(), "InvalidInput");
         assert_eq!(
-            previous_progress(&json!({"StartBackfill": {"strategy": "rsync"}})).unwrap_err().error_type(),
+            Progress::latest(&json!({"StartBackfill": {"strategy": "rsync"}})).unwrap_err().error_type(),
             "InvalidInput"
         );
         Ok(())

@@ -9,16 +9,27 @@
 //! A setting that cannot be copied is reported as failed and the others go on; the transient
 //! faults fail the step so the workflow retries it. VerifyProtection turns reported failures
 //! into `SettingsNotCloned` at the end, after the data is safe.
+//!
+//! It runs after the backfill: lifecycle expiry must not act on the destination while a Batch
+//! Replication job fills it ("we recommend disabling your lifecycle rules while the Batch
+//! Replication job is active", since a delete marker replicated before its object versions can
+//! be expired and the object come back,
+//! https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html).
+//!
+//! What S3 would refuse is adapted and reported, never a failure forever: user tags beyond
+//! S3's 50 (with room kept for s3-dr's own) are dropped by name, and with BlockPublicPolicy on
+//! the destination the policy's public statements are left out (the block is never weakened).
 
-use aws_sdk_s3::types::{BucketLifecycleConfiguration, CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled};
+use aws_sdk_s3::types::{CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled};
 use serde::{Deserialize, Serialize};
 
+use crate::bucket::put_tags;
 use crate::bucket::{self, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
 use crate::error::{AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::settings::{self, NOT_CLONED};
-use crate::steps::ensure_destination::{put_encryption, put_tags};
+use crate::steps::ensure_destination::put_encryption;
 use crate::steps::StepContext;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,10 +67,6 @@ pub struct Output {
     /// The settings this run wrote.
     pub changes: Vec<String>,
     pub failed: usize,
-    /// The destination's `s3-dr:backfill` marker as read here, so that CheckBackfill need not
-    /// read the destination's tags again to know whether to write it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backfill_marker: Option<String>,
     pub changed: bool,
 }
 
@@ -146,59 +153,63 @@ pub async fn run(
         (destination_tags, destination_public_access, destination_encryption)
     };
 
-    let backfill_marker = destination_tags
-        .as_ref()
-        .ok()
-        .and_then(|tags| tags.iter().find(|t| t.key == settings::BACKFILL_TAG))
-        .map(|t| t.value.clone());
-
     let s3 = &dr;
     let name = destination_name;
     let mut reports = Vec::new();
+    // What the destination's block will be once this step is done (block-all, or the source's).
+    let blocks_public_policy = match config.public_access {
+        PublicAccess::BlockAll => true,
+        PublicAccess::SameAsSource => {
+            source_public_access.as_ref().ok().and_then(|b| b.as_ref()).and_then(|b| b.block_public_policy())
+                == Some(true)
+        }
+    };
 
     reports.push(
         settle("tags", async {
             let current = destination_tags?;
-            let desired = settings::destination_tags(&source_tags?, &current, &config.match_tag, source_name);
+            let (desired, dropped) =
+                settings::destination_tags(&source_tags?, &current, &config.match_tag, source_name);
+            let detail = (!dropped.is_empty()).then(|| {
+                format!(
+                    "{} user tags left out to stay within S3's {} per bucket (with {} kept for s3-dr): {}",
+                    dropped.len(),
+                    settings::MAX_BUCKET_TAGS,
+                    settings::RESERVED_TAGS,
+                    dropped.join(", ")
+                )
+            });
             if settings::sorted(current) == desired {
-                return Ok(unchanged("tags"));
+                return Ok(SettingReport::new("tags", Status::Unchanged, detail));
             }
             if !dry {
                 put_tags(s3, name, &desired).await?;
             }
-            Ok(copied("tags", None))
+            Ok(copied("tags", detail.as_deref()))
         })
         .await?,
     );
 
     reports.push(
         settle("lifecycle", async {
-            match (source_lifecycle?, destination_lifecycle?) {
-                (source, current) if source == current => Ok(unchanged("lifecycle")),
-                (None, Some(_)) => {
-                    if !dry {
-                        s3.delete_bucket_lifecycle().bucket(name).send().await.aws(name, "DeleteBucketLifecycle")?;
-                    }
-                    Ok(copied("lifecycle", Some("removed: the source has no lifecycle rules")))
-                }
-                (Some(Lifecycle { rules, transition_minimum_size }), _) => {
-                    let configuration = BucketLifecycleConfiguration::builder()
-                        .set_rules(Some(rules))
-                        .build()
-                        .map_err(|e| DrError::Internal(format!("building lifecycle: {e}")))?;
-                    if !dry {
-                        s3.put_bucket_lifecycle_configuration()
-                            .bucket(name)
-                            .lifecycle_configuration(configuration)
-                            .set_transition_default_minimum_object_size(transition_minimum_size)
-                            .send()
-                            .await
-                            .aws(name, "PutBucketLifecycleConfiguration")?;
-                    }
-                    Ok(copied("lifecycle", None))
-                }
-                (None, None) => Ok(unchanged("lifecycle")),
+            // The source's rules, and s3-dr's own rule that aborts abandoned uploads.
+            let source = source_lifecycle?;
+            let desired = Lifecycle {
+                rules: settings::with_abort_uploads_rule(
+                    source.as_ref().map(|l| l.rules.as_slice()).unwrap_or_default(),
+                )?,
+                transition_minimum_size: source.as_ref().and_then(|l| l.transition_minimum_size.clone()),
+            };
+            if destination_lifecycle?.is_some_and(|current| same_lifecycle(&current, &desired)) {
+                return Ok(unchanged("lifecycle"));
             }
+            if !dry {
+                bucket::put_lifecycle(s3, name, &desired).await?;
+            }
+            Ok(copied(
+                "lifecycle",
+                source.is_none().then_some("the source has no lifecycle rules: only s3-dr's abort-uploads rule"),
+            ))
         })
         .await?,
     );
@@ -318,9 +329,32 @@ pub async fn run(
                     Ok(copied("policy", Some("removed: the source has no bucket policy")))
                 }
                 Some(text) => {
-                    let desired = settings::rewrite_policy(&text, source_name, name)?;
-                    if current.flatten().as_ref() == Some(&desired) {
-                        return Ok(unchanged("policy"));
+                    let rewritten = settings::rewrite_policy(&text, source_name, name)?;
+                    // The destination's block stays on: public statements are left out.
+                    let (desired, dropped) = match blocks_public_policy {
+                        true => settings::without_public_statements(&rewritten),
+                        false => (Some(rewritten), Vec::new()),
+                    };
+                    let mut detail = format!("ARNs of {source_name} rewritten to {name}");
+                    if !dropped.is_empty() {
+                        detail.push_str(&format!(
+                            "; left out {} public statement(s) ({}): the destination blocks public access (S3DR_PUBLIC_ACCESS)",
+                            dropped.len(),
+                            dropped.join(", ")
+                        ));
+                    }
+                    let current = current.flatten();
+                    let Some(desired) = desired else {
+                        if current.is_none() {
+                            return Ok(SettingReport::new("policy", Status::Unchanged, Some(detail)));
+                        }
+                        if !dry {
+                            s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy")?;
+                        }
+                        return Ok(copied("policy", Some(&detail)));
+                    };
+                    if current.as_ref() == Some(&desired) {
+                        return Ok(SettingReport::new("policy", Status::Unchanged, (!dropped.is_empty()).then_some(detail)));
                     }
                     if !dry {
                         s3.put_bucket_policy()
@@ -330,7 +364,7 @@ pub async fn run(
                             .await
                             .aws(name, "PutBucketPolicy")?;
                     }
-                    Ok(copied("policy", Some(&format!("ARNs of {source_name} rewritten to {name}"))))
+                    Ok(copied("policy", Some(&detail)))
                 }
             }
         })
@@ -392,9 +426,20 @@ pub async fn run(
         changed: !changes.is_empty(),
         changes,
         failed,
-        backfill_marker,
         settings: reports,
     })
+}
+
+/// Lifecycle configurations are the same for S3 if their rules are (in any order) and their
+/// transition size default is (unset reads as S3's default).
+fn same_lifecycle(current: &Lifecycle, desired: &Lifecycle) -> bool {
+    let same_rules =
+        current.rules.len() == desired.rules.len() && desired.rules.iter().all(|rule| current.rules.contains(rule));
+    let same_size = match (&current.transition_minimum_size, &desired.transition_minimum_size) {
+        (_, None) | (None, _) => true,
+        (a, b) => a == b,
+    };
+    same_rules && same_size
 }
 
 /// The read, or its "nothing there" value without a call when the bucket does not exist.

@@ -21,6 +21,10 @@ pub struct Output {
     pub other_rules: usize,
     /// Why the configuration was written (empty when unchanged).
     pub reasons: Vec<String>,
+    /// What left objects unreplicated before this run repaired it (a missing, disabled,
+    /// filtered or misdirected rule): StartBackfill catches up on what was written meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<String>,
     pub changed: bool,
 }
 
@@ -33,7 +37,9 @@ pub async fn run(
     let s3 = context.clients.s3(&plan.region);
     let spec = plan.rule_spec(destination, context.config);
     let existing = bucket::replication(&s3, &plan.bucket).await?;
-    let other_rules = existing.as_ref().map_or(0, |c| c.rules().iter().filter(|r| r.id() != Some(RULE_ID)).count());
+    let other_rules = existing.as_ref().map_or(0, |c| c.rules().iter().filter(|r| !replication::is_ours(r)).count());
+    let ours = existing.as_ref().and_then(|c| c.rules().iter().find(|r| replication::is_ours(r)));
+    let gap = replication::replication_gap(ours, &spec);
 
     let reasons = match replication::merge(&plan.bucket, existing.as_ref(), role, &spec)? {
         Merge::Unchanged => Vec::new(),
@@ -55,6 +61,8 @@ pub async fn run(
         destination_arn: spec.destination_arn(),
         role: role.to_owned(),
         other_rules,
+        // A rule that needed no write left nothing behind.
+        gap: gap.filter(|_| !reasons.is_empty()),
         changed: !reasons.is_empty(),
         reasons,
     })

@@ -1,16 +1,20 @@
-//! EnsureDestination: the DR bucket exists, is ours, versioned, private and encrypted.
+//! EnsureDestination: the DR bucket exists, is ours, versioned, private, encrypted, and aborts
+//! multipart uploads left behind.
 //!
 //! AWS calls: CreateBucket (only if ValidateSource did not find it); then GetBucketTagging,
-//! GetBucketVersioning, GetPublicAccessBlock and GetBucketEncryption concurrently; then only
-//! the writes whose setting differs (and ListObjectVersions to vet a bucket we did not create).
+//! GetBucketVersioning, GetPublicAccessBlock, GetBucketEncryption and
+//! GetBucketLifecycleConfiguration concurrently; then only the writes whose setting differs
+//! (and ListObjectVersions to vet a bucket we did not create). The destination's backfill tags,
+//! read here, go to StartBackfill in the result.
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use serde::Serialize;
 
-use crate::bucket::{self, DefaultEncryption};
+use crate::backfill::state::BackfillTags;
+use crate::bucket::{self, put_tags, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
@@ -27,6 +31,8 @@ pub struct Output {
     pub created: bool,
     /// What this run changed, e.g. ["created", "versioning", "publicAccessBlock"].
     pub changes: Vec<&'static str>,
+    /// The destination's backfill tags (done, under way, objects not replicable).
+    pub backfill: BackfillTags,
     pub changed: bool,
 }
 
@@ -45,28 +51,30 @@ pub async fn run(
         if context.config.public_access == PublicAccess::BlockAll {
             would.push("publicAccessBlock");
         }
-        would.push("encryption");
+        would.extend(["encryption", "lifecycle"]);
         return Ok(Output {
             bucket: name.to_owned(),
             region: destination.region.clone(),
             created: false,
             changed: true,
             changes: would,
+            backfill: BackfillTags::default(),
         });
     }
 
-    let created = !destination.exists && create(&s3, plan, destination).await?;
-    if created {
-        changes.push("created");
-    }
+    let creation = match destination.exists {
+        true => Creation::Existed,
+        false => create(&s3, plan, destination).await?,
+    };
 
     // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
-    let settle = |error: DrError| if created { not_yet_visible(error) } else { error };
-    let (current_tags, versioning, public_access, encryption) = tokio::try_join!(
+    let settle = |error: DrError| if creation == Creation::Existed { error } else { not_yet_visible(error) };
+    let (current_tags, versioning, public_access, encryption, lifecycle) = tokio::try_join!(
         bucket::tags(&s3, name),
         bucket::versioning(&s3, name),
         bucket::public_access_block(&s3, name),
         bucket::default_encryption(&s3, name),
+        bucket::lifecycle(&s3, name),
     )
     .map_err(settle)?;
 
@@ -74,12 +82,18 @@ pub async fn run(
     // to concurrent configuration changes of one bucket, and they happen once per bucket.
 
     // A bucket we just created is ours; one that was there already must pass the same vetting
-    // ValidateSource did (a concurrent run or a person may have changed it since).
-    let needs_marking = if created {
-        tags::destination_of(&current_tags) != Some(plan.bucket.as_str())
-    } else {
-        vet_existing(&s3, &plan.bucket, name, &current_tags).await?
+    // ValidateSource did (a concurrent run or a person may have changed it since). So must one
+    // that us-east-1's CreateBucket answered 200 for: that answer does not tell "created" from
+    // "you own it already".
+    let needs_marking = match creation {
+        Creation::Created => tags::destination_of(&current_tags) != Some(plan.bucket.as_str()),
+        Creation::Existed | Creation::CreatedOrOwned => vet_existing(&s3, &plan.bucket, name, &current_tags).await?,
     };
+    // In us-east-1 an empty, untagged bucket after CreateBucket is taken for the new one.
+    let created = creation == Creation::Created || (creation == Creation::CreatedOrOwned && needs_marking);
+    if created {
+        changes.push("created");
+    }
     if needs_marking {
         let mut desired = current_tags.clone();
         desired.retain(|t| t.key != SOURCE_TAG);
@@ -122,17 +136,53 @@ pub async fn run(
         changes.push("encryption");
     }
 
+    // Multipart uploads a killed copy left behind are aborted by s3-dr's own lifecycle rule;
+    // every other rule stays (CloneSettings, after the backfill, brings the source's).
+    let current_rules = lifecycle.as_ref().map(|l| l.rules.as_slice()).unwrap_or_default();
+    let wanted_rules = settings::with_abort_uploads_rule(current_rules)?;
+    if wanted_rules != current_rules {
+        if !dry {
+            bucket::put_lifecycle(
+                &s3,
+                name,
+                &Lifecycle {
+                    rules: wanted_rules,
+                    transition_minimum_size: lifecycle.and_then(|l| l.transition_minimum_size),
+                },
+            )
+            .await
+            .map_err(settle)?;
+        }
+        changes.push("lifecycle");
+    }
+
     Ok(Output {
         bucket: name.to_owned(),
         region: destination.region.clone(),
         created,
         changed: !changes.is_empty(),
         changes,
+        backfill: BackfillTags::read(&current_tags),
     })
 }
 
-/// True if this call created the bucket, false if it already was ours.
-async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &DestinationPlan) -> Result<bool, DrError> {
+/// What CreateBucket told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Creation {
+    Created,
+    /// BucketAlreadyOwnedByYou, or ValidateSource found it.
+    Existed,
+    /// 200 in us-east-1: "if you re-create an existing bucket that you already own in the North
+    /// Virginia Region, Amazon S3 returns 200 OK" (CreateBucket, error BucketAlreadyOwnedByYou,
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
+    CreatedOrOwned,
+}
+
+async fn create(
+    s3: &aws_sdk_s3::Client,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+) -> Result<Creation, DrError> {
     // Object Lock can only be switched on at creation for a bucket that will hold data.
     let mut request = s3
         .create_bucket()
@@ -147,9 +197,10 @@ async fn create(s3: &aws_sdk_s3::Client, plan: &SourcePlan, destination: &Destin
         );
     }
     match request.send().await {
-        Ok(_) => Ok(true),
+        Ok(_) if destination.region == "us-east-1" => Ok(Creation::CreatedOrOwned),
+        Ok(_) => Ok(Creation::Created),
         // Created meanwhile by a concurrent run (or by hand): vetted by the tag check.
-        Err(error) if aws_code(&error) == Some("BucketAlreadyOwnedByYou") => Ok(false),
+        Err(error) if aws_code(&error) == Some("BucketAlreadyOwnedByYou") => Ok(Creation::Existed),
         Err(error) if aws_code(&error) == Some("BucketAlreadyExists") => {
             Err(DrError::BucketNameTaken { bucket: plan.bucket.clone(), destination: destination.bucket.clone() })
         }
@@ -214,18 +265,6 @@ pub(crate) async fn put_encryption(
         .send()
         .await
         .aws(bucket, "PutBucketEncryption")?;
-    Ok(())
-}
-
-pub(crate) async fn put_tags(s3: &aws_sdk_s3::Client, bucket: &str, tags: &[Tag]) -> Result<(), DrError> {
-    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building tags: {e}"));
-    let tag_set = tags
-        .iter()
-        .map(|t| aws_sdk_s3::types::Tag::builder().key(&t.key).value(&t.value).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let tagging = Tagging::builder().set_tag_set(Some(tag_set)).build().map_err(internal)?;
-    s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.aws(bucket, "PutBucketTagging")?;
     Ok(())
 }
 

@@ -7,9 +7,9 @@
 use serde::Serialize;
 
 use crate::bucket;
+use crate::bucket::put_tags;
 use crate::detach::{detached_tags, today};
 use crate::error::DrError;
-use crate::steps::ensure_destination::put_tags;
 use crate::steps::validate_detach::DetachPlan;
 use crate::steps::StepContext;
 use crate::tags;

@@ -10,6 +10,7 @@
 
 pub mod check_backfill;
 pub mod clone_settings;
+pub mod continue_as_new;
 pub mod detach_replication;
 pub mod enable_replication;
 pub mod enable_source_versioning;
@@ -21,6 +22,8 @@ pub mod sweep;
 pub mod validate_detach;
 pub mod validate_source;
 pub mod verify_protection;
+
+use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -37,9 +40,10 @@ pub enum Step {
     EnableSourceVersioning,
     EnsureDestination,
     EnableReplication,
-    CloneSettings,
     StartBackfill,
     CheckBackfill,
+    ContinueAsNew,
+    CloneSettings,
     VerifyProtection,
     StartDetach,
     ValidateDetach,
@@ -49,21 +53,30 @@ pub enum Step {
 }
 
 impl Step {
-    /// The protect workflow's tasks, in order.
+    /// The protect workflow's tasks, in order, as a run that protects a bucket goes. Settings
+    /// are cloned after the backfill: lifecycle expiry must not act on the destination while a
+    /// Batch Replication job fills it (see `clone_settings`).
     pub const PROTECT: [Step; 8] = [
         Step::ValidateSource,
         Step::EnableSourceVersioning,
         Step::EnsureDestination,
         Step::EnableReplication,
-        Step::CloneSettings,
         Step::StartBackfill,
         Step::CheckBackfill,
+        Step::CloneSettings,
         Step::VerifyProtection,
     ];
 
-    /// The rest: the protect workflow's hand-over to detach, the detach workflow, the sweep.
-    pub const OTHERS: [Step; 5] =
-        [Step::StartDetach, Step::ValidateDetach, Step::DetachReplication, Step::MarkDestinationDetached, Step::Sweep];
+    /// The rest: the protect workflow's hand-overs (to a new execution of itself when the
+    /// backfill outlives one execution's history, to detach), the detach workflow, the sweep.
+    pub const OTHERS: [Step; 6] = [
+        Step::ContinueAsNew,
+        Step::StartDetach,
+        Step::ValidateDetach,
+        Step::DetachReplication,
+        Step::MarkDestinationDetached,
+        Step::Sweep,
+    ];
 
     /// Every step the Lambda serves.
     pub fn all() -> impl Iterator<Item = Step> {
@@ -79,6 +92,7 @@ impl Step {
             Step::CloneSettings => "CloneSettings",
             Step::StartBackfill => "StartBackfill",
             Step::CheckBackfill => "CheckBackfill",
+            Step::ContinueAsNew => "ContinueAsNew",
             Step::VerifyProtection => "VerifyProtection",
             Step::StartDetach => "StartDetach",
             Step::ValidateDetach => "ValidateDetach",
@@ -101,9 +115,20 @@ pub struct StepContext<'a> {
     pub account_id: Option<String>,
     /// `s3-dr plan`: read everything, write nothing, and report what would change.
     pub dry_run: bool,
+    /// When the Lambda invocation times out (None outside Lambda): long steps stop taking new
+    /// work before it.
+    pub deadline: Option<SystemTime>,
 }
 
-/// `{"step": "<StateName>", "input": {...}, "execution": "<name>"}` (`execution` optional)
+/// Who is asking, as the state machine passes it (`$$.Execution.Name`, `$$.StateMachine.Id`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Invocation<'a> {
+    pub execution: Option<&'a str>,
+    pub state_machine: Option<&'a str>,
+}
+
+/// `{"step": "<StateName>", "input": {...}, "execution": "<name>", "stateMachine": "<arn>"}`
+/// (`execution` and `stateMachine` optional)
 pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
     let names: Vec<&str> = Step::all().map(Step::name).collect();
     let name = event.get("step").and_then(Value::as_str).ok_or_else(|| {
@@ -123,10 +148,13 @@ pub fn parse_request(event: &Value) -> Result<(Step, &Value), DrError> {
 
 pub async fn dispatch(context: &StepContext<'_>, event: &Value) -> Result<Value, DrError> {
     let (step, input) = parse_request(event)?;
-    let execution = event.get("execution").and_then(Value::as_str);
+    let invocation = Invocation {
+        execution: event.get("execution").and_then(Value::as_str),
+        state_machine: event.get("stateMachine").and_then(Value::as_str),
+    };
     // The Lambda runs one invocation at a time, so the counter holds this step's calls only.
     context.clients.take_call_counts();
-    let mut output = run_step(context, step, input, execution).await?;
+    let mut output = run_step(context, step, input, invocation).await?;
     let calls = context.clients.take_call_counts();
     tracing::info!(step = step.name(), aws_calls = calls.values().sum::<u32>(), "AWS calls");
     if let Some(fields) = output.as_object_mut() {
@@ -144,7 +172,7 @@ pub async fn run_step(
     context: &StepContext<'_>,
     step: Step,
     input: &Value,
-    execution: Option<&str>,
+    invocation: Invocation<'_>,
 ) -> Result<Value, DrError> {
     let bucket = match step {
         Step::ValidateSource | Step::ValidateDetach => {
@@ -181,11 +209,15 @@ pub async fn run_step(
             }
             Step::StartBackfill => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(Box::pin(start_backfill::run(context, &plan, &destination, execution)).await)
+                to_json(Box::pin(start_backfill::run(context, &plan, &destination, input, invocation)).await)
             }
             Step::CheckBackfill => {
                 let (plan, destination) = plan(step, input)?;
                 to_json(Box::pin(check_backfill::run(context, &plan, &destination, input)).await)
+            }
+            Step::ContinueAsNew => {
+                let (plan, _) = plan(step, input)?;
+                to_json(Box::pin(continue_as_new::run(context, &plan, input, invocation)).await)
             }
             Step::StartDetach => {
                 let plan = source_plan(step, input)?;
@@ -210,7 +242,17 @@ pub async fn run_step(
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
                 let settings = cloned_settings(input)?;
-                to_json(Box::pin(verify_protection::run(context, &plan, &destination, settings.as_ref())).await)
+                let backfill = crate::backfill::Progress::latest(input).ok();
+                to_json(
+                    Box::pin(verify_protection::run(
+                        context,
+                        &plan,
+                        &destination,
+                        settings.as_ref(),
+                        backfill.as_ref(),
+                    ))
+                    .await,
+                )
             }
         };
         match &result {

@@ -1,33 +1,113 @@
-//! StartBackfill: begin copying the objects that existed before replication was turned on.
+//! StartBackfill: decide whether the objects that existed before replication need copying, and
+//! begin.
 //!
-//! `off`: nothing. `copy`: nothing yet (CheckBackfill copies page by page). `batch`: follow an
-//! unfinished job for this bucket if there is one, else create one (s3control ListJobs, then
-//! CreateJob with a token derived from the bucket, the rule and the execution).
+//! Once the destination carries the backfill marker, nothing is copied again (0 AWS calls),
+//! unless the request says `"backfill": "force"`, or this run repaired protection that was
+//! broken (the rule was missing, disabled, filtered or pointed elsewhere, or versioning was off
+//! on either side): then what was written meanwhile is backfilled (`CatchUp`). An execution that
+//! continues an earlier one's backfill (`$.continues`) resumes its progress, and one that finds
+//! an interrupted backfill's heartbeat on the destination resumes from it.
+//!
+//! `off`: nothing (the destination is marked `off <date>` once, so the sweep knows). `copy`:
+//! nothing yet (CheckBackfill copies page by page); the heartbeat tag is written. `batch`:
+//! follow an unfinished job for this bucket if there is one, else create one (s3control
+//! ListJobs, then CreateJob with a token derived from the bucket, the rule, the scope and the
+//! execution), and name it in the heartbeat tag.
 
-use crate::backfill::batch::{self, JobRequest};
-use crate::backfill::{job_request_token, Progress, Strategy};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::backfill::batch::{self, Followed, JobRequest};
+use crate::backfill::state::{self, BackfillTags, ProgressTag, Start};
+use crate::backfill::{job_request_token, Progress, Scope, Strategy};
+use crate::bucket;
+use crate::detach::today;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
-use crate::steps::StepContext;
+use crate::steps::{Invocation, StepContext};
 
 pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
     destination: &DestinationPlan,
-    execution: Option<&str>,
+    input: &Value,
+    invocation: Invocation<'_>,
 ) -> Result<Progress, DrError> {
+    if let Some(continued) = &plan.continues {
+        // This execution continues an earlier one's backfill: carry on where it stopped.
+        let mut progress = Progress { turns: 0, handover: false, changed: false, ..continued.progress.clone() };
+        progress.summarize();
+        return Ok(progress);
+    }
     let strategy = plan.backfill.unwrap_or(Strategy::Off);
+    let tags = backfill_tags(input)?;
     let mut progress = Progress { strategy: Some(strategy), ..Progress::default() };
-    match strategy {
-        Strategy::Off => progress.done = true,
-        Strategy::Copy => {}
-        Strategy::Batch if context.dry_run => {
-            job_request(context, plan, destination, execution)?;
-            progress.summary = "batch: would start an S3 Batch Replication job (or follow a running one)".to_owned();
-            return Ok(progress);
+    if strategy == Strategy::Off {
+        progress.done = true;
+        if tags.marker.is_none() && !context.dry_run {
+            // Recorded, so that the sweep does not take the destination for one still to fill.
+            let marker = state::marker_value(strategy, &today());
+            let s3 = context.clients.s3(&destination.region);
+            progress.changed =
+                bucket::update_tags(&s3, &destination.bucket, |current| state::finished_tags(current, &marker, None))
+                    .await?;
         }
-        Strategy::Batch => {
-            let request = job_request(context, plan, destination, execution)?;
+        progress.summarize();
+        return Ok(progress);
+    }
+
+    let gap = repair_gap(input);
+    match state::decide_start(strategy, plan.force_backfill, &tags, gap.as_deref()) {
+        Start::AlreadyDone { marker } => {
+            progress.done = true;
+            progress.not_needed = Some(format!("{} is backfilled already ({marker})", destination.bucket));
+        }
+        Start::Full { after } => {
+            progress.resumed_after = after.clone();
+            progress.continue_after = after;
+            begin(context, plan, destination, invocation, &mut progress).await?;
+        }
+        Start::CatchUp { why } => {
+            tracing::info!(%why, "protection was repaired: backfilling what was written meanwhile");
+            progress.scope = Scope::CatchUp;
+            begin(context, plan, destination, invocation, &mut progress).await?;
+        }
+        Start::FollowJob { job_id } => {
+            let account_id = account(context)?;
+            let client = context.clients.s3control(&plan.region);
+            match batch::follow(&client, account_id, &plan.bucket, &job_id).await? {
+                Followed::Running | Followed::Complete => progress.job_id = Some(job_id),
+                Followed::CatchUpFailures => {
+                    progress.scope = Scope::CatchUp;
+                    begin(context, plan, destination, invocation, &mut progress).await?;
+                }
+                Followed::Restart => begin(context, plan, destination, invocation, &mut progress).await?,
+            }
+        }
+    }
+    progress.summarize();
+    if context.dry_run && strategy == Strategy::Batch && !progress.done {
+        progress.summary = "batch: would start an S3 Batch Replication job (or follow a running one)".to_owned();
+    }
+    Ok(progress)
+}
+
+/// Start the copy (a heartbeat on the destination) or the job (and name it there).
+async fn begin(
+    context: &StepContext<'_>,
+    plan: &SourcePlan,
+    destination: &DestinationPlan,
+    invocation: Invocation<'_>,
+    progress: &mut Progress,
+) -> Result<(), DrError> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let heartbeat = match progress.strategy {
+        Some(Strategy::Batch) => {
+            let request = job_request(context, plan, destination, invocation.execution, progress.scope)?;
+            if context.dry_run {
+                return Ok(());
+            }
             let client = context.clients.s3control(&plan.region);
             let job_id = match batch::find_running_job(&client, &request).await? {
                 Some(running) => running,
@@ -36,11 +116,55 @@ pub async fn run(
                     batch::create_job(&client, &request).await?
                 }
             };
-            progress.job_id = Some(job_id);
+            progress.job_id = Some(job_id.clone());
+            ProgressTag::Batch { at: now, job_id }
         }
+        _ => ProgressTag::Copy { at: now, after: progress.continue_after.clone().unwrap_or_default() },
+    };
+    if !context.dry_run {
+        // The heartbeat tells the sweep (and the next run, should this one die) that a backfill
+        // is under way, and from where to resume it.
+        let s3 = context.clients.s3(&destination.region);
+        progress.changed |=
+            bucket::update_tags(&s3, &destination.bucket, |current| state::with_progress(current, &heartbeat)).await?;
+        // `heartbeat_at` stays unset: the first page writes its cursor whatever the time.
     }
-    progress.summarize();
-    Ok(progress)
+    Ok(())
+}
+
+fn account<'a>(context: &'a StepContext<'_>) -> Result<&'a str, DrError> {
+    context
+        .account_id
+        .as_deref()
+        .ok_or_else(|| DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned()))
+}
+
+/// What EnsureDestination read of the destination's backfill tags (nothing in a dry run before
+/// the destination exists).
+fn backfill_tags(input: &Value) -> Result<BackfillTags, DrError> {
+    match input.pointer("/EnsureDestination/backfill") {
+        None | Some(Value::Null) => Ok(BackfillTags::default()),
+        Some(found) => serde_json::from_value(found.clone()).map_err(|e| {
+            DrError::InvalidInput(format!("step StartBackfill: input.EnsureDestination.backfill is malformed: {e}"))
+        }),
+    }
+}
+
+/// What this run repaired that left objects unreplicated, from the earlier steps' results.
+pub fn repair_gap(input: &Value) -> Option<String> {
+    let mut gaps = Vec::new();
+    if input.pointer("/EnableSourceVersioning/changed") == Some(&Value::Bool(true)) {
+        let previous = input.pointer("/EnableSourceVersioning/previous").and_then(Value::as_str).unwrap_or("off");
+        gaps.push(format!("source versioning was {previous}"));
+    }
+    let destination_changes = input.pointer("/EnsureDestination/changes").and_then(Value::as_array);
+    if destination_changes.is_some_and(|c| c.iter().any(|change| change == "versioning")) {
+        gaps.push("destination versioning was off".to_owned());
+    }
+    if let Some(gap) = input.pointer("/EnableReplication/gap").and_then(Value::as_str) {
+        gaps.push(gap.to_owned());
+    }
+    (!gaps.is_empty()).then(|| gaps.join("; "))
 }
 
 pub fn job_request(
@@ -48,15 +172,25 @@ pub fn job_request(
     plan: &SourcePlan,
     destination: &DestinationPlan,
     execution: Option<&str>,
+    scope: Scope,
 ) -> Result<JobRequest, DrError> {
     let config = context.config;
     let (role, report_bucket) = config.require_batch(&plan.region)?;
-    let account_id = context.account_id.clone().ok_or_else(|| {
-        DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned())
-    })?;
-    // The rule's settings and the execution: a retry of this step finds its own job, a later
-    // execution (after a failed job, say) may start a new one.
-    let fingerprint = format!("{:?}/{}", plan.rule_spec(destination, config), execution.unwrap_or(""));
+    let account_id = account(context)?.to_owned();
+    // The rule's settings, the scope and the execution: a retry of this step finds its own
+    // job, a later execution (after a failed job, say) may start a new one.
+    let spec = plan.rule_spec(destination, config);
+    let key = match &spec.replica_key {
+        crate::replication::ReplicaKey::Key(key) => key.as_str(),
+        crate::replication::ReplicaKey::AnyKey => "",
+    };
+    let fingerprint = format!(
+        "{}/{}/{key}/{}/{scope:?}/{}",
+        spec.destination_bucket,
+        spec.storage_class,
+        spec.replication_time_control,
+        execution.unwrap_or("")
+    );
     Ok(JobRequest {
         account_id,
         source_bucket: plan.bucket.clone(),
@@ -65,5 +199,34 @@ pub fn job_request(
         report_bucket,
         report_prefix: format!("{}/{}", config.batch_report_prefix, plan.bucket),
         token: job_request_token(&plan.bucket, &fingerprint),
+        scope,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_repair_is_read_from_what_the_earlier_steps_changed() {
+        let healthy = json!({
+            "EnableSourceVersioning": {"changed": false, "previous": "Enabled"},
+            "EnsureDestination": {"changes": []},
+            "EnableReplication": {"changed": false}
+        });
+        assert_eq!(repair_gap(&healthy), None);
+        let broken = json!({
+            "EnableSourceVersioning": {"changed": true, "previous": "Suspended"},
+            "EnsureDestination": {"changes": ["versioning"]},
+            "EnableReplication": {"changed": true, "gap": "replication rule s3-dr was missing"}
+        });
+        let gap = repair_gap(&broken).unwrap_or_default();
+        assert!(
+            gap.contains("Suspended") && gap.contains("destination versioning") && gap.contains("missing"),
+            "{gap}"
+        );
+        // A storage class change rewrote the rule but left no object behind.
+        assert_eq!(repair_gap(&json!({"EnableReplication": {"changed": true}})), None);
+    }
 }

@@ -3,28 +3,36 @@
 //! state calls for it: a protect execution for each tagged bucket that is not fully protected,
 //! a detach execution for each untagged bucket that still has the s3-dr rule.
 //!
-//! AWS calls: ListBuckets (pages of 10,000); per bucket, GetBucketTagging, then (unless it is
-//! an s3-dr destination) GetBucketReplication (plus GetBucketLocation when ListBuckets gave no
-//! region);
-//! for a tagged bucket, GetBucketVersioning, GetBucketEncryption, HeadBucket of the destination
-//! and its GetBucketVersioning; states:StartExecution per bucket that needs work. At most
-//! `S3DR_SWEEP_CONCURRENCY` buckets at once. One bucket's failure is counted and reported; it
-//! never fails the sweep.
+//! A tagged bucket whose configuration is right but whose backfill is neither done nor under
+//! way (never started, or its execution died: a heartbeat older than 30 minutes, a batch job
+//! that ended without the marker) is repaired too: the protect run resumes the backfill.
+//!
+//! AWS calls: ListBuckets (pages of 10,000); per bucket, GetBucketTagging (plus
+//! GetBucketLocation when ListBuckets gave no region); then, unless it is an s3-dr destination
+//! (whose tags its source's check uses), GetBucketReplication; for a tagged bucket,
+//! GetBucketVersioning, HeadBucket of the destination and its GetBucketVersioning (and
+//! s3control DescribeJob while a batch backfill is named on the destination);
+//! states:StartExecution per bucket that needs work. At most `S3DR_SWEEP_CONCURRENCY` buckets
+//! at once. One bucket's failure is counted and reported; it never fails the sweep.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::backfill::batch::{self, Followed};
+use crate::backfill::state::Liveness;
 use crate::bucket;
 use crate::config::Workflow;
 use crate::error::DrError;
 use crate::executions::{execution_name, start, Started};
-use crate::replication::RULE_ID;
+use crate::naming;
+use crate::replication::is_ours;
 use crate::status;
 use crate::steps::StepContext;
-use crate::tags;
+use crate::tags::{self, Tag};
 
 /// Failures listed by name in the report (the count is always complete).
 const MAX_FAILURES_LISTED: usize = 20;
@@ -40,6 +48,8 @@ pub struct Report {
     pub protected: usize,
     /// Protect executions started for tagged buckets that were not fully protected.
     pub repaired: usize,
+    /// Tagged, configured, and their backfill under way: nothing started.
+    pub backfilling: usize,
     /// Detach executions started for untagged buckets with a leftover s3-dr rule.
     pub detached: usize,
     /// Work that another start already had under way (same bucket, same 15 minutes).
@@ -60,10 +70,17 @@ type Outcome = (Verdict, Option<Started>);
 /// What one bucket needs.
 enum Verdict {
     Healthy,
+    Backfilling,
     Unmanaged,
-    Destination,
     Repair(String),
     Detach,
+}
+
+/// A bucket as the first pass read it: its region and tags.
+struct Listed {
+    name: String,
+    region: String,
+    tags: Vec<Tag>,
 }
 
 pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
@@ -74,12 +91,40 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     let sfn = context.clients.sfn();
     let now = SystemTime::now();
 
-    let outcomes: Vec<(String, Result<Outcome, DrError>)> = futures::stream::iter(buckets)
-        .map(|(name, region)| {
+    // First pass: every bucket's tags. A destination needs nothing more (its tags hold its
+    // backfill's state, which its source's check reads from here).
+    let read: Vec<(String, Result<Option<Listed>, DrError>)> = futures::stream::iter(buckets)
+        .map(|(name, region)| async move {
+            let listed = read_tags(context, &name, region).await;
+            (name, listed)
+        })
+        .buffer_unordered(config.sweep_concurrency.max(1))
+        .collect()
+        .await;
+    let mut first_failures = Vec::new();
+    let mut sources = Vec::new();
+    let mut destinations: HashMap<String, Vec<Tag>> = HashMap::new();
+    let mut scanned = 0;
+    for (name, listed) in read {
+        scanned += 1;
+        match listed {
+            Ok(Some(listed)) if tags::destination_of(&listed.tags).is_some() => {
+                destinations.insert(listed.name, listed.tags);
+            }
+            Ok(Some(listed)) => sources.push(listed),
+            Ok(None) => {}
+            Err(error) => first_failures.push((name, Err(error))),
+        }
+    }
+    let destinations = &destinations;
+
+    let outcomes: Vec<(String, Result<Outcome, DrError>)> = futures::stream::iter(sources)
+        .map(|listed| {
             let sfn = &sfn;
             async move {
+                let name = listed.name.clone();
                 let outcome = async {
-                    let verdict = assess(context, &name, region).await?;
+                    let verdict = assess(context, &listed, destinations).await?;
                     let (workflow, arn, input) = match &verdict {
                         Verdict::Repair(why) => (
                             Workflow::Protect,
@@ -105,17 +150,18 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
         .collect()
         .await;
 
-    let mut report = Report { scanned: outcomes.len(), ..Report::default() };
-    for (name, outcome) in outcomes {
+    let mut report = Report { scanned, ..Report::default() };
+    for (name, outcome) in first_failures.into_iter().chain(outcomes) {
         match outcome {
             Ok((verdict, started)) => {
                 match &verdict {
                     Verdict::Healthy => report.protected += 1,
+                    Verdict::Backfilling => report.backfilling += 1,
                     Verdict::Repair(_) => report.repaired += 1,
                     Verdict::Detach => report.detached += 1,
-                    Verdict::Unmanaged | Verdict::Destination => {}
+                    Verdict::Unmanaged => {}
                 }
-                if matches!(verdict, Verdict::Healthy | Verdict::Repair(_)) {
+                if matches!(verdict, Verdict::Healthy | Verdict::Backfilling | Verdict::Repair(_)) {
                     report.tagged += 1;
                 }
                 match (&verdict, started) {
@@ -140,53 +186,68 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     report.started.truncate(MAX_STARTED_LISTED);
     report.changed = !report.started.is_empty();
     report.summary = format!(
-        "{} buckets scanned, {} tagged: {} protected, {} repair started, {} detach started, {} already under way, {} failed",
-        report.scanned, report.tagged, report.protected, report.repaired, report.detached, report.already_started, report.failed
+        "{} buckets scanned, {} tagged: {} protected, {} backfilling, {} repair started, {} detach started, {} already under way, {} failed",
+        report.scanned,
+        report.tagged,
+        report.protected,
+        report.backfilling,
+        report.repaired,
+        report.detached,
+        report.already_started,
+        report.failed
     );
     Ok(report)
 }
 
-async fn assess(context: &StepContext<'_>, name: &str, region: Option<String>) -> Result<Verdict, DrError> {
-    let config = context.config;
+/// The bucket's region and tags; None if it was deleted since the listing.
+async fn read_tags(context: &StepContext<'_>, name: &str, region: Option<String>) -> Result<Option<Listed>, DrError> {
     let region = match region {
         Some(region) => region,
         None => match bucket::region(&context.clients.s3(&context.clients.home_region()), name).await? {
             Some(region) => region,
-            // Deleted since the listing.
-            None => return Ok(Verdict::Unmanaged),
+            None => return Ok(None),
         },
     };
-    let s3 = context.clients.s3(&region);
-    // Tags first: a destination (half the buckets s3-dr knows) needs nothing more.
-    let current_tags = bucket::tags(&s3, name).await?;
-    if tags::destination_of(&current_tags).is_some() {
-        // A destination's health is part of its source's check.
-        return Ok(Verdict::Destination);
-    }
-    let replication = bucket::replication(&s3, name).await?;
-    let has_rule = replication.as_ref().is_some_and(|c| c.rules().iter().any(|r| r.id() == Some(RULE_ID)));
-    if !config.match_tag.matches(&current_tags) {
+    let tags = bucket::tags(&context.clients.s3(&region), name).await?;
+    Ok(Some(Listed { name: name.to_owned(), region, tags }))
+}
+
+async fn assess(
+    context: &StepContext<'_>,
+    listed: &Listed,
+    destinations: &HashMap<String, Vec<Tag>>,
+) -> Result<Verdict, DrError> {
+    let config = context.config;
+    let (name, region) = (listed.name.as_str(), listed.region.as_str());
+    let replication = bucket::replication(&context.clients.s3(region), name).await?;
+    let has_rule = replication.as_ref().is_some_and(|c| c.rules().iter().any(is_ours));
+    if !config.match_tag.matches(&listed.tags) {
         return Ok(if has_rule { Verdict::Detach } else { Verdict::Unmanaged });
     }
     if region == config.dr_region {
-        return Err(DrError::SourceInDrRegion { bucket: name.to_owned(), region });
+        return Err(DrError::SourceInDrRegion { bucket: name.to_owned(), region: region.to_owned() });
     }
-    let found = status::assess(context.clients, config, name, &region, &current_tags, replication.as_ref()).await?;
+    let destination = naming::destination_bucket_name(name, &config.destination_suffix);
+    let known_tags = destinations.get(&destination).map(Vec::as_slice);
+    let found =
+        status::assess(context.clients, config, name, region, &listed.tags, replication.as_ref(), known_tags).await?;
     if found.protected {
         return Ok(Verdict::Healthy);
     }
-    let mut why = found.drift.clone();
-    if found.versioning.as_deref() != Some("Enabled") {
-        why.push(format!("versioning {}", found.versioning.as_deref().unwrap_or("unknown")));
-    }
-    match &found.destination {
-        Some(destination) if destination.versioning.as_deref() != Some("Enabled") => {
-            why.push(format!("destination {} {}", destination.state, destination.versioning.as_deref().unwrap_or("")));
+    let mut why = found.problems();
+    if found.configured {
+        // Only the backfill is missing: leave one under way alone.
+        match &found.liveness {
+            Some(Liveness::Running) => return Ok(Verdict::Backfilling),
+            Some(Liveness::JobToCheck(job)) => {
+                let account = context.account_id.as_deref().unwrap_or_default();
+                match batch::follow(&context.clients.s3control(region), account, name, job).await? {
+                    Followed::Running => return Ok(Verdict::Backfilling),
+                    ended => why = vec![format!("backfill job {job} ended ({ended:?}) without the backfill marker")],
+                }
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    if found.rule == "missing" {
-        why.push("no s3-dr rule".to_owned());
     }
     Ok(Verdict::Repair(why.join(", ").trim().to_owned()))
 }

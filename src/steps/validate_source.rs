@@ -2,16 +2,16 @@
 //! happens here, before anything is changed.
 //!
 //! AWS calls: GetBucketLocation, GetBucketTagging; when tagged, HeadBucket (destination),
-//! GetBucketEncryption, GetBucketReplication and GetObjectLockConfiguration concurrently; GetBucketTagging on an existing
-//! destination (and ListObjectVersions if it is not marked as ours); KMS DescribeKey for an
-//! SSE-KMS source. The later steps check the same things again, since a person or a
+//! GetBucketEncryption, GetBucketReplication, GetObjectLockConfiguration and KMS DescribeKey of
+//! the DR key concurrently; GetBucketTagging on an existing destination (and
+//! ListObjectVersions if it is not marked as ours). The later steps check the same things again, since a person or a
 //! concurrent run may change them meanwhile; checking here first means a refusal leaves
 //! everything as it was.
 
 use serde_json::Value;
 
-use crate::backfill::Strategy;
-use crate::bucket::{self, DefaultEncryption, Presence};
+use crate::backfill::{Continuation, Strategy};
+use crate::bucket::{self, Presence};
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::event::{decide, parse_trigger, BucketFacts, Decision, EventKind};
 use crate::naming;
@@ -24,7 +24,14 @@ use crate::tags;
 pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan, DrError> {
     let config = context.config;
     let trigger = parse_trigger(input)?;
-    let backfill = backfill_strategy(input, config)?;
+    let (backfill, force_backfill) = backfill_strategy(input, config)?;
+    let continues = continuation(input)?;
+    if let Some(reason) = trigger.own_echo(config.step_role_arn.as_deref()) {
+        tracing::info!(%reason, "nothing to do");
+        let mut plan = SourcePlan::skip(trigger.bucket(), "", false, trigger.describe());
+        plan.reason = Some(reason);
+        return Ok(plan);
+    }
     let kind = trigger.kind();
     let home = context.clients.s3(&context.clients.home_region());
 
@@ -104,11 +111,12 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     let destination_name = naming::destination_bucket_name(&bucket, &config.destination_suffix);
     let dr = context.clients.s3(&config.dr_region);
     let role = config.require_replication_role()?;
-    let (presence, encryption, replication, object_lock) = tokio::try_join!(
+    let (presence, encryption, replication, object_lock, dr_key) = tokio::try_join!(
         bucket::presence(&dr, &destination_name, context.account_id.as_deref()),
         bucket::default_encryption(&source, &bucket),
         bucket::replication(&source, &bucket),
         bucket::object_lock(&source, &bucket),
+        resolve_dr_key(context, &bucket),
     )?;
     let exists = match presence {
         Presence::Absent => false,
@@ -126,30 +134,47 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         let destination_tags = bucket::tags(&dr, &destination_name).await?;
         vet_existing(&dr, &bucket, &destination_name, &destination_tags).await?;
     }
-    if encryption.as_ref().is_some_and(DefaultEncryption::is_kms) {
-        plan.replica_kms_key_arn = Some(resolve_dr_key(context, &bucket).await?);
-    }
+    plan.replica_kms_key_arn = Some(dr_key);
     let destination = DestinationPlan { bucket: destination_name, region: config.dr_region.clone(), exists };
     // Dry run of EnableReplication's merge: a configuration s3-dr must not rewrite is refused now.
     replication::merge(&bucket, replication.as_ref(), role, &plan.rule_spec(&destination, config))?;
 
     plan.action = Action::Protect;
     plan.object_lock = object_lock.is_some_and(|c| c.object_lock_enabled().is_some());
-    plan.backfill = Some(backfill);
+    plan.backfill = Some(continues.as_ref().and_then(|c| c.progress.strategy).unwrap_or(backfill));
+    plan.force_backfill = force_backfill;
+    plan.continues = continues;
     plan.source_encryption = encryption;
     plan.destination = Some(destination);
     Ok(plan)
 }
 
-/// The request's `"backfill"` if it has one, else the configured strategy. Checked first, so a
-/// typo changes nothing.
-fn backfill_strategy(input: &Value, config: &crate::config::Config) -> Result<Strategy, DrError> {
+/// The request's `"backfill"` if it has one, else the configured strategy, and whether the
+/// request forces a new backfill (`"force"`: the configured strategy, even on a destination
+/// marked as backfilled). Checked first, so a typo changes nothing.
+fn backfill_strategy(input: &Value, config: &crate::config::Config) -> Result<(Strategy, bool), DrError> {
     match input.get("backfill") {
-        None | Some(Value::Null) => Ok(config.backfill),
-        Some(Value::String(text)) => Strategy::parse(text).ok_or_else(|| {
-            DrError::InvalidInput(format!("\"backfill\": {text:?} is not a strategy; {}", Strategy::EXPECTED))
+        None | Some(Value::Null) => Ok((config.backfill, false)),
+        Some(Value::String(text)) if text.trim().eq_ignore_ascii_case("force") => Ok((config.backfill, true)),
+        Some(Value::String(text)) => Strategy::parse(text).map(|s| (s, false)).ok_or_else(|| {
+            DrError::InvalidInput(format!(
+                "\"backfill\": {text:?} is not a strategy; {}, or force (a new backfill even if one was done)",
+                Strategy::EXPECTED
+            ))
         }),
         Some(other) => Err(DrError::InvalidInput(format!("\"backfill\" must be a string, got {other}"))),
+    }
+}
+
+/// `$.continues`, written by ContinueAsNew of the execution this one continues.
+fn continuation(input: &Value) -> Result<Option<Continuation>, DrError> {
+    match input.get("continues") {
+        None | Some(Value::Null) => Ok(None),
+        Some(found) => serde_json::from_value(found.clone()).map(Some).map_err(|e| {
+            DrError::InvalidInput(format!(
+                "\"continues\" is written by s3-dr when an execution hands its backfill over to a new one, and this one is malformed ({e}); start the execution with {{\"bucket\": ...}} only"
+            ))
+        }),
     }
 }
 
@@ -163,13 +188,12 @@ fn wrong_region(bucket: &str, destination: &str, found: &str, dr_region: &str) -
     }
 }
 
-/// The configured DR key (ARN, key id or alias), as a key ARN in the DR region, enabled.
+/// The configured DR key (ARN, key id or alias), as a key ARN in the DR region, enabled. Every
+/// bucket needs it: any bucket may hold objects uploaded with SSE-KMS.
 async fn resolve_dr_key(context: &StepContext<'_>, bucket: &str) -> Result<String, DrError> {
     let region = &context.config.dr_region;
     let missing = |detail: String| DrError::KmsKeyMissing { bucket: bucket.to_owned(), region: region.clone(), detail };
-    let Some(key) = context.config.dr_kms_key.as_deref() else {
-        return Err(missing("S3DR_DR_KMS_KEY is not set".to_owned()));
-    };
+    let key = context.config.dr_kms_key.as_str();
     let kms = context.clients.kms(region);
     let described = match kms.describe_key().key_id(key).send().await {
         Ok(output) => output,

@@ -3,13 +3,18 @@
 //! AWS calls: GetBucketVersioning (source and destination) and GetBucketReplication,
 //! concurrently. Writes nothing. Settings CloneSettings reported as failed make the run fail
 //! here, with `SettingsNotCloned`, once replication and the backfill are in place.
+//!
+//! The result also says what the DR copy holds: the backfill's outcome (copied, already
+//! there, not replicable and why, failed), and a warning for objects S3 cannot copy, so a
+//! protected bucket with such objects does not read as a silent "protected".
 
 use serde::Serialize;
 
+use crate::backfill::{Progress, Scope, Strategy};
 use crate::bucket;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
-use crate::replication::{rule_drift, RULE_ID};
+use crate::replication::{is_ours, rule_drift, RULE_ID};
 use crate::steps::{clone_settings, StepContext};
 
 #[derive(Debug, Serialize)]
@@ -22,7 +27,55 @@ pub struct Output {
     pub destination_region: String,
     pub destination_versioning: String,
     pub rule: &'static str,
+    /// What the backfill of this run did (absent if the workflow ran none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<BackfillOutcome>,
+    /// What a person should know although the bucket is protected.
+    pub warnings: Vec<String>,
     pub changed: bool,
+}
+
+/// The backfill's outcome, as this run saw it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackfillOutcome {
+    pub strategy: Option<Strategy>,
+    pub scope: Scope,
+    pub summary: String,
+    pub objects_copied: u64,
+    pub objects_skipped: u64,
+    pub objects_not_replicable: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_replicable: Vec<String>,
+    pub objects_failed: u64,
+}
+
+impl BackfillOutcome {
+    pub fn of(progress: &Progress) -> BackfillOutcome {
+        BackfillOutcome {
+            strategy: progress.strategy,
+            scope: progress.scope,
+            summary: progress.summary.clone(),
+            objects_copied: progress.objects_copied,
+            objects_skipped: progress.objects_skipped,
+            objects_not_replicable: progress.objects_not_replicable,
+            not_replicable: progress.not_replicable.clone(),
+            objects_failed: progress.objects_failed,
+        }
+    }
+}
+
+/// Warnings about the DR copy from the backfill's outcome.
+pub fn warnings(bucket: &str, destination: &str, backfill: Option<&Progress>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(progress) = backfill.filter(|p| p.objects_not_replicable > 0) {
+        warnings.push(format!(
+            "{} objects of {bucket} are not in {destination} because S3 cannot copy them (e.g. {}): restore archived objects (or re-upload SSE-C objects with SSE-S3 or SSE-KMS), then run with \"backfill\": \"force\"",
+            progress.objects_not_replicable,
+            progress.not_replicable.first().map_or("none listed", String::as_str)
+        ));
+    }
+    warnings
 }
 
 pub async fn run(
@@ -30,6 +83,7 @@ pub async fn run(
     plan: &SourcePlan,
     destination: &DestinationPlan,
     settings: Option<&clone_settings::Output>,
+    backfill: Option<&Progress>,
 ) -> Result<Output, DrError> {
     let source = context.clients.s3(&plan.region);
     let dr = context.clients.s3(&destination.region);
@@ -47,7 +101,7 @@ pub async fn run(
         problems.push(format!("destination {} versioning is {destination_versioning}", destination.bucket));
     }
     let spec = plan.rule_spec(destination, context.config);
-    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| r.id() == Some(RULE_ID))) {
+    match replication.as_ref().and_then(|c| c.rules().iter().find(|r| is_ours(r))) {
         None => problems.push(format!("replication rule {RULE_ID} is missing")),
         Some(rule) => problems.extend(rule_drift(rule, &spec)),
     }
@@ -70,6 +124,8 @@ pub async fn run(
         destination_region: destination.region.clone(),
         destination_versioning,
         rule: "present and matching",
+        backfill: backfill.map(BackfillOutcome::of),
+        warnings: warnings(&plan.bucket, &destination.bucket, backfill),
         changed: false,
     })
 }

@@ -471,9 +471,21 @@ pub fn protect_config(storage_class: &str) -> s3_dr::config::Config {
     .unwrap()
 }
 
+/// The key ARN behind the local stack's DR key alias (`alias/s3-dr` in the DR region).
+pub async fn dr_key_arn(stack: &Stack) -> String {
+    static ARN: OnceLock<String> = OnceLock::new();
+    if let Some(arn) = ARN.get() {
+        return arn.clone();
+    }
+    let described = stack.kms(DR_REGION).await.describe_key().key_id("alias/s3-dr").send().await.unwrap();
+    let arn = described.key_metadata().unwrap().arn().unwrap().to_owned();
+    ARN.get_or_init(|| arn).clone()
+}
+
 /// What the protect workflow leaves behind, made directly with 7 calls (for tests and benches
 /// that need hundreds of protected buckets): versioned source with `tags`, versioned
-/// destination marked as ours, the s3-dr rule (with `storage_class`).
+/// destination marked as ours and backfilled, the s3-dr rule (with `storage_class` and the
+/// stack's DR key).
 pub async fn make_protected_bucket(stack: &Stack, source: &str, storage_class: &str, tags: &[(&str, &str)]) {
     let s3 = stack.s3(SOURCE_REGION).await;
     let dr = stack.s3(DR_REGION).await;
@@ -482,8 +494,9 @@ pub async fn make_protected_bucket(stack: &Stack, source: &str, storage_class: &
     create_bucket(&dr, &destination, DR_REGION).await;
     set_versioning(&s3, source, BucketVersioningStatus::Enabled).await;
     set_versioning(&dr, &destination, BucketVersioningStatus::Enabled).await;
-    tag_bucket(&dr, &destination, &[("s3-dr:source", source)]).await;
-    let spec = protect_config(storage_class).rule_spec(&destination, s3_dr::replication::ReplicaKey::None);
+    tag_bucket(&dr, &destination, &[("s3-dr:source", source), ("s3-dr:backfill", "copy 2026-11-26")]).await;
+    let key = s3_dr::replication::ReplicaKey::Key(dr_key_arn(stack).await);
+    let spec = protect_config(storage_class).rule_spec(&destination, key);
     let s3_dr::replication::Merge::Write { configuration, .. } =
         s3_dr::replication::merge(source, None, REPLICATION_ROLE, &spec).unwrap()
     else {
@@ -491,4 +504,27 @@ pub async fn make_protected_bucket(stack: &Stack, source: &str, storage_class: &
     };
     s3.put_bucket_replication().bucket(source).replication_configuration(configuration).send().await.unwrap();
     tag_bucket(&s3, source, tags).await;
+}
+
+/// A run on a protected bucket: StartBackfill decided from the destination's marker with no
+/// AWS call, no CheckBackfill ran, and no step wrote anything.
+pub fn assert_no_backfill_and_no_write(run: &Execution) {
+    run.assert_succeeded();
+    let start = run.step("StartBackfill");
+    assert_eq!(start["done"], true, "{start}");
+    assert!(start["notNeeded"].is_string(), "{start}");
+    assert_eq!(start["awsCalls"], serde_json::json!({}), "StartBackfill made calls: {start}");
+    assert!(run.steps.iter().all(|(name, _)| name != "CheckBackfill"), "{:?}", run.steps);
+    let writes: Vec<String> = run
+        .steps
+        .iter()
+        .flat_map(|(_, output)| output["awsCalls"].as_object().into_iter().flatten().map(|(call, _)| call.clone()))
+        .filter(|call| {
+            !call.contains(":Get") && !call.contains(":List") && !call.contains(":Head") && !call.contains(":Describe")
+        })
+        .collect();
+    assert_eq!(writes, Vec::<String>::new(), "a re-run wrote");
+    for (name, output) in &run.steps {
+        assert_eq!(output["changed"], false, "{name} changed something: {output}");
+    }
 }

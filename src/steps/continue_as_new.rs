@@ -1,0 +1,82 @@
+//! ContinueAsNew: the backfill outlives one execution. Step Functions ends a Standard execution
+//! at 25,000 history events ("hard quota of 25,000 entries in the execution event history";
+//! the documented way out is to start a new execution,
+//! https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html), which a copy
+//! backfill of a few million objects or a batch job of a couple of days would reach. Before
+//! that, CheckBackfill says `handover`, and this step starts a new execution of the same state
+//! machine with the progress in its input (`$.continues`); this one then ends.
+//!
+//! AWS calls: states:StartExecution (1). The new execution is named from the first
+//! execution's name and a generation number, so a retried hand-over finds the execution it
+//! started (StartExecution answers ExecutionAlreadyExists) instead of starting a second.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::backfill::Continuation;
+use crate::config::Workflow;
+use crate::error::DrError;
+use crate::executions::{continuation_name, start, Started};
+use crate::plan::SourcePlan;
+use crate::steps::{Invocation, StepContext};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    pub bucket: String,
+    /// The execution that carries on.
+    pub execution: String,
+    pub generation: u32,
+    /// False if a retry found the execution already started.
+    pub started: bool,
+    pub changed: bool,
+}
+
+pub async fn run(
+    context: &StepContext<'_>,
+    plan: &SourcePlan,
+    input: &Value,
+    invocation: Invocation<'_>,
+) -> Result<Output, DrError> {
+    let progress = crate::backfill::Progress::latest(input)?;
+    if !progress.handover {
+        return Err(DrError::InvalidInput(format!(
+            "step ContinueAsNew: the backfill of {} did not ask to hand over",
+            plan.bucket
+        )));
+    }
+    let (root, generation) = match (&plan.continues, invocation.execution) {
+        (Some(continued), _) => (continued.root.clone(), continued.generation + 1),
+        (None, Some(execution)) => (execution.to_owned(), 1),
+        (None, None) => {
+            return Err(DrError::InvalidInput(
+                "step ContinueAsNew needs the execution's name (\"execution.$\": \"$$.Execution.Name\")".to_owned(),
+            ))
+        }
+    };
+    let state_machine = match invocation.state_machine {
+        Some(arn) => arn,
+        None => context.config.require_state_machine(Workflow::Protect)?,
+    };
+    let name = continuation_name(&root, generation);
+    let strategy = progress.strategy.map_or("off", |s| s.name());
+    let continues = Continuation { root, generation, progress };
+    let new_input = json!({
+        "bucket": plan.bucket,
+        "backfill": strategy,
+        "requestedBy": format!("s3-dr: continues {}", invocation.execution.unwrap_or("an execution")),
+        "continues": continues,
+    });
+    if context.dry_run {
+        return Ok(Output { bucket: plan.bucket.clone(), execution: name, generation, started: false, changed: true });
+    }
+    let started = start(&context.clients.sfn(), state_machine, &name, &plan.bucket, &new_input).await?;
+    tracing::info!(execution = %name, generation, "backfill handed over to a new execution");
+    Ok(Output {
+        bucket: plan.bucket.clone(),
+        execution: name,
+        generation,
+        started: matches!(started, Started::Started(_)),
+        changed: true,
+    })
+}

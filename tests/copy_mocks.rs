@@ -1,0 +1,193 @@
+//! The `copy` backfill against answers only AWS gives (aws-smithy-mocks): an SSE-C object
+//! (HeadObject 400), an object in an Intelligent-Tiering archive tier, an object CopyObject
+//! finds archived (403 ObjectNotInActiveTierError), and the requests that carry what
+//! CopyObject does not keep by itself. moto neither keeps SSE-C objects apart, nor has
+//! archive tiers, nor returns the key id of a DSSE-KMS object.
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
+use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
+use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput;
+use aws_sdk_s3::primitives::DateTime;
+use aws_sdk_s3::types::{
+    ArchiveStatus, ChecksumAlgorithm, CopyPartResult, Object, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ServerSideEncryption, StorageClass,
+};
+use aws_sdk_s3::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use s3_dr::backfill::copy::{copy_page, CopyJob};
+use s3_dr::backfill::{Progress, Strategy};
+
+const DR_KEY: &str = "arn:aws:kms:us-east-2:123456789012:key/dr";
+const MIB: i64 = 1024 * 1024;
+/// 2031-01-01: a retention that still runs.
+const UNTIL: i64 = 1_924_992_000;
+
+fn error_body(code: &str) -> Option<String> {
+    Some(format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>m</Message><RequestId>R</RequestId></Error>"#
+    ))
+}
+
+fn listed(key: &str, size: i64) -> Object {
+    Object::builder().key(key).size(size).e_tag(format!("\"{key}\"")).build()
+}
+
+#[tokio::test]
+async fn objects_s3_cannot_copy_are_reported_and_what_copy_object_does_not_keep_is_asked_for() {
+    let listing = mock!(Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(listed("archived-late.bin", 10))
+            .contents(listed("big.bin", 6 * MIB))
+            .contents(listed("redirect.bin", 10))
+            .contents(listed("sse-c.bin", 10))
+            .contents(listed("tiered.bin", 10))
+            .is_truncated(false)
+            .build()
+    });
+    // HeadObject: an SSE-C object answers 400 without its key (HeadObject API reference).
+    let head_sse_c = mock!(Client::head_object)
+        .match_requests(|r| r.key() == Some("sse-c.bin"))
+        .sequence()
+        .http_status(400, None)
+        .build();
+    let head_tiered = mock!(Client::head_object).match_requests(|r| r.key() == Some("tiered.bin")).then_output(|| {
+        HeadObjectOutput::builder()
+            .storage_class(StorageClass::IntelligentTiering)
+            .archive_status(ArchiveStatus::DeepArchiveAccess)
+            .build()
+    });
+    let head_plain = mock!(Client::head_object)
+        .match_requests(|r| r.key() == Some("archived-late.bin"))
+        .then_output(|| HeadObjectOutput::builder().build());
+    let head_redirect = mock!(Client::head_object)
+        .match_requests(|r| {
+            r.key() == Some("redirect.bin") && r.checksum_mode().is_some() && r.if_match() == Some("\"redirect.bin\"")
+        })
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .website_redirect_location("/moved-here")
+                .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+                .ssekms_key_id("arn:aws:kms:us-west-2:123456789012:key/source")
+                .bucket_key_enabled(true)
+                .object_lock_mode(ObjectLockMode::Governance)
+                .object_lock_retain_until_date(DateTime::from_secs(UNTIL))
+                .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+                .build()
+        });
+    let head_big = mock!(Client::head_object).match_requests(|r| r.key() == Some("big.bin")).then_output(|| {
+        HeadObjectOutput::builder()
+            .content_type("application/x-tar")
+            .expires_string("Wed, 01 Jan 2031 00:00:00 GMT")
+            .website_redirect_location("/big")
+            .checksum_sha256("c2hhMjU2")
+            .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(DateTime::from_secs(UNTIL))
+            .build()
+    });
+    let tagging = mock!(Client::get_object_tagging)
+        .then_output(|| GetObjectTaggingOutput::builder().set_tag_set(Some(vec![])).build().unwrap());
+    let source = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&listing, &head_sse_c, &head_tiered, &head_plain, &head_redirect, &head_big, &tagging],
+        |b| b.retry_config(RetryConfig::disabled())
+    );
+
+    let empty =
+        mock!(Client::list_objects_v2).then_output(|| ListObjectsV2Output::builder().is_truncated(false).build());
+    // The listing said nothing of a tier; CopyObject finds the object archived: 403, which is
+    // not a permission problem.
+    let copy_archived = mock!(Client::copy_object)
+        .match_requests(|r| r.key() == Some("archived-late.bin"))
+        .sequence()
+        .http_status(403, error_body("ObjectNotInActiveTierError"))
+        .build();
+    // What CopyObject does not carry by itself is in the request: the website redirect, the
+    // retention and legal hold, DSSE-KMS with the DR key.
+    let copy_redirect = mock!(Client::copy_object)
+        .match_requests(|r| {
+            r.key() == Some("redirect.bin")
+                && r.website_redirect_location() == Some("/moved-here")
+                && r.server_side_encryption() == Some(&ServerSideEncryption::AwsKmsDsse)
+                && r.ssekms_key_id() == Some(DR_KEY)
+                && r.bucket_key_enabled() == Some(true)
+                && r.object_lock_mode() == Some(&ObjectLockMode::Governance)
+                && r.object_lock_retain_until_date().map(|d| d.secs()) == Some(UNTIL)
+                && r.object_lock_legal_hold_status() == Some(&ObjectLockLegalHoldStatus::On)
+                && r.copy_source_if_match() == Some("\"redirect.bin\"")
+        })
+        .then_output(|| CopyObjectOutput::builder().build());
+    // The multipart path carries the content headers, Expires, the redirect and the checksum
+    // algorithm on CreateMultipartUpload, and each part's checksum back on Complete.
+    let create = mock!(Client::create_multipart_upload)
+        .match_requests(|r| {
+            r.key() == Some("big.bin")
+                && r.content_type() == Some("application/x-tar")
+                && r.expires().map(|d| d.secs()) == Some(UNTIL)
+                && r.website_redirect_location() == Some("/big")
+                && r.checksum_algorithm() == Some(&ChecksumAlgorithm::Sha256)
+                && r.server_side_encryption() == Some(&ServerSideEncryption::AwsKmsDsse)
+                && r.ssekms_key_id() == Some(DR_KEY)
+                && r.object_lock_mode() == Some(&ObjectLockMode::Compliance)
+                && r.object_lock_retain_until_date().map(|d| d.secs()) == Some(UNTIL)
+                && r.object_lock_legal_hold_status().is_none()
+        })
+        .then_output(|| CreateMultipartUploadOutput::builder().upload_id("u1").build());
+    let part = mock!(Client::upload_part_copy).then_output(|| {
+        UploadPartCopyOutput::builder()
+            .copy_part_result(CopyPartResult::builder().e_tag("\"p\"").checksum_sha256("cGFydA==").build())
+            .build()
+    });
+    let complete = mock!(Client::complete_multipart_upload)
+        .match_requests(|r| {
+            let parts = r.multipart_upload().map(|u| u.parts()).unwrap_or_default();
+            parts.len() == 2 && parts.iter().all(|p| p.checksum_sha256() == Some("cGFydA=="))
+        })
+        .then_output(|| CompleteMultipartUploadOutput::builder().build());
+    let destination = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&empty, &copy_archived, &copy_redirect, &create, &part, &complete],
+        |b| b.retry_config(RetryConfig::disabled())
+    );
+
+    let job = CopyJob {
+        source: &source,
+        destination: &destination,
+        source_bucket: "photos",
+        destination_bucket: "photos-dr",
+        storage_class: "STANDARD",
+        dr_key: DR_KEY,
+        destination_locked: true,
+        multipart_threshold: 5 * MIB as u64,
+        page_size: 1000,
+        page_bytes: 50 << 30,
+        concurrency: 1,
+        deadline: None,
+        dry_run: false,
+        destination_exists: true,
+    };
+    let mut progress = Progress { strategy: Some(Strategy::Copy), ..Progress::default() };
+    copy_page(&job, &mut progress).await.unwrap();
+
+    assert_eq!((progress.objects_copied, progress.objects_failed), (2, 0), "{progress:?}");
+    assert_eq!(progress.objects_not_replicable, 3, "{progress:?}");
+    assert_eq!(
+        progress.not_replicable,
+        vec![
+            "archived-late.bin: archived (S3 answered ObjectNotInActiveTierError), not restored",
+            "sse-c.bin: SSE-C: encrypted with a customer key S3 does not keep",
+            "tiered.bin: archived (INTELLIGENT_TIERING DEEP_ARCHIVE_ACCESS), not restored",
+        ]
+    );
+    assert!(progress.done);
+    // The archived and SSE-C objects cost a HEAD, never a copy attempt.
+    assert_eq!((copy_redirect.num_calls(), copy_archived.num_calls(), create.num_calls()), (1, 1, 1));
+    assert_eq!((part.num_calls(), complete.num_calls()), (2, 1));
+}

@@ -1,0 +1,145 @@
+//! No bucket is too big for the workflow. A Standard execution ends at 25,000 history events,
+//! so the backfill hands over to a new execution of the same state machine before its budget
+//! (`S3DR_HISTORY_EVENT_BUDGET`, tiny here) runs out; and one invocation stops taking objects
+//! when the Lambda's deadline comes near.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use s3_dr::config::Config;
+use s3_dr::steps::{dispatch, Step, StepContext};
+use serde_json::{json, Value};
+
+/// 144 events: one loop turn per execution is (144 - 120) / 12 = 2 turns.
+const LAMBDA_ENV: &[(&str, &str)] =
+    &[("S3DR_BACKFILL", "copy"), ("S3DR_COPY_PAGE_SIZE", "10"), ("S3DR_HISTORY_EVENT_BUDGET", "144")];
+const OBJECTS: usize = 50;
+
+async fn source_with_objects(stack: &Stack, prefix: &str, count: usize) -> String {
+    let source = unique(prefix);
+    let s3 = stack.s3(SOURCE_REGION).await;
+    create_bucket(&s3, &source, SOURCE_REGION).await;
+    for i in 0..count {
+        let key = format!("o/{i:03}");
+        s3.put_object().bucket(&source).key(&key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    tag_bucket(&s3, &source, &[("dr", "true")]).await;
+    source
+}
+
+/// Key -> number of versions.
+async fn versions(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, usize> {
+    let listed = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let mut found = BTreeMap::new();
+    for version in listed.versions() {
+        *found.entry(version.key().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_backfill_longer_than_one_execution_hands_over_and_copies_every_object_once() {
+    let stack = stack_with(LAMBDA_ENV);
+    let source = source_with_objects(stack, "handover", OBJECTS).await;
+    let sfn = stack.sfn().await;
+
+    // Follow the chain: each execution ends handing over, until the last protects the bucket.
+    let mut run = stack.run_protect(json!({ "bucket": source })).await;
+    let first = run.output.clone();
+    let mut names = Vec::new();
+    while let Some(next) = run.output.pointer("/ContinueAsNew/execution").and_then(Value::as_str) {
+        run.assert_succeeded();
+        assert_eq!(run.step("CheckBackfill")["handover"], true);
+        names.push(next.to_owned());
+        let arn = format!("{}:{next}", stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+        run = wait_execution(&sfn, &arn).await;
+        assert!(names.len() < 10, "no end to the hand-overs: {names:?}");
+    }
+    run.assert_succeeded();
+    assert!(names.len() >= 2, "at least two hand-overs: {names:?}");
+    assert!(names[0].ends_with("-g1") && names[1].ends_with("-g2"), "{names:?}");
+    // The progress travelled: the last execution's counts are the whole backfill's.
+    let backfill = run.step("CheckBackfill");
+    assert_eq!(
+        (backfill["objectsCopied"].as_u64(), backfill["objectsSkipped"].as_u64()),
+        (Some(OBJECTS as u64), Some(0)),
+        "{backfill}"
+    );
+    assert_eq!(run.step("VerifyProtection")["protected"], true);
+    // Every object exactly once.
+    let copies = versions(&stack.s3(DR_REGION).await, &format!("{source}-dr")).await;
+    assert_eq!(copies.len(), OBJECTS);
+    assert!(copies.values().all(|&n| n == 1), "{copies:?}");
+
+    // A retried hand-over finds the execution it started: it cannot fork the backfill.
+    let clients = stack.clients().await;
+    let config = Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        _ => LAMBDA_ENV.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()),
+    })
+    .unwrap();
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
+    let mut state = first.clone();
+    state.as_object_mut().unwrap().remove("ContinueAsNew");
+    let root = names[0].trim_end_matches("-g1").to_owned();
+    let retried = dispatch(
+        &context,
+        &json!({"step": "ContinueAsNew", "input": state, "execution": root, "stateMachine": stack.state_machine_arn}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried["ContinueAsNew"]["execution"], names[0].as_str());
+    assert_eq!(retried["ContinueAsNew"]["started"], false, "{retried}");
+}
+
+#[tokio::test]
+async fn a_page_stops_taking_objects_when_the_invocation_is_about_to_end() {
+    let stack = stack_with(LAMBDA_ENV);
+    let source = source_with_objects(stack, "deadline", 5).await;
+    let clients = stack.clients().await;
+    let config = Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        "S3DR_BACKFILL" => Some("copy".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
+    let mut state = json!({ "bucket": source });
+    for step in [
+        Step::ValidateSource,
+        Step::EnableSourceVersioning,
+        Step::EnsureDestination,
+        Step::EnableReplication,
+        Step::StartBackfill,
+    ] {
+        state = dispatch(&context, &json!({ "step": step.name(), "input": state })).await.unwrap();
+    }
+    // An invocation whose deadline is a minute away (less than the margin a copy needs): each
+    // turn copies the one object it must (progress is guaranteed), then stops and says where.
+    let late = StepContext { deadline: Some(SystemTime::now() + Duration::from_secs(60)), ..context };
+    for turn in 1..=3u64 {
+        state = dispatch(&late, &json!({ "step": "CheckBackfill", "input": state })).await.unwrap();
+        let progress = &state["CheckBackfill"];
+        assert_eq!(
+            (progress["objectsCopied"].as_u64(), progress["done"].as_bool()),
+            (Some(turn), Some(false)),
+            "{progress}"
+        );
+        assert_eq!(progress["continueAfter"], format!("o/{:03}", turn - 1));
+    }
+}
