@@ -76,6 +76,11 @@ pub enum DrError {
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with the README")]
     VerificationFailed { bucket: String, problems: String },
 
+    /// The object is in an archive tier and not restored: S3 cannot read or copy it. The copy
+    /// backfill reports such objects as not replicable; it is never a permission problem.
+    #[error("{operation} for bucket {bucket}: the object is archived ({code}) and S3 cannot read or copy it until it is restored")]
+    ObjectArchived { bucket: String, operation: &'static str, code: String },
+
     #[error("access denied on {operation} for bucket {bucket}: {message}. Grant the s3-dr Lambda role this action on the bucket (and check bucket policies and SCPs)")]
     AccessDenied { bucket: String, operation: &'static str, message: String },
 
@@ -108,6 +113,7 @@ impl DrError {
             DrError::SettingsNotCloned { .. } => "SettingsNotCloned",
             DrError::BackfillFailed { .. } => "BackfillFailed",
             DrError::VerificationFailed { .. } => "VerificationFailed",
+            DrError::ObjectArchived { .. } => "ObjectArchived",
             DrError::AccessDenied { .. } => "AccessDenied",
             DrError::AwsRequestFailed { .. } => "AwsRequestFailed",
             DrError::TransientAwsError { .. } => "TransientAwsError",
@@ -130,6 +136,7 @@ impl DrError {
         "SettingsNotCloned",
         "BackfillFailed",
         "VerificationFailed",
+        "ObjectArchived",
         "AccessDenied",
         "AwsRequestFailed",
         "TransientAwsError",
@@ -180,7 +187,7 @@ where
             let code = context.err().code().unwrap_or("").to_owned();
             let message = context.err().message().unwrap_or("").to_owned();
             if ARCHIVED_OBJECT_CODES.contains(&code.as_str()) {
-                DrError::AwsRequestFailed { bucket, operation, code, message }
+                DrError::ObjectArchived { bucket, operation, code }
             } else if TRANSIENT_CODES.contains(&code.as_str()) || status >= 500 || status == 429 {
                 DrError::TransientAwsError {
                     bucket,

@@ -52,6 +52,21 @@ pub fn continuation_name(root: &str, generation: u32) -> String {
     format!("{cut}-{hash}{suffix}")
 }
 
+/// `arn:aws:states:<region>:<account>:execution:<state machine>:<name>` from the state
+/// machine's ARN.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+}
+
+/// Whether the execution still runs: false once it ended, or if there is none of that name.
+pub async fn is_running(sfn: &aws_sdk_sfn::Client, execution_arn: &str, bucket: &str) -> Result<bool, DrError> {
+    match sfn.describe_execution().execution_arn(execution_arn).send().await {
+        Ok(described) => Ok(described.status() == &aws_sdk_sfn::types::ExecutionStatus::Running),
+        Err(error) if aws_code(&error) == Some("ExecutionDoesNotExist") => Ok(false),
+        Err(error) => Err(error).aws(bucket, "DescribeExecution"),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Started {
@@ -105,6 +120,14 @@ mod tests {
         assert!(name.len() <= 80 && name.ends_with("-g3"), "{name}");
         assert_eq!(name, continuation_name(&long, 3));
         assert_ne!(name, continuation_name(&format!("{}y", "x".repeat(79)), 3));
+    }
+
+    #[test]
+    fn execution_arns_are_made_from_the_state_machine() {
+        assert_eq!(
+            execution_arn("arn:aws:states:us-east-1:123456789012:stateMachine:s3-dr-protect-bucket", "x-g1"),
+            "arn:aws:states:us-east-1:123456789012:execution:s3-dr-protect-bucket:x-g1"
+        );
     }
 
     #[test]

@@ -304,6 +304,31 @@ pub fn with_abort_uploads_rule(rules: &[LifecycleRule]) -> Result<Vec<LifecycleR
     Ok(merged)
 }
 
+/// The same rules for S3, in any order: an empty filter and one with an empty prefix both mean
+/// the whole bucket (S3 may answer either for what was put).
+pub fn same_lifecycle_rules(a: &[LifecycleRule], b: &[LifecycleRule]) -> bool {
+    let normalized = |rules: &[LifecycleRule]| -> Vec<LifecycleRule> {
+        rules
+            .iter()
+            .map(|rule| {
+                let mut rule = rule.clone();
+                if rule.filter.as_ref().is_some_and(|f| {
+                    f.prefix() == Some("")
+                        && f.tag().is_none()
+                        && f.and().is_none()
+                        && f.object_size_greater_than().is_none()
+                        && f.object_size_less_than().is_none()
+                }) {
+                    rule.filter = Some(LifecycleRuleFilter::builder().build());
+                }
+                rule
+            })
+            .collect()
+    };
+    let (a, b) = (normalized(a), normalized(b));
+    a.len() == b.len() && a.iter().all(|rule| b.contains(rule))
+}
+
 /// Settings s3-dr reads nothing of and never copies, with the reason.
 pub const NOT_CLONED: &[(&str, &str)] = &[
     ("notifications", "they target region-specific SNS topics, SQS queues and Lambda functions"),
@@ -511,9 +536,14 @@ mod tests {
         assert_eq!(with_abort_uploads_rule(&merged)?, merged);
         let mut drifted = abort_uploads_rule()?;
         drifted.status = ExpirationStatus::Disabled;
-        assert_eq!(with_abort_uploads_rule(&[drifted, theirs.clone()])?, vec![theirs, abort_uploads_rule()?]);
+        assert_eq!(with_abort_uploads_rule(&[drifted, theirs.clone()])?, vec![theirs.clone(), abort_uploads_rule()?]);
         let ours = abort_uploads_rule()?;
         assert_eq!(ours.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
+        // However S3 renders the whole-bucket filter, and in whatever order, it is the same.
+        let mut as_prefix = ours.clone();
+        as_prefix.filter = Some(LifecycleRuleFilter::builder().prefix("").build());
+        assert!(same_lifecycle_rules(&[theirs.clone(), ours.clone()], &[as_prefix, theirs.clone()]));
+        assert!(!same_lifecycle_rules(std::slice::from_ref(&ours), &[ours.clone(), theirs]));
         assert_eq!(ours.filter(), Some(&LifecycleRuleFilter::builder().build()), "the whole bucket");
         Ok(())
     }

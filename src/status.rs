@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::backfill::state::{self, BackfillTags, Liveness, NotReplicable, ProgressTag};
+use crate::backfill::state::{self, BackfillTags, Heartbeat, Liveness, NotReplicable, Work};
 use crate::bucket::{self, Presence};
 use crate::clients::Clients;
 use crate::config::Config;
@@ -46,6 +46,9 @@ pub struct BucketStatus {
     /// What the destination's tags say of the backfill (for the sweep).
     #[serde(skip)]
     pub liveness: Option<Liveness>,
+    /// The execution that wrote the backfill's heartbeat, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill_writer: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -76,6 +79,7 @@ impl BucketStatus {
             backfill_state: None,
             not_replicable: None,
             liveness: None,
+            backfill_writer: None,
         }
     }
 
@@ -102,7 +106,7 @@ impl BucketStatus {
             why.push("no s3-dr rule".to_owned());
         }
         match &self.liveness {
-            Some(Liveness::Done) | None => {}
+            Some(Liveness::Done | Liveness::Off) | None => {}
             Some(_) => why.push(format!("backfill {}", self.backfill_state.as_deref().unwrap_or("not done"))),
         }
         why
@@ -189,11 +193,12 @@ pub async fn assess(
         let backfill = BackfillTags::read(&destination_tags);
         let liveness = state::liveness(&backfill, unix_now());
         status.backfill_state = Some(describe_liveness(&liveness, &backfill));
+        status.backfill_writer = backfill.progress.as_ref().map(|h| h.writer.clone());
         status.backfill = backfill.marker;
         status.not_replicable = backfill.not_replicable;
         status.liveness = Some(liveness);
     }
-    status.protected = status.configured && status.liveness == Some(Liveness::Done);
+    status.protected = status.configured && matches!(status.liveness, Some(Liveness::Done | Liveness::Off));
     status.versioning = Some(versioning);
     status.destination = Some(DestinationStatus {
         bucket: destination_name,
@@ -210,13 +215,16 @@ pub async fn assess(
 
 fn describe_liveness(liveness: &Liveness, tags: &BackfillTags) -> String {
     let now = unix_now();
+    let kind = if tags.marker.is_some() { "catch-up" } else { "backfill" };
     match (liveness, &tags.progress) {
         (Liveness::Done, _) => "done".to_owned(),
-        (Liveness::Running, Some(ProgressTag::Copy { at, after })) => {
-            format!("running (copy, after {after:?}, heartbeat {} s ago)", now - at)
+        (Liveness::Off, _) => "off: the existing objects were not copied".to_owned(),
+        (Liveness::Running, Some(Heartbeat { at, work: Work::Copy { after }, .. })) => {
+            format!("{kind} running (copy, after {after:?}, heartbeat {} s ago)", now - at)
         }
-        (Liveness::JobToCheck(job), _) => format!("batch job {job}"),
-        (Liveness::Stalled { since }, _) => format!("stalled (no heartbeat for {} min)", (now - since) / 60),
+        (Liveness::Running, Some(Heartbeat { at, .. })) => format!("{kind} pending (since {} s)", now - at),
+        (Liveness::JobToCheck(job), _) => format!("{kind}: batch job {job}"),
+        (Liveness::Stalled { since }, _) => format!("{kind} stalled (no heartbeat for {} min)", (now - since) / 60),
         _ => "not started".to_owned(),
     }
 }

@@ -32,3 +32,92 @@ async fn a_re_run_on_a_backfilled_bucket_makes_no_job_and_no_write_whatever_the_
     // Nor with copy asked for explicitly.
     assert_no_backfill_and_no_write(&stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await);
 }
+
+/// One backfill at a time. A run that finds another execution's fresh heartbeat leaves it the
+/// work (a tag event or a manual run during a long copy would otherwise copy the same keys
+/// again); one whose writer Step Functions says ended takes over where it stopped.
+#[tokio::test]
+async fn a_backfill_under_way_elsewhere_is_left_to_it_and_a_dead_ones_is_taken_over() {
+    let stack = stack_with(BATCH_ENV);
+    let source = unique("elsewhere");
+    source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let destination = format!("{source}-dr");
+    let dr = stack.s3(DR_REGION).await;
+    create_bucket(&dr, &destination, DR_REGION).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+
+    // A copy under way, by a writer Step Functions cannot be asked about: its heartbeat is fresh.
+    tag_bucket(&dr, &destination, &[("s3-dr:source", &source), ("s3-dr:backfill-progress", &format!("copy:{now}::b"))])
+        .await;
+    let left = stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await;
+    left.assert_succeeded();
+    let start = left.step("StartBackfill");
+    assert_eq!((start["elsewhere"].as_bool(), start["done"].as_bool()), (Some(true), Some(true)), "{start}");
+    let names: Vec<&str> = left.steps.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(!names.contains(&"CheckBackfill") && !names.contains(&"CloneSettings"), "{names:?}");
+    assert!(dr.head_object().bucket(&destination).key("a.txt").send().await.is_err(), "nothing copied");
+
+    // The same heartbeat, written by an execution that has ended: taken over after its cursor.
+    tag_bucket(
+        &dr,
+        &destination,
+        &[("s3-dr:source", &source), ("s3-dr:backfill-progress", &format!("copy:{now}:protect-ended-long-ago:a.txt"))],
+    )
+    .await;
+    let taken = stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await;
+    taken.assert_succeeded();
+    assert_eq!(taken.step("StartBackfill")["resumedAfter"], "a.txt");
+    assert_eq!(taken.step("CheckBackfill")["objectsCopied"], 1, "only b/c.txt, after the cursor");
+    dr.head_object().bucket(&destination).key("b/c.txt").send().await.unwrap();
+}
+
+/// A repair owes a catch-up: EnableReplication records it on the destination before it puts
+/// the rule back, so a run that dies right after the repair does not leave the objects written
+/// meanwhile behind unnoticed. Here the repairing run is driven in this process and abandoned
+/// after EnableReplication; the next execution catches up.
+#[tokio::test]
+async fn a_catch_up_owed_by_a_run_that_died_after_the_repair_is_done_by_the_next() {
+    use s3_dr::steps::{dispatch, Step, StepContext};
+    let stack = stack_with(BATCH_ENV);
+    let source = unique("owed");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await.assert_succeeded();
+    s3.delete_bucket_replication().bucket(&source).send().await.unwrap();
+    s3.put_object().bucket(&source).key("meanwhile.txt").body(b"m".to_vec().into()).send().await.unwrap();
+
+    let clients = stack.clients().await;
+    let config = s3_dr::config::Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        "S3DR_BACKFILL" => Some("copy".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
+    let mut state = json!({ "bucket": source });
+    for step in [Step::ValidateSource, Step::EnableSourceVersioning, Step::EnsureDestination, Step::EnableReplication] {
+        state = dispatch(&context, &json!({ "step": step.name(), "input": state, "execution": "repair-that-died" }))
+            .await
+            .unwrap();
+    }
+    assert!(state["EnableReplication"]["gap"].is_string(), "{state}");
+    let owed = s3_dr::backfill::state::BackfillTags::read(
+        &s3_dr::bucket::tags(&stack.s3(DR_REGION).await, &format!("{source}-dr")).await.unwrap(),
+    );
+    assert!(matches!(owed.progress.as_ref().map(|h| &h.work), Some(s3_dr::backfill::state::Work::Pending)), "{owed:?}");
+
+    // The rule is back, so nothing looks broken: only the destination's record says a catch-up
+    // is owed. The next run, whatever started it, does it.
+    let next = stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await;
+    next.assert_succeeded();
+    assert_eq!(next.step("EnableReplication")["changed"], false);
+    assert_eq!(next.step("StartBackfill")["scope"], "catchUp");
+    assert_eq!(next.step("CheckBackfill")["objectsCopied"], 1, "{:?}", next.step("CheckBackfill"));
+    stack.s3(DR_REGION).await.head_object().bucket(format!("{source}-dr")).key("meanwhile.txt").send().await.unwrap();
+    assert_no_backfill_and_no_write(&stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await);
+}

@@ -222,7 +222,7 @@ async fn polling_follows_the_job_until_it_is_complete_and_reports_its_counts() {
     let mut progress = started();
     let mut polls = 0;
     while !progress.done {
-        batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", &mut progress).await.unwrap();
+        batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", None, &mut progress).await.unwrap();
         polls += 1;
         assert!(polls <= 3, "still polling after the job completed: {progress:?}");
     }
@@ -235,7 +235,7 @@ async fn polling_follows_the_job_until_it_is_complete_and_reports_its_counts() {
 async fn a_failed_job_is_a_named_error_with_the_job_id_and_the_reason() {
     let describe = mock!(Client::describe_job).then_output(|| job(JobStatus::Failed, 0, 0));
     let client = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&describe]);
-    let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", &mut started()).await.unwrap_err();
+    let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", None, &mut started()).await.unwrap_err();
     assert_eq!(error.error_type(), "BackfillFailed");
     let message = error.to_string();
     assert!(
@@ -246,7 +246,7 @@ async fn a_failed_job_is_a_named_error_with_the_job_id_and_the_reason() {
     // Complete, but with failed tasks: not a success either.
     let describe = mock!(Client::describe_job).then_output(|| job(JobStatus::Complete, 990, 10));
     let client = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&describe]);
-    let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", &mut started()).await.unwrap_err();
+    let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", None, &mut started()).await.unwrap_err();
     assert_eq!(error.error_type(), "BackfillFailed");
     assert!(error.to_string().contains("10 of its tasks failed"), "{error}");
 }
@@ -257,7 +257,7 @@ async fn s3_control_throttling_is_retried_and_a_missing_permission_is_not() {
     let describe = mock!(Client::describe_job).sequence().http_status(status, body).build();
     let client =
         mock_client!(aws_sdk_s3control, RuleMode::Sequential, [&describe], |b| b.retry_config(RetryConfig::disabled()));
-    let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", &mut started()).await.unwrap_err();
+    let error = batch::poll_job(&client, ACCOUNT, "photos", "photos-dr", None, &mut started()).await.unwrap_err();
     assert_eq!(error.error_type(), "TransientAwsError");
 
     let (status, body) = s3control_error(403, "AccessDenied");
@@ -267,4 +267,46 @@ async fn s3_control_throttling_is_retried_and_a_missing_permission_is_not() {
     let error = batch::create_job(&client, &request_for("x").await).await.unwrap_err();
     assert_eq!(error.error_type(), "AccessDenied");
     assert!(error.to_string().contains("CreateJob"), "{error}");
+}
+
+/// A job that completed with failed tasks: the completion report says which. Archived objects
+/// (S3 cannot replicate them) are reported and the backfill is done; any other failure is
+/// `BackfillFailed` naming the objects, as before.
+#[tokio::test]
+async fn a_jobs_archived_objects_are_reported_from_its_completion_report_and_other_failures_fail() {
+    use aws_sdk_s3::operation::get_object::GetObjectOutput;
+    use aws_sdk_s3::primitives::ByteStream;
+    use s3_dr::backfill::batch::ReportLocation;
+
+    let manifest = r#"{"Format":"Report_CSV_20180820","ReportCreationDate":"2026-11-26T12:00:00Z",
+        "Results":[{"TaskExecutionStatus":"failed","Bucket":"s3-dr-reports-us-west-2","MD5Checksum":"x","Key":"s3-dr/batch-reports/photos/job-job-1/results/f.csv"}],
+        "ReportSchema":"Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"}"#;
+    for (rows, archived_only) in [
+        ("photos,cold/a.tar,v1,failed,InvalidObjectState,403,archived\nphotos,cold/b.tar,v2,failed,InvalidObjectState,403,archived\n", true),
+        ("photos,cold/a.tar,v1,failed,InvalidObjectState,403,archived\nphotos,hot/c.jpg,v3,failed,AccessDenied,403,Access Denied\n", false),
+    ] {
+        let describe = mock!(Client::describe_job).then_output(|| job(JobStatus::Complete, 998, 2));
+        let control = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&describe]);
+        let get_manifest = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| r.bucket() == Some("s3-dr-reports-us-west-2") && r.key() == Some("s3-dr/batch-reports/photos/job-job-1/manifest.json"))
+            .then_output(move || GetObjectOutput::builder().body(ByteStream::from_static(manifest.as_bytes())).build());
+        let get_rows = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| r.key() == Some("s3-dr/batch-reports/photos/job-job-1/results/f.csv"))
+            .then_output(move || GetObjectOutput::builder().body(ByteStream::from_static(rows.as_bytes())).build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get_manifest, &get_rows]);
+        let report = ReportLocation { s3: &s3, bucket: "s3-dr-reports-us-west-2", prefix: "s3-dr/batch-reports/photos" };
+        let mut progress = started();
+        let result = batch::poll_job(&control, ACCOUNT, "photos", "photos-dr", Some(&report), &mut progress).await;
+        if archived_only {
+            result.unwrap();
+            assert!(progress.done);
+            assert_eq!((progress.objects_not_replicable, progress.objects_failed), (2, 0));
+            assert_eq!(progress.not_replicable[0], "cold/a.tar: archived (InvalidObjectState), not restored");
+        } else {
+            let error = result.unwrap_err();
+            assert_eq!(error.error_type(), "BackfillFailed");
+            let message = error.to_string();
+            assert!(message.contains("hot/c.jpg: AccessDenied") && message.contains("1 objects are archived"), "{message}");
+        }
+    }
 }

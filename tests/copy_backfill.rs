@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use futures::StreamExt;
+use s3_dr::backfill::state::{Heartbeat, Work};
 use s3_dr::clients::Clients;
 use s3_dr::config::Config;
 use s3_dr::steps::{dispatch, Step, StepContext};
@@ -64,7 +65,10 @@ async fn interrupted_run(stack: &Stack, bucket: &str) -> Value {
     // The protect steps up to the first page of the backfill.
     let first_page = Step::PROTECT.iter().position(|s| *s == Step::CheckBackfill).unwrap() + 1;
     for step in &Step::PROTECT[..first_page] {
-        state = dispatch(&context, &json!({ "step": step.name(), "input": state })).await.unwrap();
+        // Named as a Step Functions execution would name it: the next run asks whether it runs.
+        state = dispatch(&context, &json!({ "step": step.name(), "input": state, "execution": "interrupted-run" }))
+            .await
+            .unwrap();
     }
     state
 }
@@ -88,7 +92,8 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     let dr = stack.s3(DR_REGION).await;
     let heartbeat = s3_dr::backfill::state::BackfillTags::read(&s3_dr::bucket::tags(&dr, &destination).await.unwrap());
     assert!(
-        matches!(&heartbeat.progress, Some(s3_dr::backfill::state::ProgressTag::Copy { after, .. }) if *after == s3_dr::backfill::state::cursor_prefix(&last_of_first_page)),
+        matches!(&heartbeat.progress, Some(Heartbeat { writer, work: Work::Copy { after }, .. })
+            if *after == s3_dr::backfill::state::cursor_prefix(&last_of_first_page) && writer == "interrupted-run"),
         "{heartbeat:?}"
     );
     assert_eq!(heartbeat.marker, None);

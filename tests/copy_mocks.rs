@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use s3_dr::backfill::copy::{copy_page, CopyJob};
+use s3_dr::backfill::copy::{copy_page, CopyJob, PART_MARGIN, START_MARGIN};
 use s3_dr::backfill::{Progress, Strategy};
 
 const DR_KEY: &str = "arn:aws:kms:us-east-2:123456789012:key/dr";
@@ -170,6 +170,8 @@ async fn objects_s3_cannot_copy_are_reported_and_what_copy_object_does_not_keep_
         page_bytes: 50 << 30,
         concurrency: 1,
         deadline: None,
+        start_margin: START_MARGIN,
+        part_margin: PART_MARGIN,
         dry_run: false,
         destination_exists: true,
     };
@@ -190,4 +192,129 @@ async fn objects_s3_cannot_copy_are_reported_and_what_copy_object_does_not_keep_
     // The archived and SSE-C objects cost a HEAD, never a copy attempt.
     assert_eq!((copy_redirect.num_calls(), copy_archived.num_calls(), create.num_calls()), (1, 1, 1));
     assert_eq!((part.num_calls(), complete.num_calls()), (2, 1));
+}
+
+/// An object that failed is tried again by the run that resumes: the cursor a later run resumes
+/// after stays before the page of the first failure, while the later pages go on.
+#[tokio::test]
+async fn a_later_run_resumes_before_the_first_failed_object() {
+    let page = |keys: &'static [&'static str]| {
+        mock!(Client::list_objects_v2).match_requests(move |r| r.start_after().unwrap_or("") < keys[0]).then_output(
+            move || {
+                let mut out = ListObjectsV2Output::builder().is_truncated(keys[0] == "a");
+                for key in keys {
+                    out = out.contents(listed(key, 10));
+                }
+                out.max_keys(2).build()
+            },
+        )
+    };
+    let first = page(&["a", "b"]);
+    let second = page(&["c", "d"]);
+    let head = mock!(Client::head_object).then_output(|| HeadObjectOutput::builder().build());
+    let source = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&first, &second, &head], |b| b
+        .retry_config(RetryConfig::disabled()));
+    let empty =
+        mock!(Client::list_objects_v2).then_output(|| ListObjectsV2Output::builder().is_truncated(false).build());
+    let denied = mock!(Client::copy_object)
+        .match_requests(|r| r.key() == Some("b"))
+        .sequence()
+        .http_status(403, error_body("AccessDenied"))
+        .build();
+    let copied = mock!(Client::copy_object).then_output(|| CopyObjectOutput::builder().build());
+    let destination = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&empty, &denied, &copied], |b| b
+        .retry_config(RetryConfig::disabled()));
+    let job = job(&source, &destination, None, START_MARGIN);
+    let mut progress = Progress { strategy: Some(Strategy::Copy), ..Progress::default() };
+    copy_page(&job, &mut progress).await.unwrap();
+    assert_eq!((progress.objects_copied, progress.objects_failed), (1, 1), "{progress:?}");
+    assert_eq!((progress.continue_after.as_deref(), progress.resume_cursor().as_str()), (Some("b"), ""));
+    copy_page(&job, &mut progress).await.unwrap();
+    assert!(progress.done);
+    assert_eq!(
+        (progress.continue_after.as_deref(), progress.resume_cursor().as_str()),
+        (Some("d"), ""),
+        "{progress:?}"
+    );
+}
+
+/// A multipart copy that runs out of invocation time is left for the next turn, which takes it
+/// first (it is not a failure, unless even as the first object of a turn it does not fit).
+#[tokio::test]
+async fn a_multipart_copy_out_of_time_is_left_for_the_next_turn_unless_it_never_fits() {
+    let listing = mock!(Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(listed("a-small", 10))
+            .contents(listed("b-big", 6 * MIB))
+            .is_truncated(false)
+            .build()
+    });
+    let big_alone = mock!(Client::list_objects_v2)
+        .then_output(|| ListObjectsV2Output::builder().contents(listed("b-big", 6 * MIB)).is_truncated(false).build());
+    let head = mock!(Client::head_object).then_output(|| HeadObjectOutput::builder().build());
+    let tagging = mock!(Client::get_object_tagging)
+        .then_output(|| GetObjectTaggingOutput::builder().set_tag_set(Some(vec![])).build().unwrap());
+    let dst_listing =
+        mock!(Client::list_objects_v2).then_output(|| ListObjectsV2Output::builder().is_truncated(false).build());
+    let copy = mock!(Client::copy_object).then_output(|| CopyObjectOutput::builder().build());
+    let create = mock!(Client::create_multipart_upload)
+        .then_output(|| CreateMultipartUploadOutput::builder().upload_id("u").build());
+    let part = mock!(Client::upload_part_copy).then_output(|| {
+        UploadPartCopyOutput::builder().copy_part_result(CopyPartResult::builder().e_tag("\"p\"").build()).build()
+    });
+    let abort = mock!(Client::abort_multipart_upload)
+        .then_output(|| aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput::builder().build());
+    let destination = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&dst_listing, &copy, &create, &part, &abort]);
+    // Time for objects, but never for a second part: the 6 MiB object (two 5 MiB parts) cannot
+    // finish in this turn.
+    let deadline = Some(std::time::SystemTime::now() + std::time::Duration::from_secs(1800));
+    let never = std::time::Duration::from_secs(3600);
+
+    let source = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing, &head, &tagging]);
+    let mut progress = Progress { strategy: Some(Strategy::Copy), ..Progress::default() };
+    let mut second = job(&source, &destination, deadline, std::time::Duration::ZERO);
+    second.part_margin = never;
+    copy_page(&second, &mut progress).await.unwrap();
+    assert_eq!((progress.objects_copied, progress.objects_failed, progress.done), (1, 0, false), "{progress:?}");
+    assert_eq!(progress.continue_after.as_deref(), Some("a-small"), "the next turn starts with the big object");
+    assert_eq!(abort.num_calls(), 1, "no half-made upload is left behind");
+
+    // First in its turn and still out of time: it never fits a copy invocation.
+    let source = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&big_alone, &head, &tagging]);
+    let mut alone = job(&source, &destination, deadline, std::time::Duration::ZERO);
+    alone.part_margin = never;
+    let mut progress = Progress { strategy: Some(Strategy::Copy), ..Progress::default() };
+    copy_page(&alone, &mut progress).await.unwrap();
+    assert_eq!(progress.objects_failed, 1);
+    assert!(
+        progress.failures[0].contains("did not fit in one Lambda invocation") && progress.failures[0].contains("batch"),
+        "{:?}",
+        progress.failures
+    );
+}
+
+fn job<'a>(
+    source: &'a Client,
+    destination: &'a Client,
+    deadline: Option<std::time::SystemTime>,
+    start_margin: std::time::Duration,
+) -> CopyJob<'a> {
+    CopyJob {
+        source,
+        destination,
+        source_bucket: "photos",
+        destination_bucket: "photos-dr",
+        storage_class: "STANDARD",
+        dr_key: DR_KEY,
+        destination_locked: false,
+        multipart_threshold: 5 * MIB as u64,
+        page_size: 2,
+        page_bytes: 50 << 30,
+        concurrency: 1,
+        deadline,
+        start_margin,
+        part_margin: PART_MARGIN,
+        dry_run: false,
+        destination_exists: true,
+    }
 }

@@ -55,7 +55,8 @@ async fn an_archived_object_is_its_own_answer_not_access_denied() {
         let rule = mock!(Client::get_bucket_tagging).sequence().http_status(403, s3_error(code, "archived")).build();
         let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], |b| b.retry_config(RetryConfig::disabled()));
         let error = bucket::tags(&s3, "photos").await.unwrap_err();
-        assert!(matches!(&error, DrError::AwsRequestFailed { code: c, .. } if c == code), "{code}: {error:?}");
+        assert!(matches!(&error, DrError::ObjectArchived { code: c, .. } if c == code), "{code}: {error:?}");
+        assert_eq!(error.error_type(), "ObjectArchived");
         assert!(!error.is_transient());
     }
 }
@@ -158,6 +159,7 @@ fn every_error_maps_to_its_stable_error_type() {
         DrError::SettingsNotCloned { bucket: "b".into(), destination: "d".into(), failures: String::new() },
         DrError::BackfillFailed { bucket: "b".into(), destination: "d".into(), detail: String::new() },
         DrError::VerificationFailed { bucket: "b".into(), problems: String::new() },
+        DrError::ObjectArchived { bucket: "b".into(), operation: "Op", code: String::new() },
         DrError::AccessDenied { bucket: "b".into(), operation: "Op", message: String::new() },
         DrError::AwsRequestFailed { bucket: "b".into(), operation: "Op", code: String::new(), message: String::new() },
         DrError::TransientAwsError { bucket: "b".into(), operation: "Op", detail: String::new() },

@@ -1,4 +1,4 @@
-//! The sweep over 220 buckets in every state s3-dr can find them in, through the real sweep
+//! The sweep over 225 buckets in every state s3-dr can find them in, through the real sweep
 //! workflow; the protect and detach executions it starts run on the same stack. A second sweep
 //! starts nothing.
 
@@ -25,11 +25,13 @@ enum Kind {
     BackfillNotStarted,
     /// A copy heartbeat an hour old: the execution that copied died.
     BackfillStalled,
-    /// A fresh copy heartbeat: a backfill under way, left alone.
+    /// A fresh copy heartbeat of an unnamed writer: a backfill under way, left alone.
     BackfillRunning,
+    /// A fresh heartbeat whose execution Step Functions does not know (it ended): resumed.
+    BackfillWriterEnded,
 }
 
-const LAYOUT: [(Kind, usize); 10] = [
+const LAYOUT: [(Kind, usize); 11] = [
     (Kind::Healthy, 60),
     (Kind::NoReplication, 15),
     (Kind::SourceSuspended, 15),
@@ -40,6 +42,7 @@ const LAYOUT: [(Kind, usize); 10] = [
     (Kind::BackfillNotStarted, 10),
     (Kind::BackfillStalled, 5),
     (Kind::BackfillRunning, 5),
+    (Kind::BackfillWriterEnded, 5),
 ];
 
 fn now() -> i64 {
@@ -68,9 +71,13 @@ async fn make(stack: &Stack, source: &str, kind: Kind) {
         Kind::BackfillNotStarted => {
             tag_bucket(&stack.s3(DR_REGION).await, &destination, &[("s3-dr:source", source)]).await
         }
-        Kind::BackfillStalled | Kind::BackfillRunning => {
-            let at = if kind == Kind::BackfillStalled { now() - 3600 } else { now() };
-            let heartbeat = format!("copy:{at}:data/0042");
+        Kind::BackfillStalled | Kind::BackfillRunning | Kind::BackfillWriterEnded => {
+            let (at, writer) = match kind {
+                Kind::BackfillStalled => (now() - 2 * 3600, "protect-gone-long-ago"),
+                Kind::BackfillRunning => (now(), ""),
+                _ => (now(), "protect-that-ended"),
+            };
+            let heartbeat = format!("copy:{at}:{writer}:data/0042");
             tag_bucket(
                 &stack.s3(DR_REGION).await,
                 &destination,
@@ -128,9 +135,9 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
     let sources = buckets.len();
     let destinations = sources - 40;
     assert_eq!(report["scanned"], sources + destinations, "{report}");
-    assert_eq!(report["tagged"], 140, "{report}");
+    assert_eq!(report["tagged"], 145, "{report}");
     assert_eq!(report["protected"], 60, "{report}");
-    assert_eq!(report["repaired"], 75, "{report}");
+    assert_eq!(report["repaired"], 80, "{report}");
     assert_eq!(report["backfilling"], 5, "{report}");
     assert_eq!(report["detached"], 40, "{report}");
     assert_eq!((report["failed"].as_u64(), report["alreadyStarted"].as_u64()), (Some(0), Some(0)), "{report}");
@@ -149,7 +156,7 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
         .collect();
     assert_eq!(started, expected);
 
-    assert_eq!(wait_for_all_executions(stack).await, 115);
+    assert_eq!(wait_for_all_executions(stack).await, 120);
     let clients = stack.clients().await;
     let config = protect_config("STANDARD");
     for (name, kind) in &buckets {
@@ -161,7 +168,7 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
             // Configured, and its backfill under way: not protected until it is done.
             Kind::BackfillRunning => {
                 assert!(status.configured && !status.protected, "{name}: {status:?}");
-                assert!(status.backfill_state.as_deref().unwrap().starts_with("running"), "{status:?}");
+                assert!(status.backfill_state.as_deref().unwrap().starts_with("backfill running"), "{status:?}");
             }
             _ => assert!(status.protected, "{name} {kind:?}: {status:?}"),
         }
@@ -170,9 +177,9 @@ async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_sta
     let again = stack.run_workflow("sweep", json!({})).await;
     again.assert_succeeded();
     let report = again.step("Sweep");
-    assert_eq!((report["protected"].as_u64(), report["backfilling"].as_u64()), (Some(135), Some(5)), "{report}");
+    assert_eq!((report["protected"].as_u64(), report["backfilling"].as_u64()), (Some(140), Some(5)), "{report}");
     for count in ["repaired", "detached", "alreadyStarted", "failed"] {
         assert_eq!(report[count], 0, "{count}: {report}");
     }
-    assert_eq!(wait_for_all_executions(stack).await, 115, "the second sweep started nothing");
+    assert_eq!(wait_for_all_executions(stack).await, 120, "the second sweep started nothing");
 }

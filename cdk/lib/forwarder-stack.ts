@@ -10,7 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { alarmTopic } from './alarm-topic';
 import { S3DrConfig } from './config';
-import { cloudTrailPattern, DRIFT_EVENTS, TAGGING_EVENTS } from './events';
+import { cloudTrailPattern, DRIFT_EVENTS, stepRoleName, TAGGING_EVENTS } from './events';
 
 export interface ForwarderStackProps extends StackProps {
   readonly config: S3DrConfig;
@@ -32,7 +32,10 @@ export class ForwarderStack extends Stack {
     Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the forwarding target.' });
     new events.Rule(this, 'ForwardToHome', {
       description: `s3-dr: S3 tagging, replication and versioning events of ${this.region} to ${props.config.homeRegion}`,
-      eventPattern: cloudTrailPattern([...TAGGING_EVENTS, ...DRIFT_EVENTS]),
+      eventPattern: cloudTrailPattern(
+        [...TAGGING_EVENTS, ...DRIFT_EVENTS],
+        this.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: stepRoleName(props.config.homeRegion) }),
+      ),
       targets: [new targets.EventBus(homeBus, { deadLetterQueue: deadLetters })],
     });
     const topic = alarmTopic(this, props.config.alarmEmail);

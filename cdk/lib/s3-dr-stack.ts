@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { alarmTopic } from './alarm-topic';
 import { S3DrConfig } from './config';
 import { DR_KEY_ALIAS } from './dr-key-stack';
-import { cloudTrailPattern, DRIFT_EVENTS, TAGGING_EVENTS } from './events';
+import { cloudTrailPattern, DRIFT_EVENTS, stepRoleName, TAGGING_EVENTS } from './events';
 
 export const STATEMACHINE_DIR = path.join(__dirname, '..', '..', 'statemachine');
 
@@ -161,6 +161,8 @@ export class S3DrStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const functionRole = new iam.Role(this, 'StepFunctionRole', {
+      // A fixed name: the event rules of every region leave out the events its calls cause.
+      roleName: stepRoleName(this.region),
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 's3-dr step Lambda: exactly the calls its steps make',
     });
@@ -237,12 +239,12 @@ export class S3DrStack extends Stack {
       new targets.SfnStateMachine(machine, { input, deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(6) });
     new events.Rule(this, 'TaggingEvents', {
       description: 's3-dr: a bucket was tagged or untagged (protect or detach)',
-      eventPattern: cloudTrailPattern(TAGGING_EVENTS),
+      eventPattern: cloudTrailPattern(TAGGING_EVENTS, functionRole.roleArn),
       targets: [target(protect)],
     });
     new events.Rule(this, 'DriftEvents', {
       description: 's3-dr: replication or versioning changed on a bucket (repair if still tagged)',
-      eventPattern: cloudTrailPattern(DRIFT_EVENTS),
+      eventPattern: cloudTrailPattern(DRIFT_EVENTS, functionRole.roleArn),
       targets: [target(protect)],
     });
     new events.Rule(this, 'SweepSchedule', {
@@ -271,6 +273,10 @@ export class S3DrStack extends Stack {
     }
     alarm('DeadLetters', this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       's3-dr: EventBridge could not start a workflow for an event; the message is in the dead-letter queue');
+    // The backfill's own metrics (embedded in the Lambda's log lines, no dimension: `s3-dr
+    // status --all` names the buckets): objects S3 cannot copy are a person's decision.
+    alarm('ObjectsNotReplicable', new cloudwatch.Metric({ namespace: 's3-dr', metricName: 'ObjectsNotReplicable', period: Duration.minutes(5), statistic: 'Sum' }),
+      's3-dr: a backfill found objects S3 cannot copy (archived and not restored, or SSE-C); `s3-dr status --all` names the buckets and an example key');
     alarm('LambdaErrors', this.stepFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
       's3-dr: the step Lambda failed (named errors are expected to be caught by the workflows; look at the logs)');
 
@@ -367,6 +373,17 @@ export class S3DrStack extends Stack {
     allow('BatchBackfillJobs', ['s3:CreateJob', 's3:ListJobs'], ['*']);
     allow('BatchBackfillStatus', ['s3:DescribeJob'], [this.formatArn({ service: 's3', region: '*', resource: 'job', resourceName: '*' })]);
     allow('StartWorkflows', ['states:StartExecution'], [arns.protect, arns.detach]);
+    // StartBackfill and the sweep ask whether the execution that wrote a backfill's heartbeat
+    // still runs.
+    allow('ReadProtectExecutions', ['states:DescribeExecution'], [
+      this.formatArn({ service: 'states', resource: 'execution', resourceName: 's3-dr-protect-bucket:*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    ]);
+    // A Batch Replication job's completion report, read when tasks failed.
+    if (config.batchReportBucket) {
+      allow('ReadBatchReports', ['s3:GetObject'], [
+        this.formatArn({ service: 's3', region: '', account: '', resource: `${config.batchReportBucket.replace('{region}', '*')}/${config.batchReportPrefix}/*` }),
+      ]);
+    }
     allow('PassReplicationRole', ['iam:PassRole'], [this.replicationRole.roleArn], { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } });
     allow('PassBatchRole', ['iam:PassRole'], [this.batchRole.roleArn], { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } });
     // ValidateSource resolves the DR key; the copy backfill reads SSE-KMS sources and writes
@@ -377,8 +394,10 @@ export class S3DrStack extends Stack {
     allow('DescribeDrKey', ['kms:DescribeKey'], drKey.resources, drKey.conditions);
     allow('CopyWithTheDrKeyThroughS3', ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'], drKey.resources,
       { StringEquals: throughS3In([config.drRegion]), ...drKey.conditions });
+    // A cross-region CopyObject is sent to the DR region's endpoint: which S3 endpoint asks KMS
+    // for the source key is not documented, so both are allowed (S3 either way).
     allow('ReadSourceObjectsThroughS3', ['kms:Decrypt'], [anyKeyOfTheAccount, ...config.sourceKmsKeyArns],
-      { StringEquals: throughS3In(config.sourceRegions) });
+      { StringEquals: throughS3In([...config.sourceRegions, config.drRegion]) });
     const policy = role.node.tryFindChild('DefaultPolicy');
     if (policy) {
       Validations.of(policy).acknowledge(
@@ -389,10 +408,12 @@ export class S3DrStack extends Stack {
           `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}/*`,
           'Resource::*',
           `Resource::arn:<AWS::Partition>:s3:*:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:job/*`,
+          `Resource::arn:<AWS::Partition>:states:${Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:execution:s3-dr-protect-bucket:*`,
+          ...(config.batchReportBucket ? [`Resource::arn:<AWS::Partition>:s3:::${config.batchReportBucket.replace('{region}', '*')}/${config.batchReportPrefix}/*`] : []),
           ...this.kmsFindings(config),
         ].map((finding) => ({
           id: `AwsSolutions-IAM5[${finding}]`,
-          reason: 'Source buckets are whichever are tagged (known at run time), destinations are named with the s3-dr suffix, ListAllMyBuckets/CreateJob/ListJobs take no resource, jobs are created at run time, and KMS keys are used only through S3 (any source key) or are the DR key (by alias); every action is listed, none is a wildcard.',
+          reason: 'Source buckets are whichever are tagged (known at run time), destinations are named with the s3-dr suffix, ListAllMyBuckets/CreateJob/ListJobs take no resource, jobs and executions are created at run time (only the protect workflow\'s executions are read), job reports are read only under the report prefix of the per-region report buckets, and KMS keys are used only through S3 (any source key) or are the DR key (by alias); every action is listed, none is a wildcard.',
         })),
       );
     }

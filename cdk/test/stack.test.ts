@@ -128,11 +128,13 @@ describe('the triggers', () => {
   it('send tagging and drift events, one rule per purpose, to the protect workflow, with a DLQ and retries', () => {
     for (const [description, names] of [[/tagged or untagged/, TAGGING_EVENTS], [/replication or versioning changed/, DRIFT_EVENTS]] as const) {
       const properties = rule(description);
-      assert.deepEqual(properties.EventPattern, {
-        source: ['aws.s3'],
-        'detail-type': ['AWS API Call via CloudTrail'],
-        detail: { eventSource: ['s3.amazonaws.com'], eventName: names },
-      });
+      // The step Lambda's own calls are left out (a call without a role session is kept).
+      const stepRole = { 'Fn::GetAtt': [Match.stringLikeRegexp('^StepFunctionRole'), 'Arn'] };
+      assert.deepEqual(Object.keys(properties.EventPattern.detail).sort(), ['$or', 'eventName', 'eventSource']);
+      assert.deepEqual(properties.EventPattern.detail.eventName, names);
+      const [notOurs, noSession] = properties.EventPattern.detail.$or.map((o: any) => o.userIdentity.sessionContext.sessionIssuer.arn[0]);
+      assert.ok(Match.objectLike({ 'anything-but': stepRole }).test(notOurs).isSuccess, JSON.stringify(notOurs));
+      assert.deepEqual(noSession, { exists: false });
       const [target] = properties.Targets;
       assert.ok(Match.objectLike(protectArn).test(target.Arn).isSuccess, JSON.stringify(target.Arn));
       assert.ok(target.DeadLetterConfig?.Arn, 'a dead-letter queue');
@@ -151,7 +153,15 @@ describe('the triggers', () => {
     assert.deepEqual(deployed.forwarders.map((f) => f.region), ['us-west-2']);
     const [{ template }] = deployed.forwarders;
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ detail: { eventSource: ['s3.amazonaws.com'], eventName: [...TAGGING_EVENTS, ...DRIFT_EVENTS] } }),
+      EventPattern: Match.objectLike({
+        detail: Match.objectLike({
+          eventName: [...TAGGING_EVENTS, ...DRIFT_EVENTS],
+          // The step role by its fixed name: another stack's role ARN cannot be referenced here.
+          $or: Match.arrayWith([{ userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:role/s3-dr-step-us-east-1']],
+          } }] } } } }]),
+        }),
+      }),
       Targets: [Match.objectLike({
         Arn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:us-east-1:123456789012:event-bus/default']] },
         DeadLetterConfig: Match.anyValue(),
@@ -186,8 +196,11 @@ describe('IAM, least privilege', () => {
       if (statement.Principal) continue; // key policies (the alarm topic's key)
       const resources = list(statement.Resource).map((r) => (typeof r === 'string' ? r : JSON.stringify(r)));
       if (resources.includes(anyKey)) {
-        // Any key of the account: only as S3 uses it on the caller's behalf.
-        assert.deepEqual(statement.Condition.StringEquals['kms:ViaService'], ['s3.us-east-1.amazonaws.com', 's3.us-west-2.amazonaws.com'], JSON.stringify(statement));
+        // Any key of the account: only as S3 uses it on the caller's behalf (in a source region;
+        // for the Lambda's cross-region copies, also the DR region's S3, which receives them).
+        const viaS3 = statement.Condition.StringEquals['kms:ViaService'];
+        const expected = ['s3.us-east-1.amazonaws.com', 's3.us-west-2.amazonaws.com'];
+        assert.deepEqual(statement.Sid === 'ReadSourceObjectsThroughS3' ? viaS3 : [...viaS3, 's3.us-east-2.amazonaws.com'], [...expected, 's3.us-east-2.amazonaws.com'], JSON.stringify(statement));
         assert.deepEqual(list(statement.Action), ['kms:Decrypt']);
       } else {
         assert.deepEqual(resources, [DR_KEY], `KMS on ${resources}`);
@@ -240,7 +253,8 @@ describe('IAM, least privilege', () => {
 
 describe('observability', () => {
   it('alarms on failed executions of every workflow, dead letters and Lambda errors, to an encrypted topic', () => {
-    home.resourceCountIs('AWS::CloudWatch::Alarm', statemachineStems().length + 2);
+    home.resourceCountIs('AWS::CloudWatch::Alarm', statemachineStems().length + 3);
+    home.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ObjectsNotReplicable', Namespace: 's3-dr' });
     for (const alarm of Object.values<any>(home.findResources('AWS::CloudWatch::Alarm'))) {
       assert.equal(alarm.Properties.AlarmActions.length, 1);
     }

@@ -11,7 +11,7 @@ use aws_sdk_s3control::types::{
     JobStatus, ReplicationStatus, S3JobManifestGenerator, S3ReplicateObjectOperation,
 };
 
-use crate::backfill::{job_state, JobState, Progress, Scope, Strategy};
+use crate::backfill::{job_state, report, JobState, Progress, Scope, Strategy};
 use crate::error::{AwsResultExt, DrError};
 
 /// Everything CreateJob needs, decided before the call.
@@ -173,6 +173,13 @@ pub async fn follow(
     })
 }
 
+/// Where a job's completion report is: the report bucket (in the source region) and prefix.
+pub struct ReportLocation<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+}
+
 /// Poll the job once and fold what it says into `progress`. A failed or cancelled job, or a
 /// complete one with failed tasks, is `BackfillFailed` naming the job and its report.
 pub async fn poll_job(
@@ -180,6 +187,7 @@ pub async fn poll_job(
     account_id: &str,
     source_bucket: &str,
     destination_bucket: &str,
+    report: Option<&ReportLocation<'_>>,
     progress: &mut Progress,
 ) -> Result<(), DrError> {
     let job_id = progress.job_id.clone().ok_or_else(|| {
@@ -205,10 +213,36 @@ pub async fn poll_job(
         JobState::Running => {}
         JobState::Complete if progress.objects_failed == 0 => progress.done = true,
         JobState::Complete => {
-            return Err(failed(format!(
-                "S3 Batch Replication job {job_id} completed with {} of its tasks failed; the completion report lists them. Fix the cause and run the workflow again",
-                progress.objects_failed
-            )))
+            // Failed tasks: archived objects S3 cannot replicate are reported, the rest fail.
+            let failures = match report {
+                Some(at) => Some(report::read_failures(at.s3, at.bucket, at.prefix, &job_id).await?),
+                None => None,
+            };
+            match failures {
+                Some(found) if found.failed == 0 => {
+                    progress.objects_failed = 0;
+                    progress.objects_not_replicable = found.not_replicable;
+                    progress.not_replicable = found.not_replicable_sample;
+                    progress.done = true;
+                }
+                Some(found) => {
+                    return Err(failed(format!(
+                        "S3 Batch Replication job {job_id} completed with {} tasks failed (first: {}){}; the completion report lists them all. Fix the cause and run the workflow again: a catch-up job takes the failed objects",
+                        found.failed,
+                        found.failed_sample.join("; "),
+                        match found.not_replicable {
+                            0 => String::new(),
+                            n => format!(", and {n} objects are archived and cannot be replicated"),
+                        }
+                    )))
+                }
+                None => {
+                    return Err(failed(format!(
+                        "S3 Batch Replication job {job_id} completed with {} of its tasks failed; the completion report lists them. Fix the cause and run the workflow again",
+                        progress.objects_failed
+                    )))
+                }
+            }
         }
         JobState::Failed => {
             let reasons: Vec<String> = job

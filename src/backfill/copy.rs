@@ -24,15 +24,19 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::backfill::object::{copy_plan, copyability, CopyEncryption, CopyPlan, NotCopyable, SourceObject};
 use crate::backfill::{already_copied, copy_source, part_ranges, part_size, tagging_header, Listed, Progress};
-use crate::error::{aws_code, http_status, AwsResultExt, DrError, ARCHIVED_OBJECT_CODES};
+use crate::error::{aws_code, http_status, AwsResultExt, DrError};
+
+/// What S3 says of an SSE-C object read without its key ("The object was stored using a form of
+/// Server Side Encryption. The correct parameters must be provided to retrieve the object.").
+const SSE_C_MESSAGE: &str = "The correct parameters must be provided to retrieve the object";
 
 /// Parts of one object copied at once.
 const PART_CONCURRENCY: usize = 4;
 /// No new object is started with less time than this left in the invocation: a CopyObject of
 /// up to 5 GiB must finish inside it.
-const START_MARGIN: Duration = Duration::from_secs(120);
+pub const START_MARGIN: Duration = Duration::from_secs(120);
 /// No new part of a multipart copy is started with less time than this left.
-const PART_MARGIN: Duration = Duration::from_secs(60);
+pub const PART_MARGIN: Duration = Duration::from_secs(60);
 
 /// One bucket's copy backfill: where from, where to, and how.
 pub struct CopyJob<'a> {
@@ -49,8 +53,11 @@ pub struct CopyJob<'a> {
     pub page_size: i32,
     pub page_bytes: u64,
     pub concurrency: usize,
-    /// The invocation's deadline (None: no limit, as in `s3-dr plan`).
+    /// The invocation's deadline (None: no limit, as in `s3-dr plan`), and the time a new
+    /// object ([`START_MARGIN`]) or part ([`PART_MARGIN`]) needs left before it.
     pub deadline: Option<SystemTime>,
+    pub start_margin: Duration,
+    pub part_margin: Duration,
     /// `s3-dr plan`: count what would be copied, copy nothing.
     pub dry_run: bool,
     /// False only in a dry run before the destination exists: nothing is there yet.
@@ -62,6 +69,9 @@ enum Outcome {
     Copied(u64),
     Skipped,
     NotReplicable(NotCopyable),
+    /// Started too late in the invocation to finish (a multipart copy out of time): left, not
+    /// counted, for the next turn to take first.
+    Deferred,
 }
 
 /// Copy one page of current object versions and advance `progress`. On a transient fault the
@@ -89,9 +99,9 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
     };
 
     // Objects are started in key order; the deadline stops the starting, never the first.
-    let outcomes: Vec<(&Listed, Result<Outcome, DrError>)> = futures::stream::iter(page.iter().enumerate())
-        .take_while(|(index, _)| futures::future::ready(*index == 0 || time_left(job.deadline, START_MARGIN)))
-        .map(|(_, object)| {
+    let outcomes: Vec<(usize, &Listed, Result<Outcome, DrError>)> = futures::stream::iter(page.iter().enumerate())
+        .take_while(|(index, _)| futures::future::ready(*index == 0 || time_left(job.deadline, job.start_margin)))
+        .map(|(index, object)| {
             let existing = &existing;
             async move {
                 let outcome = if already_copied(object, existing.get(&object.key)) {
@@ -99,19 +109,24 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
                 } else if job.dry_run {
                     Ok(Outcome::Copied(object.size))
                 } else {
-                    copy_object(job, object).await
+                    copy_object(job, object, index == 0).await
                 };
-                (object, outcome)
+                (index, object, outcome)
             }
         })
         .buffer_unordered(job.concurrency.max(1))
         .collect()
         .await;
-    let started = outcomes.len();
+    // The page ends before the first object left for later, if one was.
+    let deferred = outcomes.iter().filter(|(_, _, o)| matches!(o, Ok(Outcome::Deferred))).map(|(i, _, _)| *i).min();
+    let taken = deferred.unwrap_or(outcomes.len());
 
     let mut transient = None;
     let mut copied = 0;
-    for (object, outcome) in outcomes {
+    let cursor_before = progress.continue_after.clone();
+    // What happened at or after a deferred object is left to the next turn, which lists it again:
+    // counted once, there.
+    for (_, object, outcome) in outcomes.into_iter().filter(|(index, _, _)| *index < taken) {
         match outcome {
             Ok(Outcome::Copied(bytes)) => {
                 copied += 1;
@@ -122,8 +137,15 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
                 tracing::warn!(key = %object.key, why = why.describe(), "object cannot be copied");
                 progress.record_not_replicable(&object.key, &why);
             }
+            Ok(Outcome::Deferred) => {}
             Err(error) if error.is_transient() => transient = Some(error),
-            Err(error) => progress.record_failure(&object.key, &error.to_string()),
+            Err(error) => {
+                // A later run resumes before this page, so the failed object is tried again.
+                if progress.retry_from.is_none() {
+                    progress.retry_from = Some(cursor_before.clone().unwrap_or_default());
+                }
+                progress.record_failure(&object.key, &error.to_string())
+            }
         }
     }
     if let Some(error) = transient {
@@ -132,8 +154,11 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
     progress.objects_copied += copied;
     progress.pages += 1;
     progress.changed |= copied > 0;
-    progress.continue_after = page.get(started.saturating_sub(1)).map(|o| o.key.clone());
-    progress.done = started == objects.len() && !listing.is_truncated().unwrap_or(false);
+    progress.continue_after = match taken.checked_sub(1) {
+        Some(last) => page.get(last).map(|o| o.key.clone()),
+        None => cursor_before,
+    };
+    progress.done = deferred.is_none() && taken == objects.len() && !listing.is_truncated().unwrap_or(false);
     progress.summarize();
     Ok(())
 }
@@ -195,7 +220,9 @@ async fn list_destination(
     }
 }
 
-async fn copy_object(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrError> {
+/// `first`: the page's first object, which has the whole invocation: if even it does not fit,
+/// it never will, and that is a failure (not a deferral).
+async fn copy_object(job: &CopyJob<'_>, object: &Listed, first: bool) -> Result<Outcome, DrError> {
     let head = match head_source(job, object).await? {
         Ok(head) => head,
         Err(outcome) => return Ok(outcome),
@@ -207,7 +234,7 @@ async fn copy_object(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrEr
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let plan = copy_plan(&facts, job.dr_key, job.destination_locked, now);
     let result = if object.size >= job.multipart_threshold {
-        copy_in_parts(job, object, &head, &plan).await
+        copy_in_parts(job, object, &head, &plan, first).await
     } else {
         copy_whole(job, object, &plan).await
     };
@@ -223,12 +250,14 @@ async fn copy_object(job: &CopyJob<'_>, object: &Listed) -> Result<Outcome, DrEr
 /// backfill starts), or a real failure.
 fn not_copied(error: DrError) -> Result<Outcome, DrError> {
     match error {
-        DrError::AwsRequestFailed { code, .. } if ARCHIVED_OBJECT_CODES.contains(&code.as_str()) => {
+        DrError::ObjectArchived { code, .. } => {
             Ok(Outcome::NotReplicable(NotCopyable::Archived(format!("S3 answered {code}"))))
         }
-        // CopyObject of an SSE-C source without its key (the copy-source SSE-C headers).
+        // CopyObject of an SSE-C source without its key (the copy-source SSE-C headers). Only
+        // S3's own wording for that case: another InvalidRequest about encryption (a DR key
+        // S3 refuses, say) is a failure to fix, not an object to skip.
         DrError::AwsRequestFailed { code, message, .. }
-            if code == "InvalidRequest" && message.to_ascii_lowercase().contains("encrypt") =>
+            if code == "InvalidRequest" && message.contains(SSE_C_MESSAGE) =>
         {
             Ok(Outcome::NotReplicable(NotCopyable::CustomerKey))
         }
@@ -327,6 +356,7 @@ async fn copy_in_parts(
     object: &Listed,
     head: &HeadObjectOutput,
     plan: &CopyPlan,
+    first: bool,
 ) -> Result<Outcome, DrError> {
     let (source, key) = (job.source_bucket, object.key.as_str());
     let tagging =
@@ -377,8 +407,8 @@ async fn copy_in_parts(
         })?
         .to_owned();
 
-    let result = copy_parts(job, object, &upload_id).await;
-    if result.is_err() {
+    let result = copy_parts(job, object, &upload_id, first).await;
+    if !matches!(result, Ok(Outcome::Copied(_))) {
         // Leave no half-made upload behind (they are charged until aborted; the destination's
         // AbortIncompleteMultipartUpload rule catches what a killed invocation leaves). Best
         // effort: the copy's own error is the one worth reporting.
@@ -391,13 +421,13 @@ async fn copy_in_parts(
     result
 }
 
-async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str) -> Result<Outcome, DrError> {
+async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str, first: bool) -> Result<Outcome, DrError> {
     let (destination, key) = (job.destination_bucket, object.key.as_str());
     let source = copy_source(job.source_bucket, key);
     let ranges = part_ranges(object.size, part_size(object.size, job.multipart_threshold));
     let total = ranges.len();
     let parts: Vec<CompletedPart> = futures::stream::iter(ranges.into_iter().enumerate())
-        .take_while(|(index, _)| futures::future::ready(*index == 0 || time_left(job.deadline, PART_MARGIN)))
+        .take_while(|(index, _)| futures::future::ready(*index == 0 || time_left(job.deadline, job.part_margin)))
         .map(|(index, (first, last))| {
             let source = &source;
             async move {
@@ -434,6 +464,10 @@ async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str) -> Resu
         .buffered(PART_CONCURRENCY)
         .try_collect()
         .await?;
+    if parts.len() < total && !first {
+        // Out of time: the next turn takes it first, with a whole invocation.
+        return Ok(Outcome::Deferred);
+    }
     if parts.len() < total {
         return Err(DrError::BackfillFailed {
             bucket: job.source_bucket.to_owned(),
@@ -490,8 +524,10 @@ mod tests {
             code: code.into(),
             message: message.into(),
         };
-        for code in ARCHIVED_OBJECT_CODES {
-            assert!(matches!(not_copied(failed(code, "")), Ok(Outcome::NotReplicable(NotCopyable::Archived(_)))));
+        for code in crate::error::ARCHIVED_OBJECT_CODES {
+            let archived =
+                DrError::ObjectArchived { bucket: "photos".into(), operation: "CopyObject", code: (*code).into() };
+            assert!(matches!(not_copied(archived), Ok(Outcome::NotReplicable(NotCopyable::Archived(_)))));
         }
         let sse_c = failed(
             "InvalidRequest",
@@ -500,6 +536,8 @@ mod tests {
         assert!(matches!(not_copied(sse_c), Ok(Outcome::NotReplicable(NotCopyable::CustomerKey))));
         assert!(matches!(not_copied(failed("PreconditionFailed", "")), Ok(Outcome::Skipped)));
         assert!(not_copied(failed("InvalidRequest", "Priority")).is_err());
+        // Another encryption problem is a failure to fix, not an object to skip.
+        assert!(not_copied(failed("InvalidRequest", "The encryption method specified is not supported")).is_err());
         let denied = DrError::AccessDenied { bucket: "b".into(), operation: "CopyObject", message: String::new() };
         assert_eq!(not_copied(denied.clone()).unwrap_err(), denied);
     }

@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod copy;
 pub mod object;
+pub mod report;
 pub mod state;
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,14 @@ pub struct Progress {
     /// Nothing was needed: the destination was backfilled already (why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_needed: Option<String>,
+    /// Another execution is backfilling this destination right now (why): this one leaves the
+    /// work to it and ends.
+    #[serde(default)]
+    pub elsewhere: bool,
+    /// copy: where a later run must resume so that failed objects are tried again: the cursor
+    /// before the page of the first failure (it stays while later pages go on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_from: Option<String>,
     /// Turns of the loop in this execution (pages copied, or polls).
     #[serde(default)]
     pub turns: u32,
@@ -159,6 +168,11 @@ impl Progress {
             .map_err(|e| DrError::InvalidInput(format!("the backfill progress in the input is malformed: {e}")))
     }
 
+    /// The cursor a later run may resume after: never past an object that failed.
+    pub fn resume_cursor(&self) -> String {
+        self.retry_from.clone().or_else(|| self.continue_after.clone()).unwrap_or_default()
+    }
+
     pub fn record_failure(&mut self, key: &str, reason: &str) {
         self.objects_failed += 1;
         if self.failures.len() < MAX_FAILURES_KEPT {
@@ -180,7 +194,10 @@ impl Progress {
 
     pub fn summarize(&mut self) {
         if let Some(why) = &self.not_needed {
-            self.summary = format!("nothing to copy: {why}");
+            self.summary = match self.elsewhere {
+                true => format!("left to another execution: {why}"),
+                false => format!("nothing to copy: {why}"),
+            };
             return;
         }
         let not_replicable = match self.objects_not_replicable {

@@ -3,11 +3,15 @@
 //! quota, an operator's StopExecution) and the next one, or the sweep, must know whether the
 //! existing objects are in, being copied, or abandoned half-way.
 //!
-//! - `s3-dr:backfill=<strategy> <date>`: done (written once, when the backfill finished).
-//! - `s3-dr:backfill-progress=copy:<unix seconds>:<cursor>` or `batch:<unix seconds>:<job id>`:
-//!   under way; the time is the last heartbeat, the cursor a key the next run may resume after.
-//! - `s3-dr:not-replicable=<count>:<base64 of "reason:key">`: objects S3 cannot copy (archived,
-//!   SSE-C), with one example, so that `status` can say so.
+//! - `s3-dr:backfill=<strategy> <date>`: done (written once, when the first backfill finished;
+//!   `off <date>` records a run that was asked not to backfill).
+//! - `s3-dr:backfill-progress=<work>:<unix seconds>:<writer>:<detail>`: under way (also on a
+//!   marked destination: a catch-up after a repair). The time is the last heartbeat, the writer
+//!   the name of the execution that wrote it (so another run can ask Step Functions whether it
+//!   still runs), the detail the copy's cursor (`copy`), the job id (`batch`), or nothing
+//!   (`pending`: a catch-up owed by a repair, written before the repair).
+//! - `s3-dr:not-replicable=<count>:<base64 of "key: reason">`: objects S3 cannot copy
+//!   (archived, SSE-C), with one example, so that `status` can say so.
 //!
 //! S3 bucket tag values hold at most 256 characters of letters, digits, whitespace and
 //! `+ - = . _ : / @` (https://docs.aws.amazon.com/AmazonS3/latest/userguide/CostAllocTagging.html,
@@ -27,11 +31,15 @@ pub const NOT_REPLICABLE_TAG: &str = "s3-dr:not-replicable";
 pub const BACKFILL_TAGS: [&str; 3] = [MARKER_TAG, PROGRESS_TAG, NOT_REPLICABLE_TAG];
 
 const MAX_TAG_VALUE: usize = 256;
-/// Room left in a progress value for the cursor after `copy:<10-digit time>:`.
-const MAX_CURSOR: usize = MAX_TAG_VALUE - 16;
-/// A copy backfill whose heartbeat is older than this is taken for dead. A page takes at most a
-/// Lambda invocation (15 minutes), and the heartbeat is written after each page.
-pub const STALLED_AFTER_SECONDS: i64 = 30 * 60;
+/// Step Functions' limit on execution names (letters, digits, `-`, `_`: all allowed in a tag).
+const MAX_WRITER: usize = 80;
+/// Room left in a progress value for the cursor after `copy:<10-digit time>:<writer>:`.
+const MAX_CURSOR: usize = MAX_TAG_VALUE - 17 - MAX_WRITER;
+/// A heartbeat older than this is taken for a dead backfill when Step Functions cannot be asked
+/// about its writer. A copy writes one after each page, and a page takes at most one invocation
+/// (15 minutes); with two retries of a timed-out invocation and their backoff, a live copy can
+/// go about 47 minutes without one.
+pub const STALLED_AFTER_SECONDS: i64 = 60 * 60;
 
 /// The backfill tags of a destination, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +49,7 @@ pub struct BackfillTags {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<ProgressTag>,
+    pub progress: Option<Heartbeat>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_replicable: Option<NotReplicable>,
 }
@@ -51,42 +59,64 @@ impl BackfillTags {
         let value = |key: &str| tags.iter().find(|t| t.key == key).map(|t| t.value.as_str());
         BackfillTags {
             marker: value(MARKER_TAG).map(str::to_owned),
-            progress: value(PROGRESS_TAG).and_then(ProgressTag::parse),
+            progress: value(PROGRESS_TAG).and_then(Heartbeat::parse),
             not_replicable: value(NOT_REPLICABLE_TAG).and_then(NotReplicable::parse),
         }
     }
+
+    /// The marker, if it says the existing objects were copied (`off <date>` does not).
+    fn backfilled(&self) -> Option<&str> {
+        self.marker.as_deref().filter(|m| !is_off_marker(m))
+    }
 }
 
-/// The heartbeat of a backfill under way.
+fn is_off_marker(marker: &str) -> bool {
+    marker.starts_with("off ")
+}
+
+/// A backfill under way: when it last showed life, which execution wrote it, and what it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "strategy")]
-pub enum ProgressTag {
-    Copy { at: i64, after: String },
-    Batch { at: i64, job_id: String },
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    pub at: i64,
+    /// The execution's name (empty outside Step Functions).
+    pub writer: String,
+    pub work: Work,
 }
 
-impl ProgressTag {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Work {
+    /// A copy, resumable after this key.
+    Copy { after: String },
+    /// A Batch Replication job.
+    Batch { job_id: String },
+    /// A catch-up a repair owes, written before the repair (nothing copied yet).
+    Pending,
+}
+
+impl Heartbeat {
     pub fn encode(&self) -> String {
-        match self {
-            ProgressTag::Copy { at, after } => format!("copy:{at}:{}", cursor_prefix(after)),
-            ProgressTag::Batch { at, job_id } => format!("batch:{at}:{}", cursor_prefix(job_id)),
-        }
+        let (kind, detail) = match &self.work {
+            Work::Copy { after } => ("copy", cursor_prefix(after)),
+            Work::Batch { job_id } => ("batch", cursor_prefix(job_id)),
+            Work::Pending => ("pending", String::new()),
+        };
+        let writer: String = cursor_prefix(&self.writer).chars().take(MAX_WRITER).collect();
+        format!("{kind}:{}:{writer}:{detail}", self.at)
     }
 
-    pub fn parse(value: &str) -> Option<ProgressTag> {
-        let mut parts = value.splitn(3, ':');
-        let (strategy, at, rest) = (parts.next()?, parts.next()?.parse().ok()?, parts.next()?.to_owned());
-        match strategy {
-            "copy" => Some(ProgressTag::Copy { at, after: rest }),
-            "batch" if !rest.is_empty() => Some(ProgressTag::Batch { at, job_id: rest }),
-            _ => None,
-        }
-    }
-
-    pub fn at(&self) -> i64 {
-        match self {
-            ProgressTag::Copy { at, .. } | ProgressTag::Batch { at, .. } => *at,
-        }
+    pub fn parse(value: &str) -> Option<Heartbeat> {
+        let mut parts = value.splitn(4, ':');
+        let (kind, at, writer, detail) =
+            (parts.next()?, parts.next()?.parse().ok()?, parts.next()?.to_owned(), parts.next()?.to_owned());
+        let work = match kind {
+            "copy" => Work::Copy { after: detail },
+            "batch" if !detail.is_empty() => Work::Batch { job_id: detail },
+            "pending" => Work::Pending,
+            _ => return None,
+        };
+        Some(Heartbeat { at, writer, work })
     }
 }
 
@@ -148,7 +178,8 @@ pub fn marker_value(strategy: Strategy, date: &str) -> String {
 pub fn finished_tags(current: &[Tag], marker: &str, not_replicable: Option<&NotReplicable>) -> Vec<Tag> {
     let value = |key: &str| current.iter().find(|t| t.key == key).map(|t| t.value.clone());
     let mut tags: Vec<Tag> = current.iter().filter(|t| !BACKFILL_TAGS.contains(&t.key.as_str())).cloned().collect();
-    tags.push(Tag::new(MARKER_TAG, value(MARKER_TAG).unwrap_or_else(|| marker.to_owned())));
+    let kept = value(MARKER_TAG).filter(|m| !is_off_marker(m));
+    tags.push(Tag::new(MARKER_TAG, kept.unwrap_or_else(|| marker.to_owned())));
     let not_replicable = match not_replicable {
         Some(found) => (found.count > 0).then(|| found.encode()),
         None => value(NOT_REPLICABLE_TAG),
@@ -159,10 +190,18 @@ pub fn finished_tags(current: &[Tag], marker: &str, not_replicable: Option<&NotR
     tags
 }
 
-/// The destination's tags with the heartbeat set to `progress`.
-pub fn with_progress(current: &[Tag], progress: &ProgressTag) -> Vec<Tag> {
-    let mut tags: Vec<Tag> = current.iter().filter(|t| t.key != PROGRESS_TAG).cloned().collect();
-    tags.push(Tag::new(PROGRESS_TAG, progress.encode()));
+/// The destination's tags with the heartbeat, and the objects found not replicable so far (so
+/// that a run resuming after this one goes on counting from there; `None` keeps the tag).
+pub fn with_heartbeat(current: &[Tag], heartbeat: &Heartbeat, not_replicable: Option<&NotReplicable>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = current
+        .iter()
+        .filter(|t| t.key != PROGRESS_TAG && (not_replicable.is_none() || t.key != NOT_REPLICABLE_TAG))
+        .cloned()
+        .collect();
+    tags.push(Tag::new(PROGRESS_TAG, heartbeat.encode()));
+    if let Some(found) = not_replicable.filter(|n| n.count > 0) {
+        tags.push(Tag::new(NOT_REPLICABLE_TAG, found.encode()));
+    }
     tags
 }
 
@@ -170,11 +209,13 @@ pub fn with_progress(current: &[Tag], progress: &ProgressTag) -> Vec<Tag> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
     Done,
-    /// A copy heartbeat younger than [`STALLED_AFTER_SECONDS`].
+    /// Marked `off`: a run was asked not to copy the existing objects.
+    Off,
+    /// A heartbeat younger than [`STALLED_AFTER_SECONDS`] (a full backfill or a catch-up).
     Running,
     /// A batch job is named: only S3 Control knows whether it still runs.
     JobToCheck(String),
-    /// A heartbeat too old: the execution that copied died.
+    /// A heartbeat too old: the execution that did the work died.
     Stalled {
         since: i64,
     },
@@ -182,11 +223,12 @@ pub enum Liveness {
 }
 
 pub fn liveness(tags: &BackfillTags, now: i64) -> Liveness {
-    match (&tags.marker, &tags.progress) {
-        (Some(_), _) => Liveness::Done,
-        (None, Some(ProgressTag::Batch { job_id, .. })) => Liveness::JobToCheck(job_id.clone()),
-        (None, Some(ProgressTag::Copy { at, .. })) if now - at < STALLED_AFTER_SECONDS => Liveness::Running,
-        (None, Some(ProgressTag::Copy { at, .. })) => Liveness::Stalled { since: *at },
+    match (&tags.progress, &tags.marker) {
+        (Some(Heartbeat { work: Work::Batch { job_id }, .. }), _) => Liveness::JobToCheck(job_id.clone()),
+        (Some(heartbeat), _) if now - heartbeat.at < STALLED_AFTER_SECONDS => Liveness::Running,
+        (Some(heartbeat), _) => Liveness::Stalled { since: heartbeat.at },
+        (None, Some(marker)) if is_off_marker(marker) => Liveness::Off,
+        (None, Some(_)) => Liveness::Done,
         (None, None) => Liveness::NotStarted,
     }
 }
@@ -197,31 +239,70 @@ pub fn liveness(tags: &BackfillTags, now: i64) -> Liveness {
 pub enum Start {
     /// The destination is backfilled and nothing calls for more: no AWS call at all.
     AlreadyDone { marker: String },
+    /// Another execution copies right now (its heartbeat, and Step Functions says it runs, or
+    /// when that cannot be asked, the heartbeat is fresh): leave it the work, rather than copy
+    /// the same keys twice.
+    UnderWay { since: i64, writer: String },
     /// Every existing object; `after` resumes an interrupted copy after that key.
     Full { after: Option<String> },
     /// The objects written while protection was broken (`why`): batch takes those S3 marks
-    /// NONE or FAILED, copy rescans and skips what is there.
-    CatchUp { why: String },
+    /// NONE or FAILED, copy rescans (from `after`, if an earlier catch-up got that far) and
+    /// skips what is there.
+    CatchUp { why: String, after: Option<String> },
     /// A Batch Replication job an earlier execution started: follow it.
     FollowJob { job_id: String },
 }
 
+/// The execution whose heartbeat should be checked before a run takes over the work: another
+/// execution's copy or pending catch-up (a batch job is followed, whoever started it).
+pub fn other_writer<'a>(tags: &'a BackfillTags, me: &str) -> Option<&'a str> {
+    tags.progress
+        .as_ref()
+        .filter(|h| h.writer != me && !matches!(h.work, Work::Batch { .. }))
+        .map(|h| h.writer.as_str())
+        .filter(|writer| !writer.is_empty())
+}
+
 /// `force`: the operator asked for a new backfill. `gap`: this run repaired protection that was
 /// broken (see `replication::replication_gap`), so objects written meanwhile may be missing.
-pub fn decide_start(strategy: Strategy, force: bool, tags: &BackfillTags, gap: Option<&str>) -> Start {
+/// `me`: this execution's name. `writer_runs`: whether the execution that wrote another
+/// heartbeat still runs, as Step Functions answered (None: not asked; the heartbeat's age
+/// decides). `now`: seconds since the epoch.
+pub fn decide_start(
+    strategy: Strategy,
+    force: bool,
+    tags: &BackfillTags,
+    gap: Option<&str>,
+    me: &str,
+    writer_runs: Option<bool>,
+    now: i64,
+) -> Start {
+    if let Some(heartbeat) = &tags.progress {
+        let theirs = heartbeat.writer != me && !matches!(heartbeat.work, Work::Batch { .. });
+        let alive = writer_runs.unwrap_or(now - heartbeat.at < STALLED_AFTER_SECONDS);
+        if theirs && alive {
+            return Start::UnderWay { since: heartbeat.at, writer: heartbeat.writer.clone() };
+        }
+    }
     if force {
         return Start::Full { after: None };
     }
-    match (&tags.marker, gap, &tags.progress) {
-        (Some(_), Some(why), _) => Start::CatchUp { why: why.to_owned() },
-        (Some(marker), None, _) => Start::AlreadyDone { marker: marker.clone() },
-        (None, _, Some(ProgressTag::Copy { after, .. })) if strategy == Strategy::Copy => {
-            Start::Full { after: (!after.is_empty()).then(|| after.clone()) }
+    let cursor = match &tags.progress {
+        Some(Heartbeat { work: Work::Copy { after }, .. }) if strategy == Strategy::Copy && !after.is_empty() => {
+            Some(after.clone())
         }
-        (None, _, Some(ProgressTag::Batch { job_id, .. })) if strategy == Strategy::Batch => {
+        _ => None,
+    };
+    match (tags.backfilled(), gap, &tags.progress) {
+        (_, _, Some(Heartbeat { work: Work::Batch { job_id }, .. })) if strategy == Strategy::Batch => {
             Start::FollowJob { job_id: job_id.clone() }
         }
-        (None, _, _) => Start::Full { after: None },
+        (Some(_), _, Some(_)) => {
+            Start::CatchUp { why: gap.unwrap_or("an earlier catch-up did not finish").to_owned(), after: cursor }
+        }
+        (Some(_), Some(why), None) => Start::CatchUp { why: why.to_owned(), after: None },
+        (Some(marker), None, None) => Start::AlreadyDone { marker: marker.to_owned() },
+        (None, _, _) => Start::Full { after: cursor },
     }
 }
 
@@ -231,13 +312,23 @@ mod tests {
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+    const NOW: i64 = 1_795_670_100;
+
+    fn heartbeat(at: i64, writer: &str, work: Work) -> Option<Heartbeat> {
+        Some(Heartbeat { at, writer: writer.into(), work })
+    }
+
+    fn copy_at(after: &str) -> Work {
+        Work::Copy { after: after.into() }
+    }
+
     #[test]
     fn cursors_are_safe_prefixes_that_fit_a_tag() {
         assert_eq!(cursor_prefix("data/01/object-00042.bin"), "data/01/object-00042.bin");
         assert_eq!(cursor_prefix("odd names/ü + ? # 0.txt"), "odd");
         assert_eq!(cursor_prefix("?starts-odd"), "");
         let long = "k".repeat(1024);
-        let tag = ProgressTag::Copy { at: 1_795_670_100, after: long.clone() }.encode();
+        let tag = Heartbeat { at: NOW, writer: "w".repeat(80), work: copy_at(&long) }.encode();
         assert!(tag.len() <= MAX_TAG_VALUE, "{}", tag.len());
         // A prefix sorts at or before the key: resuming after it misses nothing.
         for key in ["odd names/ü + ? # 0.txt", long.as_str(), "a?b"] {
@@ -247,13 +338,20 @@ mod tests {
 
     #[test]
     fn tags_round_trip() -> TestResult {
-        let copy = ProgressTag::Copy { at: 42, after: "data/01/x:y".into() };
-        assert_eq!(ProgressTag::parse(&copy.encode()), Some(copy));
-        let batch = ProgressTag::Batch { at: 42, job_id: "f2b1c3d4-0000-4000-8000-000000000001".into() };
-        assert_eq!(ProgressTag::parse(&batch.encode()), Some(batch));
-        assert_eq!(ProgressTag::parse("copy:notatime:x"), None);
-        assert_eq!(ProgressTag::parse("rsync:1:x"), None);
-        let found = NotReplicable { count: 12, example: Some("archived (GLACIER): photos/ü ?#.tar".into()) };
+        let writer = "protect-photos-20261126T0515-g2".to_owned();
+        for work in [
+            copy_at("data/01/x:y"),
+            Work::Batch { job_id: "f2b1c3d4-0000-4000-8000-000000000001".into() },
+            Work::Pending,
+        ] {
+            let beat = Heartbeat { at: 42, writer: writer.clone(), work };
+            assert_eq!(Heartbeat::parse(&beat.encode()), Some(beat));
+        }
+        assert_eq!(Heartbeat::parse("copy:notatime:o:x"), None);
+        assert_eq!(Heartbeat::parse("rsync:1:o:x"), None);
+        assert_eq!(Heartbeat::parse("copy:1:x"), None, "a format without a writer");
+        let found =
+            NotReplicable { count: 12, example: Some("photos/ü ?#.tar: archived (GLACIER), not restored".into()) };
         let encoded = found.encode();
         assert!(encoded.len() <= MAX_TAG_VALUE);
         assert!(encoded.chars().all(|c| c.is_ascii_alphanumeric() || "+/=:".contains(c)), "{encoded}");
@@ -264,66 +362,128 @@ mod tests {
         Ok(())
     }
 
+    fn tags(marker: Option<&str>, progress: Option<Heartbeat>) -> BackfillTags {
+        BackfillTags { marker: marker.map(str::to_owned), progress, not_replicable: None }
+    }
+
     #[test]
     fn a_marked_destination_needs_nothing_unless_forced_or_repaired() {
-        let done = BackfillTags { marker: Some("copy 2026-11-26".into()), ..BackfillTags::default() };
+        let done = tags(Some("copy 2026-11-26"), None);
         for strategy in [Strategy::Copy, Strategy::Batch] {
             assert_eq!(
-                decide_start(strategy, false, &done, None),
+                decide_start(strategy, false, &done, None, "mine", None, NOW),
                 Start::AlreadyDone { marker: "copy 2026-11-26".into() }
             );
-            assert_eq!(decide_start(strategy, true, &done, None), Start::Full { after: None });
+            assert_eq!(decide_start(strategy, true, &done, None, "mine", None, NOW), Start::Full { after: None });
             assert_eq!(
-                decide_start(strategy, false, &done, Some("rule was missing")),
-                Start::CatchUp { why: "rule was missing".into() }
+                decide_start(strategy, false, &done, Some("rule was missing"), "mine", None, NOW),
+                Start::CatchUp { why: "rule was missing".into(), after: None }
             );
         }
     }
 
     #[test]
+    fn a_catch_up_owed_or_unfinished_is_not_forgotten() {
+        // The run that repaired wrote "pending" first, then died: the next run still catches up.
+        let owed = tags(Some("copy 2026-11-26"), heartbeat(NOW - 2 * STALLED_AFTER_SECONDS, "theirs", Work::Pending));
+        assert!(matches!(decide_start(Strategy::Copy, false, &owed, None, "mine", None, NOW), Start::CatchUp { .. }));
+        assert!(matches!(decide_start(Strategy::Batch, false, &owed, None, "mine", None, NOW), Start::CatchUp { .. }));
+        assert_eq!(liveness(&owed, NOW), Liveness::Stalled { since: NOW - 2 * STALLED_AFTER_SECONDS });
+        let copying = tags(Some("copy 2026-11-26"), heartbeat(NOW, "mine", copy_at("k")));
+        assert_eq!(
+            decide_start(Strategy::Copy, false, &copying, None, "mine", None, NOW),
+            Start::CatchUp { why: "an earlier catch-up did not finish".into(), after: Some("k".into()) }
+        );
+        let job = tags(Some("batch 2026-11-26"), heartbeat(NOW, "theirs", Work::Batch { job_id: "j".into() }));
+        assert_eq!(
+            decide_start(Strategy::Batch, false, &job, None, "mine", None, NOW),
+            Start::FollowJob { job_id: "j".into() }
+        );
+    }
+
+    #[test]
     fn an_interrupted_backfill_resumes_with_its_own_strategy() {
-        let copying = BackfillTags {
-            progress: Some(ProgressTag::Copy { at: 1, after: "data/07".into() }),
-            ..BackfillTags::default()
-        };
-        assert_eq!(decide_start(Strategy::Copy, false, &copying, None), Start::Full { after: Some("data/07".into()) });
-        assert_eq!(decide_start(Strategy::Batch, false, &copying, None), Start::Full { after: None });
-        let started = BackfillTags {
-            progress: Some(ProgressTag::Copy { at: 1, after: String::new() }),
-            ..BackfillTags::default()
-        };
-        assert_eq!(decide_start(Strategy::Copy, false, &started, None), Start::Full { after: None });
-        let job = BackfillTags {
-            progress: Some(ProgressTag::Batch { at: 1, job_id: "job-1".into() }),
-            ..BackfillTags::default()
-        };
-        assert_eq!(decide_start(Strategy::Batch, false, &job, None), Start::FollowJob { job_id: "job-1".into() });
-        assert_eq!(decide_start(Strategy::Batch, true, &job, None), Start::Full { after: None });
-        assert_eq!(decide_start(Strategy::Copy, false, &BackfillTags::default(), None), Start::Full { after: None });
+        let stale = NOW - STALLED_AFTER_SECONDS;
+        let copying = tags(None, heartbeat(stale, "theirs", copy_at("data/07")));
+        assert_eq!(
+            decide_start(Strategy::Copy, false, &copying, None, "mine", None, NOW),
+            Start::Full { after: Some("data/07".into()) }
+        );
+        assert_eq!(
+            decide_start(Strategy::Batch, false, &copying, None, "mine", None, NOW),
+            Start::Full { after: None }
+        );
+        let started = tags(None, heartbeat(stale, "theirs", copy_at("")));
+        assert_eq!(decide_start(Strategy::Copy, false, &started, None, "mine", None, NOW), Start::Full { after: None });
+        let job = tags(None, heartbeat(stale, "theirs", Work::Batch { job_id: "job-1".into() }));
+        assert_eq!(
+            decide_start(Strategy::Batch, false, &job, None, "mine", None, NOW),
+            Start::FollowJob { job_id: "job-1".into() }
+        );
+        assert_eq!(decide_start(Strategy::Batch, true, &job, None, "mine", None, NOW), Start::Full { after: None });
+        assert_eq!(
+            decide_start(Strategy::Copy, false, &BackfillTags::default(), None, "mine", None, NOW),
+            Start::Full { after: None }
+        );
+    }
+
+    #[test]
+    fn a_copy_under_way_elsewhere_is_left_to_it_even_when_forced() {
+        let fresh = tags(None, heartbeat(NOW - 60, "theirs", copy_at("k")));
+        for force in [false, true] {
+            assert_eq!(
+                decide_start(Strategy::Copy, force, &fresh, None, "mine", None, NOW),
+                Start::UnderWay { since: NOW - 60, writer: "theirs".into() }
+            );
+        }
+        // Step Functions knows better than the clock: a fresh heartbeat of a dead execution is
+        // taken over, an old one of a live execution is not.
+        assert_eq!(
+            decide_start(Strategy::Copy, false, &fresh, None, "mine", Some(false), NOW),
+            Start::Full { after: Some("k".into()) }
+        );
+        let old = tags(None, heartbeat(NOW - 2 * STALLED_AFTER_SECONDS, "theirs", copy_at("k")));
+        assert!(matches!(
+            decide_start(Strategy::Copy, false, &old, None, "mine", Some(true), NOW),
+            Start::UnderWay { .. }
+        ));
+        assert_eq!(other_writer(&old, "mine"), Some("theirs"));
+        assert_eq!(other_writer(&old, "theirs"), None);
+        // This chain's own heartbeat (a retried step, a continuation): carry on.
+        let own = tags(None, heartbeat(NOW - 60, "mine", copy_at("k")));
+        assert_eq!(
+            decide_start(Strategy::Copy, false, &own, None, "mine", None, NOW),
+            Start::Full { after: Some("k".into()) }
+        );
+    }
+
+    #[test]
+    fn an_off_marker_holds_only_for_a_run_that_is_off() {
+        let off = tags(Some("off 2026-11-26"), None);
+        assert_eq!(decide_start(Strategy::Copy, false, &off, None, "mine", None, NOW), Start::Full { after: None });
+        assert_eq!(liveness(&off, NOW), Liveness::Off);
     }
 
     #[test]
     fn liveness_reads_the_heartbeat() {
-        let now = 10_000;
-        let tags = |progress: Option<ProgressTag>, marker: Option<&str>| BackfillTags {
-            marker: marker.map(str::to_owned),
-            progress,
-            not_replicable: None,
-        };
-        assert_eq!(liveness(&tags(None, Some("copy 2026-11-26")), now), Liveness::Done);
-        assert_eq!(liveness(&tags(None, None), now), Liveness::NotStarted);
-        let fresh = ProgressTag::Copy { at: now - 60, after: "k".into() };
-        assert_eq!(liveness(&tags(Some(fresh), None), now), Liveness::Running);
-        let old = ProgressTag::Copy { at: now - STALLED_AFTER_SECONDS, after: "k".into() };
-        assert_eq!(liveness(&tags(Some(old), None), now), Liveness::Stalled { since: now - STALLED_AFTER_SECONDS });
-        let job = ProgressTag::Batch { at: 0, job_id: "j".into() };
-        assert_eq!(liveness(&tags(Some(job), None), now), Liveness::JobToCheck("j".into()));
+        assert_eq!(liveness(&tags(Some("copy 2026-11-26"), None), NOW), Liveness::Done);
+        assert_eq!(liveness(&tags(None, None), NOW), Liveness::NotStarted);
+        assert_eq!(liveness(&tags(None, heartbeat(NOW - 60, "o", copy_at("k"))), NOW), Liveness::Running);
+        let old = NOW - STALLED_AFTER_SECONDS;
+        assert_eq!(liveness(&tags(None, heartbeat(old, "o", copy_at("k"))), NOW), Liveness::Stalled { since: old });
+        let job = heartbeat(0, "o", Work::Batch { job_id: "j".into() });
+        assert_eq!(liveness(&tags(Some("batch 2026-11-26"), job), NOW), Liveness::JobToCheck("j".into()));
+        // A catch-up under way on a marked destination: not done.
+        assert_eq!(
+            liveness(&tags(Some("copy 2026-11-26"), heartbeat(NOW, "o", Work::Pending)), NOW),
+            Liveness::Running
+        );
     }
 
     #[test]
     fn finishing_keeps_the_first_marker_and_drops_the_heartbeat() {
         let current =
-            vec![Tag::new("team", "media"), Tag::new(PROGRESS_TAG, "copy:1:k"), Tag::new("s3-dr:source", "photos")];
+            vec![Tag::new("team", "media"), Tag::new(PROGRESS_TAG, "copy:1:o:k"), Tag::new("s3-dr:source", "photos")];
         let found = NotReplicable { count: 2, example: None };
         let tags = finished_tags(&current, "copy 2026-11-26", Some(&found));
         assert_eq!(
@@ -342,7 +502,12 @@ mod tests {
         let again = finished_tags(&tags, "copy 2026-12-01", Some(&NotReplicable { count: 0, example: None }));
         assert!(again.contains(&Tag::new(MARKER_TAG, "copy 2026-11-26")), "{again:?}");
         assert!(!again.iter().any(|t| t.key == NOT_REPLICABLE_TAG));
-        let beating = with_progress(&again, &ProgressTag::Copy { at: 5, after: "x".into() });
-        assert_eq!(beating.iter().filter(|t| t.key == PROGRESS_TAG).count(), 1);
+        // An `off` marker gives way to the first real one.
+        let real = finished_tags(&[Tag::new(MARKER_TAG, "off 2026-11-20")], "copy 2026-11-26", None);
+        assert_eq!(real, vec![Tag::new(MARKER_TAG, "copy 2026-11-26")]);
+        // A heartbeat carries the count found so far.
+        let beating =
+            with_heartbeat(&again, &Heartbeat { at: 5, writer: "o".into(), work: copy_at("x") }, Some(&found));
+        assert_eq!(beating.iter().filter(|t| t.key == PROGRESS_TAG || t.key == NOT_REPLICABLE_TAG).count(), 2);
     }
 }

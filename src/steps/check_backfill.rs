@@ -3,9 +3,12 @@
 //! until `done`; the progress travels in the state, so the loop survives retries.
 //!
 //! The loop's memory outside the execution is the destination's heartbeat tag (see
-//! `backfill::state`): a copy writes its cursor there at most once a minute, so an execution
-//! that dies is resumed, not restarted. When the backfill is done, the heartbeat gives way to
-//! the marker `s3-dr:backfill=<strategy> <date>` (and the count of objects S3 cannot copy).
+//! `backfill::state`): a copy writes its cursor there after every page (never past an object
+//! that failed), with the count of objects S3 cannot copy so far, so an execution that dies is
+//! resumed, not restarted, and the sweep can tell a live backfill from a dead one. When the
+//! backfill is done, the heartbeat gives way to the marker `s3-dr:backfill=<strategy> <date>`
+//! (and the count of objects S3 cannot copy). A page costs two tag calls more; each is a
+//! CloudTrail event, which the EventBridge rules leave out (they drop the step role's calls).
 //!
 //! When this execution has used its history budget (`S3DR_HISTORY_EVENT_BUDGET`), the result
 //! says `handover`: ContinueAsNew starts a new execution with the progress.
@@ -15,23 +18,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
-use crate::backfill::state::{self, ProgressTag};
+use crate::backfill::state::{self, Heartbeat, Work};
 use crate::backfill::{batch, turns_per_execution, Progress, Strategy};
 use crate::bucket;
 use crate::detach::today;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
-use crate::steps::StepContext;
-
-/// A copy writes its heartbeat at most this often (each write is a PutBucketTagging, and a
-/// CloudTrail event).
-const HEARTBEAT_SECONDS: i64 = 60;
+use crate::steps::{Invocation, StepContext};
 
 pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
     destination: &DestinationPlan,
     input: &Value,
+    invocation: Invocation<'_>,
 ) -> Result<Progress, DrError> {
     let mut progress = Progress::latest(input)?;
     progress.changed = false;
@@ -64,10 +64,28 @@ pub async fn run(
                 page_bytes: config.copy_page_bytes,
                 concurrency: config.copy_concurrency,
                 deadline: context.deadline,
+                start_margin: crate::backfill::copy::START_MARGIN,
+                part_margin: crate::backfill::copy::PART_MARGIN,
                 dry_run: context.dry_run,
                 destination_exists: destination.exists || !context.dry_run,
             };
             copy_page(&job, &mut progress).await?;
+            let finished_clean = progress.done && progress.objects_failed == 0;
+            if !context.dry_run && !finished_clean {
+                // The heartbeat: alive, resume here (before the first failure), found so far.
+                let at = now();
+                let heartbeat = Heartbeat {
+                    at,
+                    writer: invocation.execution.unwrap_or_default().to_owned(),
+                    work: Work::Copy { after: progress.resume_cursor() },
+                };
+                let found = progress.not_replicable_tag();
+                bucket::update_tags(&dr, &destination.bucket, |current| {
+                    state::with_heartbeat(current, &heartbeat, Some(&found))
+                })
+                .await?;
+                progress.heartbeat_at = Some(at);
+            }
             if progress.done && progress.objects_failed > 0 {
                 return Err(DrError::BackfillFailed {
                     bucket: plan.bucket.clone(),
@@ -80,29 +98,28 @@ pub async fn run(
                     ),
                 });
             }
-            let due = progress.heartbeat_at.is_none_or(|at| now() - at >= HEARTBEAT_SECONDS);
-            if !progress.done && due && !context.dry_run {
-                let at = now();
-                let heartbeat = ProgressTag::Copy { at, after: progress.continue_after.clone().unwrap_or_default() };
-                bucket::update_tags(&dr, &destination.bucket, |current| state::with_progress(current, &heartbeat))
-                    .await?;
-                progress.heartbeat_at = Some(at);
-            }
         }
         Some(Strategy::Batch) => {
             let account_id = context.account_id.as_deref().ok_or_else(|| {
                 DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned())
             })?;
             let client = context.clients.s3control(&plan.region);
-            batch::poll_job(&client, account_id, &plan.bucket, &destination.bucket, &mut progress).await?;
+            // The report is in the source region's report bucket, under the job's prefix.
+            let (_, report_bucket) = config.require_batch(&plan.region)?;
+            let report_s3 = context.clients.s3(&plan.region);
+            let report_prefix = format!("{}/{}", config.batch_report_prefix, plan.bucket);
+            let report = batch::ReportLocation { s3: &report_s3, bucket: &report_bucket, prefix: &report_prefix };
+            batch::poll_job(&client, account_id, &plan.bucket, &destination.bucket, Some(&report), &mut progress)
+                .await?;
         }
         Some(Strategy::Off) | None => progress.done = true,
     }
     if progress.done && !context.dry_run {
         if let Some(strategy) = progress.strategy.filter(|s| *s != Strategy::Off) {
-            // A copy looked at every object, so its count replaces the last one; a batch job's
-            // report is not read here, so the last count stays.
-            let not_replicable = (strategy == Strategy::Copy).then(|| progress.not_replicable_tag());
+            // A copy looked at every object (a resumed one counts from its heartbeat), so its
+            // count replaces the last one; a batch job's report is read only when tasks failed.
+            let not_replicable = (strategy == Strategy::Copy || progress.objects_not_replicable > 0)
+                .then(|| progress.not_replicable_tag());
             let marker = state::marker_value(strategy, &today());
             progress.changed |= bucket::update_tags(&dr, &destination.bucket, |current| {
                 state::finished_tags(current, &marker, not_replicable.as_ref())

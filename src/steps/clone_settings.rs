@@ -23,7 +23,6 @@
 use aws_sdk_s3::types::{CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled};
 use serde::{Deserialize, Serialize};
 
-use crate::bucket::put_tags;
 use crate::bucket::{self, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
 use crate::error::{AwsResultExt, DrError};
@@ -167,9 +166,8 @@ pub async fn run(
 
     reports.push(
         settle("tags", async {
-            let current = destination_tags?;
-            let (desired, dropped) =
-                settings::destination_tags(&source_tags?, &current, &config.match_tag, source_name);
+            let (current, source_tags) = (destination_tags?, source_tags?);
+            let (desired, dropped) = settings::destination_tags(&source_tags, &current, &config.match_tag, source_name);
             let detail = (!dropped.is_empty()).then(|| {
                 format!(
                     "{} user tags left out to stay within S3's {} per bucket (with {} kept for s3-dr): {}",
@@ -183,7 +181,12 @@ pub async fn run(
                 return Ok(SettingReport::new("tags", Status::Unchanged, detail));
             }
             if !dry {
-                put_tags(s3, name, &desired).await?;
+                // Read again right before the write: the backfill tags another execution may
+                // have written since the read above are kept as they are now.
+                bucket::update_tags(s3, name, |fresh| {
+                    settings::destination_tags(&source_tags, fresh, &config.match_tag, source_name).0
+                })
+                .await?;
             }
             Ok(copied("tags", detail.as_deref()))
         })
@@ -433,8 +436,7 @@ pub async fn run(
 /// Lifecycle configurations are the same for S3 if their rules are (in any order) and their
 /// transition size default is (unset reads as S3's default).
 fn same_lifecycle(current: &Lifecycle, desired: &Lifecycle) -> bool {
-    let same_rules =
-        current.rules.len() == desired.rules.len() && desired.rules.iter().all(|rule| current.rules.contains(rule));
+    let same_rules = settings::same_lifecycle_rules(&current.rules, &desired.rules);
     let same_size = match (&current.transition_minimum_size, &desired.transition_minimum_size) {
         (_, None) | (None, _) => true,
         (a, b) => a == b,

@@ -1,14 +1,23 @@
 //! EnableReplication: upsert the one `s3-dr` rule, keep every other rule as it is.
 //!
 //! AWS calls: GetBucketReplication; PutBucketReplication only if the merge changed something.
+//! A write that closes a gap (objects written meanwhile were not replicated) on a destination
+//! backfilled already first records the catch-up it owes (GetBucketTagging, PutBucketTagging
+//! of a `pending` heartbeat on the destination), so that a run that dies after the repair does
+//! not leave those objects behind unnoticed: the next run, or the sweep, catches up.
 
 use serde::Serialize;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::backfill::state::{self, Heartbeat, Work};
 use crate::bucket;
 use crate::error::{AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::replication::{self, Merge, RULE_ID};
-use crate::steps::StepContext;
+use crate::steps::{Invocation, StepContext};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +41,8 @@ pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
     destination: &DestinationPlan,
+    input: &Value,
+    invocation: Invocation<'_>,
 ) -> Result<Output, DrError> {
     let role = context.config.require_replication_role()?;
     let s3 = context.clients.s3(&plan.region);
@@ -45,6 +56,17 @@ pub async fn run(
         Merge::Unchanged => Vec::new(),
         Merge::Write { reasons, .. } if context.dry_run => reasons,
         Merge::Write { configuration, reasons } => {
+            let backfilled = input.pointer("/EnsureDestination/backfill/marker").is_some_and(Value::is_string);
+            if gap.is_some() && backfilled {
+                let owed = Heartbeat {
+                    at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+                    writer: invocation.execution.unwrap_or_default().to_owned(),
+                    work: Work::Pending,
+                };
+                let dr = context.clients.s3(&destination.region);
+                bucket::update_tags(&dr, &destination.bucket, |current| state::with_heartbeat(current, &owed, None))
+                    .await?;
+            }
             s3.put_bucket_replication()
                 .bucket(&plan.bucket)
                 .replication_configuration(configuration)

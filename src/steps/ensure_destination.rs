@@ -3,13 +3,14 @@
 //!
 //! AWS calls: CreateBucket (only if ValidateSource did not find it); then GetBucketTagging,
 //! GetBucketVersioning, GetPublicAccessBlock, GetBucketEncryption and
-//! GetBucketLifecycleConfiguration concurrently; then only the writes whose setting differs
+//! GetBucketLifecycleConfiguration (and GetObjectLockConfiguration for a locked source)
+//! concurrently; then only the writes whose setting differs
 //! (and ListObjectVersions to vet a bucket we did not create). The destination's backfill tags,
 //! read here, go to StartBackfill in the result.
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketLocationConstraint, CreateBucketConfiguration, ObjectLockConfiguration, ObjectLockEnabled,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use serde::Serialize;
 
@@ -69,12 +70,18 @@ pub async fn run(
 
     // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
     let settle = |error: DrError| if creation == Creation::Existed { error } else { not_yet_visible(error) };
-    let (current_tags, versioning, public_access, encryption, lifecycle) = tokio::try_join!(
+    let (current_tags, versioning, public_access, encryption, lifecycle, object_lock) = tokio::try_join!(
         bucket::tags(&s3, name),
         bucket::versioning(&s3, name),
         bucket::public_access_block(&s3, name),
         bucket::default_encryption(&s3, name),
         bucket::lifecycle(&s3, name),
+        async {
+            match plan.object_lock {
+                true => bucket::object_lock(&s3, name).await,
+                false => Ok(None),
+            }
+        },
     )
     .map_err(settle)?;
 
@@ -136,11 +143,30 @@ pub async fn run(
         changes.push("encryption");
     }
 
+    // A locked source's objects are copied with their retention, which only a destination with
+    // Object Lock takes. One made here has it; one that was there (adopted, or us-east-1's 200)
+    // may not: S3 turns it on for an existing versioned bucket
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html).
+    let locked = object_lock.as_ref().is_some_and(|c| c.object_lock_enabled().is_some());
+    if plan.object_lock && !locked {
+        if !dry {
+            let enabled = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build();
+            s3.put_object_lock_configuration()
+                .bucket(name)
+                .object_lock_configuration(enabled)
+                .send()
+                .await
+                .aws(name, "PutObjectLockConfiguration")
+                .map_err(settle)?;
+        }
+        changes.push("objectLock");
+    }
+
     // Multipart uploads a killed copy left behind are aborted by s3-dr's own lifecycle rule;
     // every other rule stays (CloneSettings, after the backfill, brings the source's).
     let current_rules = lifecycle.as_ref().map(|l| l.rules.as_slice()).unwrap_or_default();
     let wanted_rules = settings::with_abort_uploads_rule(current_rules)?;
-    if wanted_rules != current_rules {
+    if !settings::same_lifecycle_rules(&wanted_rules, current_rules) {
         if !dry {
             bucket::put_lifecycle(
                 &s3,

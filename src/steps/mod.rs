@@ -201,7 +201,7 @@ pub async fn run_step(
             }
             Step::EnableReplication => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(Box::pin(enable_replication::run(context, &plan, &destination)).await)
+                to_json(Box::pin(enable_replication::run(context, &plan, &destination, input, invocation)).await)
             }
             Step::CloneSettings => {
                 let (plan, destination) = plan(step, input)?;
@@ -213,7 +213,7 @@ pub async fn run_step(
             }
             Step::CheckBackfill => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(Box::pin(check_backfill::run(context, &plan, &destination, input)).await)
+                to_json(Box::pin(check_backfill::run(context, &plan, &destination, input, invocation)).await)
             }
             Step::ContinueAsNew => {
                 let (plan, _) = plan(step, input)?;
@@ -243,6 +243,10 @@ pub async fn run_step(
                 let (plan, destination) = plan(step, input)?;
                 let settings = cloned_settings(input)?;
                 let backfill = crate::backfill::Progress::latest(input).ok();
+                // What the destination remembered when EnsureDestination read its tags.
+                let remembered: Option<crate::backfill::state::NotReplicable> = input
+                    .pointer("/EnsureDestination/backfill/notReplicable")
+                    .and_then(|found| serde_json::from_value(found.clone()).ok());
                 to_json(
                     Box::pin(verify_protection::run(
                         context,
@@ -250,6 +254,7 @@ pub async fn run_step(
                         &destination,
                         settings.as_ref(),
                         backfill.as_ref(),
+                        remembered.as_ref(),
                     ))
                     .await,
                 )

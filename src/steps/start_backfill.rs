@@ -19,11 +19,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::backfill::batch::{self, Followed, JobRequest};
-use crate::backfill::state::{self, BackfillTags, ProgressTag, Start};
+use crate::backfill::state::{self, BackfillTags, Heartbeat, Start, Work};
 use crate::backfill::{job_request_token, Progress, Scope, Strategy};
 use crate::bucket;
 use crate::detach::today;
 use crate::error::DrError;
+use crate::executions;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::steps::{Invocation, StepContext};
 
@@ -42,6 +43,7 @@ pub async fn run(
     }
     let strategy = plan.backfill.unwrap_or(Strategy::Off);
     let tags = backfill_tags(input)?;
+    let me = invocation.execution.unwrap_or_default();
     let mut progress = Progress { strategy: Some(strategy), ..Progress::default() };
     if strategy == Strategy::Off {
         progress.done = true;
@@ -58,31 +60,66 @@ pub async fn run(
     }
 
     let gap = repair_gap(input);
-    match state::decide_start(strategy, plan.force_backfill, &tags, gap.as_deref()) {
+    // Another execution's heartbeat: ask Step Functions whether it still runs (the clock
+    // decides only where it cannot be asked).
+    let writer_runs = match (state::other_writer(&tags, me), invocation.state_machine) {
+        (Some(writer), Some(state_machine)) if !context.dry_run => {
+            let arn = executions::execution_arn(state_machine, writer);
+            Some(executions::is_running(&context.clients.sfn(), &arn, &plan.bucket).await?)
+        }
+        _ => None,
+    };
+    match state::decide_start(strategy, plan.force_backfill, &tags, gap.as_deref(), me, writer_runs, unix_now()) {
         Start::AlreadyDone { marker } => {
             progress.done = true;
             progress.not_needed = Some(format!("{} is backfilled already ({marker})", destination.bucket));
         }
+        Start::UnderWay { since, writer } => {
+            progress.done = true;
+            progress.elsewhere = true;
+            progress.not_needed = Some(format!(
+                "execution {writer} is backfilling {} (heartbeat {} s ago) and finishes the work; should it die, the next run or the sweep resumes it",
+                destination.bucket,
+                unix_now() - since,
+            ));
+        }
         Start::Full { after } => {
+            if after.is_some() {
+                // Resuming: the objects found not replicable before the cursor are counted.
+                if let Some(found) = &tags.not_replicable {
+                    progress.objects_not_replicable = found.count;
+                    progress.not_replicable.extend(found.example.clone());
+                }
+            }
             progress.resumed_after = after.clone();
             progress.continue_after = after;
             begin(context, plan, destination, invocation, &mut progress).await?;
         }
-        Start::CatchUp { why } => {
+        Start::CatchUp { why, after } => {
             tracing::info!(%why, "protection was repaired: backfilling what was written meanwhile");
             progress.scope = Scope::CatchUp;
+            progress.resumed_after = after.clone();
+            progress.continue_after = after;
             begin(context, plan, destination, invocation, &mut progress).await?;
         }
         Start::FollowJob { job_id } => {
             let account_id = account(context)?;
             let client = context.clients.s3control(&plan.region);
+            // A job on a marked destination is a catch-up's.
+            let marked = tags.marker.is_some();
             match batch::follow(&client, account_id, &plan.bucket, &job_id).await? {
-                Followed::Running | Followed::Complete => progress.job_id = Some(job_id),
+                Followed::Running | Followed::Complete => {
+                    progress.job_id = Some(job_id);
+                    progress.scope = if marked { Scope::CatchUp } else { Scope::Full };
+                }
                 Followed::CatchUpFailures => {
                     progress.scope = Scope::CatchUp;
                     begin(context, plan, destination, invocation, &mut progress).await?;
                 }
-                Followed::Restart => begin(context, plan, destination, invocation, &mut progress).await?,
+                Followed::Restart => {
+                    progress.scope = if marked { Scope::CatchUp } else { Scope::Full };
+                    begin(context, plan, destination, invocation, &mut progress).await?
+                }
             }
         }
     }
@@ -101,8 +138,8 @@ async fn begin(
     invocation: Invocation<'_>,
     progress: &mut Progress,
 ) -> Result<(), DrError> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let heartbeat = match progress.strategy {
+    let now = unix_now();
+    let work = match progress.strategy {
         Some(Strategy::Batch) => {
             let request = job_request(context, plan, destination, invocation.execution, progress.scope)?;
             if context.dry_run {
@@ -117,19 +154,25 @@ async fn begin(
                 }
             };
             progress.job_id = Some(job_id.clone());
-            ProgressTag::Batch { at: now, job_id }
+            Work::Batch { job_id }
         }
-        _ => ProgressTag::Copy { at: now, after: progress.continue_after.clone().unwrap_or_default() },
+        _ => Work::Copy { after: progress.resume_cursor() },
     };
+    let heartbeat = Heartbeat { at: now, writer: invocation.execution.unwrap_or_default().to_owned(), work };
     if !context.dry_run {
         // The heartbeat tells the sweep (and the next run, should this one die) that a backfill
         // is under way, and from where to resume it.
         let s3 = context.clients.s3(&destination.region);
         progress.changed |=
-            bucket::update_tags(&s3, &destination.bucket, |current| state::with_progress(current, &heartbeat)).await?;
-        // `heartbeat_at` stays unset: the first page writes its cursor whatever the time.
+            bucket::update_tags(&s3, &destination.bucket, |current| state::with_heartbeat(current, &heartbeat, None))
+                .await?;
+        progress.heartbeat_at = Some(now);
     }
     Ok(())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 fn account<'a>(context: &'a StepContext<'_>) -> Result<&'a str, DrError> {

@@ -27,7 +27,7 @@ use crate::backfill::state::Liveness;
 use crate::bucket;
 use crate::config::Workflow;
 use crate::error::DrError;
-use crate::executions::{execution_name, start, Started};
+use crate::executions::{self, execution_name, start, Started};
 use crate::naming;
 use crate::replication::is_ours;
 use crate::status;
@@ -124,7 +124,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
             async move {
                 let name = listed.name.clone();
                 let outcome = async {
-                    let verdict = assess(context, &listed, destinations).await?;
+                    let verdict = assess(context, &listed, destinations, protect_arn).await?;
                     let (workflow, arn, input) = match &verdict {
                         Verdict::Repair(why) => (
                             Workflow::Protect,
@@ -216,6 +216,7 @@ async fn assess(
     context: &StepContext<'_>,
     listed: &Listed,
     destinations: &HashMap<String, Vec<Tag>>,
+    protect_arn: &str,
 ) -> Result<Verdict, DrError> {
     let config = context.config;
     let (name, region) = (listed.name.as_str(), listed.region.as_str());
@@ -238,7 +239,17 @@ async fn assess(
     if found.configured {
         // Only the backfill is missing: leave one under way alone.
         match &found.liveness {
-            Some(Liveness::Running) => return Ok(Verdict::Backfilling),
+            // A fresh heartbeat: unless Step Functions says its writer ended.
+            Some(Liveness::Running) => match found.backfill_writer.as_deref().filter(|w| !w.is_empty()) {
+                None => return Ok(Verdict::Backfilling),
+                Some(writer) => {
+                    let arn = executions::execution_arn(protect_arn, writer);
+                    if executions::is_running(&context.clients.sfn(), &arn, name).await? {
+                        return Ok(Verdict::Backfilling);
+                    }
+                    why = vec![format!("backfill's execution {writer} ended without finishing it")];
+                }
+            },
             Some(Liveness::JobToCheck(job)) => {
                 let account = context.account_id.as_deref().unwrap_or_default();
                 match batch::follow(&context.clients.s3control(region), account, name, job).await? {

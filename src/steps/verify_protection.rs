@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use crate::backfill::state::NotReplicable;
 use crate::backfill::{Progress, Scope, Strategy};
 use crate::bucket;
 use crate::error::DrError;
@@ -32,6 +33,8 @@ pub struct Output {
     pub backfill: Option<BackfillOutcome>,
     /// What a person should know although the bucket is protected.
     pub warnings: Vec<String>,
+    /// "protected", or "protected, 3 objects not replicable (e.g. ...)".
+    pub summary: String,
     pub changed: bool,
 }
 
@@ -65,14 +68,38 @@ impl BackfillOutcome {
     }
 }
 
+/// What the DR copy lacks: this run's count of objects S3 cannot copy, or, when this run did
+/// not look at every object (nothing to backfill, a catch-up job), what the destination
+/// remembers from the last count.
+pub fn not_replicable(backfill: Option<&Progress>, remembered: Option<&NotReplicable>) -> Option<NotReplicable> {
+    let counted = backfill
+        .filter(|p| p.not_needed.is_none() && (p.strategy == Some(Strategy::Copy) || p.objects_not_replicable > 0));
+    match counted {
+        Some(progress) => Some(progress.not_replicable_tag()),
+        None => remembered.cloned(),
+    }
+    .filter(|found| found.count > 0)
+}
+
 /// Warnings about the DR copy from the backfill's outcome.
-pub fn warnings(bucket: &str, destination: &str, backfill: Option<&Progress>) -> Vec<String> {
+pub fn warnings(
+    bucket: &str,
+    destination: &str,
+    backfill: Option<&Progress>,
+    missing: Option<&NotReplicable>,
+) -> Vec<String> {
     let mut warnings = Vec::new();
-    if let Some(progress) = backfill.filter(|p| p.objects_not_replicable > 0) {
+    if let Some(found) = missing {
         warnings.push(format!(
             "{} objects of {bucket} are not in {destination} because S3 cannot copy them (e.g. {}): restore archived objects (or re-upload SSE-C objects with SSE-S3 or SSE-KMS), then run with \"backfill\": \"force\"",
-            progress.objects_not_replicable,
-            progress.not_replicable.first().map_or("none listed", String::as_str)
+            found.count,
+            found.example.as_deref().unwrap_or("none listed")
+        ));
+    }
+    if let Some(progress) = backfill.filter(|p| p.scope == Scope::CatchUp && p.strategy == Some(Strategy::Batch)) {
+        warnings.push(format!(
+            "the catch-up Batch Replication job {} ran while {destination}'s lifecycle rules were active; AWS advises disabling lifecycle expiry during a Batch Replication job (a delete marker replicated before its object versions may expire): check that no object of {bucket} expired on the destination",
+            progress.job_id.as_deref().unwrap_or("(unknown)")
         ));
     }
     warnings
@@ -84,6 +111,7 @@ pub async fn run(
     destination: &DestinationPlan,
     settings: Option<&clone_settings::Output>,
     backfill: Option<&Progress>,
+    remembered: Option<&NotReplicable>,
 ) -> Result<Output, DrError> {
     let source = context.clients.s3(&plan.region);
     let dr = context.clients.s3(&destination.region);
@@ -116,6 +144,7 @@ pub async fn run(
             failures,
         });
     }
+    let missing = not_replicable(backfill, remembered);
     Ok(Output {
         bucket: plan.bucket.clone(),
         protected: true,
@@ -125,7 +154,11 @@ pub async fn run(
         destination_versioning,
         rule: "present and matching",
         backfill: backfill.map(BackfillOutcome::of),
-        warnings: warnings(&plan.bucket, &destination.bucket, backfill),
+        warnings: warnings(&plan.bucket, &destination.bucket, backfill, missing.as_ref()),
+        summary: match &missing {
+            Some(found) => format!("protected, {}", found.describe()),
+            None => "protected".to_owned(),
+        },
         changed: false,
     })
 }
