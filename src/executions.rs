@@ -58,11 +58,13 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
 }
 
-/// Whether the execution still runs: false once it ended, or if there is none of that name.
-pub async fn is_running(sfn: &aws_sdk_sfn::Client, execution_arn: &str, bucket: &str) -> Result<bool, DrError> {
+/// Whether the execution still runs: false once it ended, or if there is none of that name;
+/// None if Step Functions cannot tell (a name it takes for no valid ARN).
+pub async fn is_running(sfn: &aws_sdk_sfn::Client, execution_arn: &str, bucket: &str) -> Result<Option<bool>, DrError> {
     match sfn.describe_execution().execution_arn(execution_arn).send().await {
-        Ok(described) => Ok(described.status() == &aws_sdk_sfn::types::ExecutionStatus::Running),
-        Err(error) if aws_code(&error) == Some("ExecutionDoesNotExist") => Ok(false),
+        Ok(described) => Ok(Some(described.status() == &aws_sdk_sfn::types::ExecutionStatus::Running)),
+        Err(error) if aws_code(&error) == Some("ExecutionDoesNotExist") => Ok(Some(false)),
+        Err(error) if matches!(aws_code(&error), Some("InvalidArn" | "ValidationException")) => Ok(None),
         Err(error) => Err(error).aws(bucket, "DescribeExecution"),
     }
 }

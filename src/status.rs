@@ -222,8 +222,10 @@ fn describe_liveness(liveness: &Liveness, tags: &BackfillTags) -> String {
         (Liveness::Running, Some(Heartbeat { at, work: Work::Copy { after }, .. })) => {
             format!("{kind} running (copy, after {after:?}, heartbeat {} s ago)", now - at)
         }
-        (Liveness::Running, Some(Heartbeat { at, .. })) => format!("{kind} pending (since {} s)", now - at),
         (Liveness::JobToCheck(job), _) => format!("{kind}: batch job {job}"),
+        (Liveness::CatchUpOwed { since }, _) => {
+            format!("catch-up owed (a repair {} min ago left objects written meanwhile to copy)", (now - since) / 60)
+        }
         (Liveness::Stalled { since }, _) => format!("{kind} stalled (no heartbeat for {} min)", (now - since) / 60),
         _ => "not started".to_owned(),
     }

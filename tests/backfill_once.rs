@@ -56,6 +56,10 @@ async fn a_backfill_under_way_elsewhere_is_left_to_it_and_a_dead_ones_is_taken_o
     let names: Vec<&str> = left.steps.iter().map(|(n, _)| n.as_str()).collect();
     assert!(!names.contains(&"CheckBackfill") && !names.contains(&"CloneSettings"), "{names:?}");
     assert!(dr.head_object().bucket(&destination).key("a.txt").send().await.is_err(), "nothing copied");
+    // Forcing a new backfill meanwhile is refused by name, not dropped.
+    let forced = stack.run_protect(json!({ "bucket": source, "backfill": "force" })).await;
+    forced.assert_failed_with("BackfillFailed");
+    assert!(forced.cause.as_deref().unwrap().contains("force again once it has ended"), "{forced:?}");
 
     // The same heartbeat, written by an execution that has ended: taken over after its cursor.
     tag_bucket(
@@ -71,8 +75,8 @@ async fn a_backfill_under_way_elsewhere_is_left_to_it_and_a_dead_ones_is_taken_o
     dr.head_object().bucket(&destination).key("b/c.txt").send().await.unwrap();
 }
 
-/// A repair owes a catch-up: EnableReplication records it on the destination before it puts
-/// the rule back, so a run that dies right after the repair does not leave the objects written
+/// A repair owes a catch-up: EnableReplication records it on the destination
+/// (`s3-dr:catch-up-owed`) before it puts the rule back, so a run that dies right after the repair does not leave the objects written
 /// meanwhile behind unnoticed. Here the repairing run is driven in this process and abandoned
 /// after EnableReplication; the next execution catches up.
 #[tokio::test]
@@ -109,7 +113,7 @@ async fn a_catch_up_owed_by_a_run_that_died_after_the_repair_is_done_by_the_next
     let owed = s3_dr::backfill::state::BackfillTags::read(
         &s3_dr::bucket::tags(&stack.s3(DR_REGION).await, &format!("{source}-dr")).await.unwrap(),
     );
-    assert!(matches!(owed.progress.as_ref().map(|h| &h.work), Some(s3_dr::backfill::state::Work::Pending)), "{owed:?}");
+    assert!(owed.catch_up_owed.is_some(), "{owed:?}");
 
     // The rule is back, so nothing looks broken: only the destination's record says a catch-up
     // is owed. The next run, whatever started it, does it.
@@ -120,4 +124,100 @@ async fn a_catch_up_owed_by_a_run_that_died_after_the_repair_is_done_by_the_next
     assert_eq!(next.step("CheckBackfill")["objectsCopied"], 1, "{:?}", next.step("CheckBackfill"));
     stack.s3(DR_REGION).await.head_object().bucket(format!("{source}-dr")).key("meanwhile.txt").send().await.unwrap();
     assert_no_backfill_and_no_write(&stack.run_protect(json!({ "bucket": source, "backfill": "copy" })).await);
+}
+
+/// Two runs that decided at the same moment both start a copy; the later heartbeat wins, and the
+/// other run stops after the page it did (driven here in this process, as two executions).
+#[tokio::test]
+async fn of_two_runs_that_started_together_one_stops_after_a_page() {
+    use s3_dr::steps::{dispatch, Step, StepContext};
+    let stack = stack_with(BATCH_ENV);
+    let source = unique("together");
+    source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let clients = stack.clients().await;
+    let config = s3_dr::config::Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        "S3DR_BACKFILL" => Some("copy".to_owned()),
+        "S3DR_COPY_PAGE_SIZE" => Some("1".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
+    let run = |name: &'static str, state: serde_json::Value, step: Step| {
+        let context = &context;
+        async move { dispatch(context, &json!({ "step": step.name(), "input": state, "execution": name })).await.unwrap() }
+    };
+    let mut a = json!({ "bucket": source });
+    for step in [Step::ValidateSource, Step::EnableSourceVersioning, Step::EnsureDestination, Step::EnableReplication] {
+        a = run("run-a", a, step).await;
+    }
+    // Both decide from the same read of the destination, then each writes its heartbeat.
+    let b = run("run-b", a.clone(), Step::StartBackfill).await;
+    let a = run("run-a", a, Step::StartBackfill).await;
+    assert_eq!(
+        (a["StartBackfill"]["elsewhere"].as_bool(), b["StartBackfill"]["elsewhere"].as_bool()),
+        (Some(false), Some(false))
+    );
+    // run-a wrote last: run-b finds it at the end of its first page and stops.
+    let b = run("run-b", b, Step::CheckBackfill).await;
+    assert_eq!(b["CheckBackfill"]["elsewhere"], true, "{}", b["CheckBackfill"]);
+    let a = run("run-a", a, Step::CheckBackfill).await;
+    assert_eq!(a["CheckBackfill"]["elsewhere"], false, "{}", a["CheckBackfill"]);
+}
+
+/// A repair made while a copy runs (its scan began before the gap) leaves a catch-up owed; the
+/// copy, when it finishes, goes round again from the start rather than mark the destination done.
+#[tokio::test]
+async fn a_catch_up_owed_during_a_copy_is_done_by_that_copy_before_it_ends() {
+    use s3_dr::steps::{dispatch, Step, StepContext};
+    let stack = stack_with(BATCH_ENV);
+    let source = unique("during");
+    let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+    let clients = stack.clients().await;
+    let config = s3_dr::config::Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        "S3DR_BACKFILL" => Some("copy".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let context = StepContext {
+        config: &config,
+        clients: &clients,
+        account_id: Some(ACCOUNT_ID.to_owned()),
+        dry_run: false,
+        deadline: None,
+    };
+    let mut state = json!({ "bucket": source });
+    for step in [
+        Step::ValidateSource,
+        Step::EnableSourceVersioning,
+        Step::EnsureDestination,
+        Step::EnableReplication,
+        Step::StartBackfill,
+    ] {
+        state =
+            dispatch(&context, &json!({ "step": step.name(), "input": state, "execution": "the-copy" })).await.unwrap();
+    }
+    // Meanwhile: a repair elsewhere records a catch-up owed after this scan began.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let destination = format!("{source}-dr");
+    let dr = stack.s3(DR_REGION).await;
+    assert!(s3_dr::backfill::owe_catch_up(&dr, &destination).await.unwrap());
+    s3.put_object().bucket(&source).key("meanwhile.txt").body(b"m".to_vec().into()).send().await.unwrap();
+    let state =
+        dispatch(&context, &json!({ "step": "CheckBackfill", "input": state, "execution": "the-copy" })).await.unwrap();
+    let progress = &state["CheckBackfill"];
+    assert_eq!((progress["done"].as_bool(), progress["scope"].as_str()), (Some(false), Some("catchUp")), "{progress}");
+    let state =
+        dispatch(&context, &json!({ "step": "CheckBackfill", "input": state, "execution": "the-copy" })).await.unwrap();
+    assert_eq!(state["CheckBackfill"]["done"], true, "{}", state["CheckBackfill"]);
+    dr.head_object().bucket(&destination).key("meanwhile.txt").send().await.unwrap();
+    let tags = s3_dr::backfill::state::BackfillTags::read(&s3_dr::bucket::tags(&dr, &destination).await.unwrap());
+    assert_eq!((tags.catch_up_owed, tags.progress.is_none(), tags.marker.is_some()), (None, true, true), "{tags:?}");
 }

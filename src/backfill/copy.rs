@@ -124,6 +124,7 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
     let mut transient = None;
     let mut copied = 0;
     let cursor_before = progress.continue_after.clone();
+    let not_replicable_before = progress.objects_not_replicable;
     // What happened at or after a deferred object is left to the next turn, which lists it again:
     // counted once, there.
     for (_, object, outcome) in outcomes.into_iter().filter(|(index, _, _)| *index < taken) {
@@ -143,6 +144,7 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
                 // A later run resumes before this page, so the failed object is tried again.
                 if progress.retry_from.is_none() {
                     progress.retry_from = Some(cursor_before.clone().unwrap_or_default());
+                    progress.retry_not_replicable = Some(not_replicable_before);
                 }
                 progress.record_failure(&object.key, &error.to_string())
             }

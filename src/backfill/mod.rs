@@ -48,6 +48,15 @@ impl Strategy {
     }
 }
 
+/// Record on a destination, before a repair closes a gap, that objects written meanwhile are
+/// owed a catch-up (unless no backfill began there: the first one takes everything). The repair
+/// may be the last thing its run does: the next run, or the sweep, then finds the debt. True if
+/// it wrote.
+pub async fn owe_catch_up(s3: &aws_sdk_s3::Client, destination: &str) -> Result<bool, DrError> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    crate::bucket::update_tags(s3, destination, |current| state::with_catch_up_owed(current, now)).await
+}
+
 /// Which objects a backfill takes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,9 +102,16 @@ pub struct Progress {
     #[serde(default)]
     pub elsewhere: bool,
     /// copy: where a later run must resume so that failed objects are tried again: the cursor
-    /// before the page of the first failure (it stays while later pages go on).
+    /// before the page of the first failure (it stays while later pages go on), and the count of
+    /// objects found not replicable before that cursor (the resumed run counts on from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_not_replicable: Option<u64>,
+    /// When this backfill's scan from the start began (None for one resumed from a cursor): it
+    /// pays a catch-up owed since before then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_started_at: Option<i64>,
     /// Turns of the loop in this execution (pages copied, or polls).
     #[serde(default)]
     pub turns: u32,
@@ -190,6 +206,14 @@ impl Progress {
     /// The not-replicable count and an example, for the destination's tag.
     pub fn not_replicable_tag(&self) -> state::NotReplicable {
         state::NotReplicable { count: self.objects_not_replicable, example: self.not_replicable.first().cloned() }
+    }
+
+    /// The count as of the resume cursor: a run resuming there counts the objects after it.
+    pub fn not_replicable_at_resume(&self) -> state::NotReplicable {
+        state::NotReplicable {
+            count: self.retry_not_replicable.unwrap_or(self.objects_not_replicable),
+            example: self.not_replicable.first().cloned(),
+        }
     }
 
     pub fn summarize(&mut self) {

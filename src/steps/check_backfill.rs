@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
-use crate::backfill::state::{self, Heartbeat, Work};
+use crate::backfill::state::{self, BackfillTags, Heartbeat, Work};
 use crate::backfill::{batch, turns_per_execution, Progress, Strategy};
 use crate::bucket;
 use crate::detach::today;
@@ -73,17 +73,31 @@ pub async fn run(
             let finished_clean = progress.done && progress.objects_failed == 0;
             if !context.dry_run && !finished_clean {
                 // The heartbeat: alive, resume here (before the first failure), found so far.
+                // Written only over this execution's own: another's means another run took the
+                // work over (two runs that started together: the later heartbeat wins), and
+                // this one stops after the page it did.
                 let at = now();
-                let heartbeat = Heartbeat {
-                    at,
-                    writer: invocation.execution.unwrap_or_default().to_owned(),
-                    work: Work::Copy { after: progress.resume_cursor() },
-                };
-                let found = progress.not_replicable_tag();
-                bucket::update_tags(&dr, &destination.bucket, |current| {
-                    state::with_heartbeat(current, &heartbeat, Some(&found))
+                let me = invocation.execution.unwrap_or_default();
+                let heartbeat =
+                    Heartbeat { at, writer: me.to_owned(), work: Work::Copy { after: progress.resume_cursor() } };
+                let found = progress.not_replicable_at_resume();
+                let mut taken_over = None;
+                bucket::update_tags(&dr, &destination.bucket, |current| match BackfillTags::read(current).progress {
+                    Some(theirs) if theirs.writer != me => {
+                        taken_over = Some(theirs.writer);
+                        current.to_vec()
+                    }
+                    _ => state::with_heartbeat(current, &heartbeat, Some(&found)),
                 })
                 .await?;
+                if let Some(writer) = taken_over {
+                    progress.done = true;
+                    progress.elsewhere = true;
+                    progress.not_needed =
+                        Some(format!("execution {writer} took the backfill of {} over", destination.bucket));
+                    progress.summarize();
+                    return Ok(progress);
+                }
                 progress.heartbeat_at = Some(at);
             }
             if progress.done && progress.objects_failed > 0 {
@@ -109,8 +123,26 @@ pub async fn run(
             let report_s3 = context.clients.s3(&plan.region);
             let report_prefix = format!("{}/{}", config.batch_report_prefix, plan.bucket);
             let report = batch::ReportLocation { s3: &report_s3, bucket: &report_bucket, prefix: &report_prefix };
-            batch::poll_job(&client, account_id, &plan.bucket, &destination.bucket, Some(&report), &mut progress)
-                .await?;
+            let polled =
+                batch::poll_job(&client, account_id, &plan.bucket, &destination.bucket, Some(&report), &mut progress)
+                    .await;
+            if let Err(DrError::BackfillFailed { .. }) = &polled {
+                // The job ended and did not copy everything: the next run starts a catch-up job
+                // for the failed objects rather than follow this one again.
+                if !context.dry_run {
+                    let at = now();
+                    bucket::update_tags(&dr, &destination.bucket, |current| {
+                        let mut owed: Vec<_> =
+                            current.iter().filter(|t| t.key != state::PROGRESS_TAG).cloned().collect();
+                        if BackfillTags::read(&owed).catch_up_owed.is_none() {
+                            owed.push(crate::tags::Tag::new(state::CATCH_UP_TAG, at.to_string()));
+                        }
+                        owed
+                    })
+                    .await?;
+                }
+            }
+            polled?;
         }
         Some(Strategy::Off) | None => progress.done = true,
     }
@@ -121,14 +153,42 @@ pub async fn run(
             let not_replicable = (strategy == Strategy::Copy || progress.objects_not_replicable > 0)
                 .then(|| progress.not_replicable_tag());
             let marker = state::marker_value(strategy, &today());
+            let finish = state::Finish {
+                marker: &marker,
+                not_replicable: not_replicable.as_ref(),
+                scanned_from_start_since: progress.scan_started_at,
+            };
+            let mut still_owed = None;
             progress.changed |= bucket::update_tags(&dr, &destination.bucket, |current| {
-                state::finished_tags(current, &marker, not_replicable.as_ref())
+                let finished = state::finished_tags(current, &finish);
+                still_owed = BackfillTags::read(&finished).catch_up_owed;
+                finished
             })
             .await?;
+            // A repair during this backfill left objects behind it: a copy goes round again at
+            // once, from the start; a batch catch-up is for the next run (or the sweep).
+            if let (Some(since), Strategy::Copy) = (still_owed, strategy) {
+                tracing::info!(since, "a catch-up is owed since this backfill began: scanning again");
+                restart_as_catch_up(&mut progress, now());
+            }
         }
     }
     progress.handover = !progress.done && progress.turns >= turns_per_execution(config.history_event_budget);
     Ok(progress)
+}
+
+/// The loop goes on as a catch-up: a scan from the start, counting anew what S3 cannot copy.
+fn restart_as_catch_up(progress: &mut Progress, now: i64) {
+    progress.done = false;
+    progress.scope = crate::backfill::Scope::CatchUp;
+    progress.continue_after = None;
+    progress.resumed_after = None;
+    progress.retry_from = None;
+    progress.retry_not_replicable = None;
+    progress.scan_started_at = Some(now);
+    progress.objects_not_replicable = 0;
+    progress.not_replicable.clear();
+    progress.summarize();
 }
 
 #[cfg(test)]

@@ -6,14 +6,19 @@
 //! that, CheckBackfill says `handover`, and this step starts a new execution of the same state
 //! machine with the progress in its input (`$.continues`); this one then ends.
 //!
-//! AWS calls: states:StartExecution (1). The new execution is named from the first
+//! AWS calls: GetBucketTagging and PutBucketTagging (the heartbeat, naming the new execution
+//! before it starts), states:StartExecution (3). The new execution is named from the first
 //! execution's name and a generation number, so a retried hand-over finds the execution it
 //! started (StartExecution answers ExecutionAlreadyExists) instead of starting a second.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::backfill::state::{self, Heartbeat, Work};
 use crate::backfill::Continuation;
+use crate::bucket;
 use crate::config::Workflow;
 use crate::error::DrError;
 use crate::executions::{continuation_name, start, Started};
@@ -69,6 +74,19 @@ pub async fn run(
     });
     if context.dry_run {
         return Ok(Output { bucket: plan.bucket.clone(), execution: name, generation, started: false, changed: true });
+    }
+    // The heartbeat names the successor before it exists: this execution ends now, and a run
+    // that looks in between must find a live writer, not take the work over.
+    if let Some(destination) = &plan.destination {
+        let work = match &continues.progress.job_id {
+            Some(job_id) => Work::Batch { job_id: job_id.clone() },
+            None => Work::Copy { after: continues.progress.resume_cursor() },
+        };
+        let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let heartbeat = Heartbeat { at, writer: name.clone(), work };
+        let s3 = context.clients.s3(&destination.region);
+        bucket::update_tags(&s3, &destination.bucket, |current| state::with_heartbeat(current, &heartbeat, None))
+            .await?;
     }
     let started = start(&context.clients.sfn(), state_machine, &name, &plan.bucket, &new_input).await?;
     tracing::info!(execution = %name, generation, "backfill handed over to a new execution");

@@ -2,22 +2,18 @@
 //!
 //! AWS calls: GetBucketReplication; PutBucketReplication only if the merge changed something.
 //! A write that closes a gap (objects written meanwhile were not replicated) on a destination
-//! backfilled already first records the catch-up it owes (GetBucketTagging, PutBucketTagging
-//! of a `pending` heartbeat on the destination), so that a run that dies after the repair does
-//! not leave those objects behind unnoticed: the next run, or the sweep, catches up.
+//! where a backfill began first records the catch-up it owes (GetBucketTagging,
+//! PutBucketTagging of `s3-dr:catch-up-owed`), so that a run that dies after the repair does not
+//! leave those objects behind unnoticed: the next run, or the sweep, catches up.
 
 use serde::Serialize;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use serde_json::Value;
-
-use crate::backfill::state::{self, Heartbeat, Work};
+use crate::backfill::owe_catch_up;
 use crate::bucket;
 use crate::error::{AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::replication::{self, Merge, RULE_ID};
-use crate::steps::{Invocation, StepContext};
+use crate::steps::StepContext;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,8 +37,6 @@ pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
     destination: &DestinationPlan,
-    input: &Value,
-    invocation: Invocation<'_>,
 ) -> Result<Output, DrError> {
     let role = context.config.require_replication_role()?;
     let s3 = context.clients.s3(&plan.region);
@@ -56,16 +50,9 @@ pub async fn run(
         Merge::Unchanged => Vec::new(),
         Merge::Write { reasons, .. } if context.dry_run => reasons,
         Merge::Write { configuration, reasons } => {
-            let backfilled = input.pointer("/EnsureDestination/backfill/marker").is_some_and(Value::is_string);
-            if gap.is_some() && backfilled {
-                let owed = Heartbeat {
-                    at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
-                    writer: invocation.execution.unwrap_or_default().to_owned(),
-                    work: Work::Pending,
-                };
+            if gap.is_some() && destination.exists && !context.dry_run {
                 let dr = context.clients.s3(&destination.region);
-                bucket::update_tags(&dr, &destination.bucket, |current| state::with_heartbeat(current, &owed, None))
-                    .await?;
+                owe_catch_up(&dr, &destination.bucket).await?;
             }
             s3.put_bucket_replication()
                 .bucket(&plan.bucket)

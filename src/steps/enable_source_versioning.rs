@@ -1,10 +1,12 @@
 //! EnableSourceVersioning: replication needs a versioned source.
 //!
-//! AWS calls: GetBucketVersioning; PutBucketVersioning only if not Enabled.
+//! AWS calls: GetBucketVersioning; PutBucketVersioning only if not Enabled (after a suspension,
+//! first the catch-up it owes on the destination: GetBucketTagging, PutBucketTagging).
 
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde::Serialize;
 
+use crate::backfill::owe_catch_up;
 use crate::bucket;
 use crate::error::{AwsResultExt, DrError};
 use crate::plan::SourcePlan;
@@ -25,6 +27,10 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan) -> Result<Output,
     let previous = bucket::versioning(&s3, &plan.bucket).await?;
     let changed = previous != "Enabled";
     if changed && !context.dry_run {
+        // Suspended: objects written meanwhile were not replicated. Owed first, then repaired.
+        if let Some(destination) = plan.destination.as_ref().filter(|d| d.exists && previous == "Suspended") {
+            owe_catch_up(&context.clients.s3(&destination.region), &destination.bucket).await?;
+        }
         put_versioning_enabled(&s3, &plan.bucket).await?;
     }
     Ok(Output { bucket: plan.bucket.clone(), versioning: "Enabled", previous, changed })

@@ -14,6 +14,7 @@ use aws_sdk_s3::types::{
 };
 use serde::Serialize;
 
+use crate::backfill::owe_catch_up;
 use crate::backfill::state::BackfillTags;
 use crate::bucket::{self, put_tags, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
@@ -113,6 +114,11 @@ pub async fn run(
 
     if versioning != "Enabled" {
         if !dry {
+            // A destination that was versioned off: replication to it failed meanwhile. Owed
+            // first (if a backfill began there), then repaired.
+            if creation == Creation::Existed {
+                owe_catch_up(&s3, name).await?;
+            }
             put_versioning_enabled(&s3, name).await.map_err(settle)?;
         }
         changes.push("versioning");

@@ -201,7 +201,7 @@ pub async fn run_step(
             }
             Step::EnableReplication => {
                 let (plan, destination) = plan(step, input)?;
-                to_json(Box::pin(enable_replication::run(context, &plan, &destination, input, invocation)).await)
+                to_json(Box::pin(enable_replication::run(context, &plan, &destination)).await)
             }
             Step::CloneSettings => {
                 let (plan, destination) = plan(step, input)?;

@@ -50,10 +50,10 @@ pub async fn run(
         if tags.marker.is_none() && !context.dry_run {
             // Recorded, so that the sweep does not take the destination for one still to fill.
             let marker = state::marker_value(strategy, &today());
+            let finish = state::Finish { marker: &marker, not_replicable: None, scanned_from_start_since: None };
             let s3 = context.clients.s3(&destination.region);
             progress.changed =
-                bucket::update_tags(&s3, &destination.bucket, |current| state::finished_tags(current, &marker, None))
-                    .await?;
+                bucket::update_tags(&s3, &destination.bucket, |current| state::finished_tags(current, &finish)).await?;
         }
         progress.summarize();
         return Ok(progress);
@@ -65,9 +65,18 @@ pub async fn run(
     let writer_runs = match (state::other_writer(&tags, me), invocation.state_machine) {
         (Some(writer), Some(state_machine)) if !context.dry_run => {
             let arn = executions::execution_arn(state_machine, writer);
-            Some(executions::is_running(&context.clients.sfn(), &arn, &plan.bucket).await?)
+            executions::is_running(&context.clients.sfn(), &arn, &plan.bucket).await?
         }
         _ => None,
+    };
+    let refused = |writer: &str| {
+        DrError::BackfillFailed {
+        bucket: plan.bucket.clone(),
+        destination: destination.bucket.clone(),
+        detail: format!(
+            "\"backfill\": \"force\" asks for a new backfill, and one is running ({writer}); force again once it has ended (or stop it)"
+        ),
+    }
     };
     match state::decide_start(strategy, plan.force_backfill, &tags, gap.as_deref(), me, writer_runs, unix_now()) {
         Start::AlreadyDone { marker } => {
@@ -78,28 +87,40 @@ pub async fn run(
             progress.done = true;
             progress.elsewhere = true;
             progress.not_needed = Some(format!(
-                "execution {writer} is backfilling {} (heartbeat {} s ago) and finishes the work; should it die, the next run or the sweep resumes it",
+                "execution {writer} is backfilling {} (heartbeat {} s ago) and finishes the work (a catch-up this run owes is recorded on the destination for it, or for the next run); should it die, the next run or the sweep resumes it",
                 destination.bucket,
                 unix_now() - since,
             ));
         }
+        Start::ForceRefused { writer } => return Err(refused(&writer)),
         Start::Full { after } => {
-            if after.is_some() {
+            match &after {
                 // Resuming: the objects found not replicable before the cursor are counted.
-                if let Some(found) = &tags.not_replicable {
-                    progress.objects_not_replicable = found.count;
-                    progress.not_replicable.extend(found.example.clone());
+                Some(_) => {
+                    if let Some(found) = &tags.not_replicable {
+                        progress.objects_not_replicable = found.count;
+                        progress.not_replicable.extend(found.example.clone());
+                    }
+                }
+                None => progress.scan_started_at = Some(unix_now()),
+            }
+            if plan.force_backfill && strategy == Strategy::Batch {
+                // A forced job must not quietly follow one that runs (its manifest predates it).
+                if let Some(state::Heartbeat { work: state::Work::Batch { job_id }, .. }) = &tags.progress {
+                    let client = context.clients.s3control(&plan.region);
+                    if batch::follow(&client, account(context)?, &plan.bucket, job_id).await? == Followed::Running {
+                        return Err(refused(&format!("Batch Replication job {job_id}")));
+                    }
                 }
             }
             progress.resumed_after = after.clone();
             progress.continue_after = after;
             begin(context, plan, destination, invocation, &mut progress).await?;
         }
-        Start::CatchUp { why, after } => {
+        Start::CatchUp { why } => {
             tracing::info!(%why, "protection was repaired: backfilling what was written meanwhile");
             progress.scope = Scope::CatchUp;
-            progress.resumed_after = after.clone();
-            progress.continue_after = after;
+            progress.scan_started_at = Some(unix_now());
             begin(context, plan, destination, invocation, &mut progress).await?;
         }
         Start::FollowJob { job_id } => {
@@ -107,19 +128,12 @@ pub async fn run(
             let client = context.clients.s3control(&plan.region);
             // A job on a marked destination is a catch-up's.
             let marked = tags.marker.is_some();
+            progress.scope = if marked { Scope::CatchUp } else { Scope::Full };
             match batch::follow(&client, account_id, &plan.bucket, &job_id).await? {
-                Followed::Running | Followed::Complete => {
-                    progress.job_id = Some(job_id);
-                    progress.scope = if marked { Scope::CatchUp } else { Scope::Full };
-                }
-                Followed::CatchUpFailures => {
-                    progress.scope = Scope::CatchUp;
-                    begin(context, plan, destination, invocation, &mut progress).await?;
-                }
-                Followed::Restart => {
-                    progress.scope = if marked { Scope::CatchUp } else { Scope::Full };
-                    begin(context, plan, destination, invocation, &mut progress).await?
-                }
+                // A complete job is followed too: polling it reads its report (archived objects
+                // are reported, other failures fail the run and leave a catch-up owed).
+                Followed::Running | Followed::Complete | Followed::CatchUpFailures => progress.job_id = Some(job_id),
+                Followed::Restart => begin(context, plan, destination, invocation, &mut progress).await?,
             }
         }
     }

@@ -244,7 +244,8 @@ async fn assess(
                 None => return Ok(Verdict::Backfilling),
                 Some(writer) => {
                     let arn = executions::execution_arn(protect_arn, writer);
-                    if executions::is_running(&context.clients.sfn(), &arn, name).await? {
+                    // A name Step Functions cannot tell about: the fresh heartbeat decides.
+                    if executions::is_running(&context.clients.sfn(), &arn, name).await? != Some(false) {
                         return Ok(Verdict::Backfilling);
                     }
                     why = vec![format!("backfill's execution {writer} ended without finishing it")];
