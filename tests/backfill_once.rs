@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use s3_dr::steps::Step;
 use serde_json::json;
 
 const BATCH_ENV: &[(&str, &str)] = &[
@@ -81,7 +82,6 @@ async fn a_backfill_under_way_elsewhere_is_left_to_it_and_a_dead_ones_is_taken_o
 /// after EnableReplication; the next execution catches up.
 #[tokio::test]
 async fn a_catch_up_owed_by_a_run_that_died_after_the_repair_is_done_by_the_next() {
-    use s3_dr::steps::{dispatch, Step, StepContext};
     let stack = stack_with(BATCH_ENV);
     let source = unique("owed");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
@@ -89,26 +89,8 @@ async fn a_catch_up_owed_by_a_run_that_died_after_the_repair_is_done_by_the_next
     s3.delete_bucket_replication().bucket(&source).send().await.unwrap();
     s3.put_object().bucket(&source).key("meanwhile.txt").body(b"m".to_vec().into()).send().await.unwrap();
 
-    let clients = stack.clients().await;
-    let config = s3_dr::config::Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        "S3DR_BACKFILL" => Some("copy".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let context = StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
-    let mut state = json!({ "bucket": source });
-    for step in [Step::ValidateSource, Step::EnableSourceVersioning, Step::EnsureDestination, Step::EnableReplication] {
-        state = dispatch(&context, &json!({ "step": step.name(), "input": state, "execution": "repair-that-died" }))
-            .await
-            .unwrap();
-    }
+    let lambda = InProcess::new(stack, &[("S3DR_BACKFILL", "copy")]).await;
+    let state = lambda.steps("repair-that-died", &UP_TO_THE_BACKFILL[..4], json!({ "bucket": source })).await;
     assert!(state["EnableReplication"]["gap"].is_string(), "{state}");
     let owed = s3_dr::backfill::state::BackfillTags::read(
         &s3_dr::bucket::tags(&stack.s3(DR_REGION).await, &format!("{source}-dr")).await.unwrap(),
@@ -130,44 +112,22 @@ async fn a_catch_up_owed_by_a_run_that_died_after_the_repair_is_done_by_the_next
 /// other run stops after the page it did (driven here in this process, as two executions).
 #[tokio::test]
 async fn of_two_runs_that_started_together_one_stops_after_a_page() {
-    use s3_dr::steps::{dispatch, Step, StepContext};
     let stack = stack_with(BATCH_ENV);
     let source = unique("together");
     source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    let clients = stack.clients().await;
-    let config = s3_dr::config::Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        "S3DR_BACKFILL" => Some("copy".to_owned()),
-        "S3DR_COPY_PAGE_SIZE" => Some("1".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let context = StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
-    let run = |name: &'static str, state: serde_json::Value, step: Step| {
-        let context = &context;
-        async move { dispatch(context, &json!({ "step": step.name(), "input": state, "execution": name })).await.unwrap() }
-    };
-    let mut a = json!({ "bucket": source });
-    for step in [Step::ValidateSource, Step::EnableSourceVersioning, Step::EnsureDestination, Step::EnableReplication] {
-        a = run("run-a", a, step).await;
-    }
+    let lambda = InProcess::new(stack, &[("S3DR_BACKFILL", "copy"), ("S3DR_COPY_PAGE_SIZE", "1")]).await;
+    let state = lambda.steps("run-a", &UP_TO_THE_BACKFILL[..4], json!({ "bucket": source })).await;
     // Both decide from the same read of the destination, then each writes its heartbeat.
-    let b = run("run-b", a.clone(), Step::StartBackfill).await;
-    let a = run("run-a", a, Step::StartBackfill).await;
+    let b = lambda.steps("run-b", &[Step::StartBackfill], state.clone()).await;
+    let a = lambda.steps("run-a", &[Step::StartBackfill], state).await;
     assert_eq!(
         (a["StartBackfill"]["elsewhere"].as_bool(), b["StartBackfill"]["elsewhere"].as_bool()),
         (Some(false), Some(false))
     );
     // run-a wrote last: run-b finds it at the end of its first page and stops.
-    let b = run("run-b", b, Step::CheckBackfill).await;
+    let b = lambda.steps("run-b", &[Step::CheckBackfill], b).await;
     assert_eq!(b["CheckBackfill"]["elsewhere"], true, "{}", b["CheckBackfill"]);
-    let a = run("run-a", a, Step::CheckBackfill).await;
+    let a = lambda.steps("run-a", &[Step::CheckBackfill], a).await;
     assert_eq!(a["CheckBackfill"]["elsewhere"], false, "{}", a["CheckBackfill"]);
 }
 
@@ -175,47 +135,21 @@ async fn of_two_runs_that_started_together_one_stops_after_a_page() {
 /// copy, when it finishes, goes round again from the start rather than mark the destination done.
 #[tokio::test]
 async fn a_catch_up_owed_during_a_copy_is_done_by_that_copy_before_it_ends() {
-    use s3_dr::steps::{dispatch, Step, StepContext};
     let stack = stack_with(BATCH_ENV);
     let source = unique("during");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
-    let clients = stack.clients().await;
-    let config = s3_dr::config::Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        "S3DR_BACKFILL" => Some("copy".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let context = StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
-    let mut state = json!({ "bucket": source });
-    for step in [
-        Step::ValidateSource,
-        Step::EnableSourceVersioning,
-        Step::EnsureDestination,
-        Step::EnableReplication,
-        Step::StartBackfill,
-    ] {
-        state =
-            dispatch(&context, &json!({ "step": step.name(), "input": state, "execution": "the-copy" })).await.unwrap();
-    }
-    // Meanwhile: a repair elsewhere records a catch-up owed after this scan began.
+    let lambda = InProcess::new(stack, &[("S3DR_BACKFILL", "copy")]).await;
+    let state = lambda.steps("the-copy", &UP_TO_THE_BACKFILL, json!({ "bucket": source })).await;
+    // Meanwhile, a second later: a repair elsewhere records a catch-up owed after this scan began.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let destination = format!("{source}-dr");
     let dr = stack.s3(DR_REGION).await;
     assert!(s3_dr::backfill::owe_catch_up(&dr, &destination).await.unwrap());
     s3.put_object().bucket(&source).key("meanwhile.txt").body(b"m".to_vec().into()).send().await.unwrap();
-    let state =
-        dispatch(&context, &json!({ "step": "CheckBackfill", "input": state, "execution": "the-copy" })).await.unwrap();
+    let state = lambda.steps("the-copy", &[Step::CheckBackfill], state).await;
     let progress = &state["CheckBackfill"];
     assert_eq!((progress["done"].as_bool(), progress["scope"].as_str()), (Some(false), Some("catchUp")), "{progress}");
-    let state =
-        dispatch(&context, &json!({ "step": "CheckBackfill", "input": state, "execution": "the-copy" })).await.unwrap();
+    let state = lambda.steps("the-copy", &[Step::CheckBackfill], state).await;
     assert_eq!(state["CheckBackfill"]["done"], true, "{}", state["CheckBackfill"]);
     dr.head_object().bucket(&destination).key("meanwhile.txt").send().await.unwrap();
     let tags = s3_dr::backfill::state::BackfillTags::read(&s3_dr::bucket::tags(&dr, &destination).await.unwrap());

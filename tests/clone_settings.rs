@@ -180,17 +180,7 @@ async fn an_object_lock_source_gets_an_object_lock_destination_with_its_default_
     let source = unique("locked");
     let destination = format!("{source}-dr");
     let s3 = stack.s3(SOURCE_REGION).await;
-    s3.create_bucket()
-        .bucket(&source)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(SOURCE_REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_locked_bucket(&s3, &source, SOURCE_REGION).await;
     let retention = ObjectLockConfiguration::builder()
         .object_lock_enabled(ObjectLockEnabled::Enabled)
         .rule(

@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use common::*;
 use futures::StreamExt;
 use s3_dr::backfill::state::{Heartbeat, Work};
-use s3_dr::clients::Clients;
-use s3_dr::config::Config;
-use s3_dr::steps::{dispatch, Step, StepContext};
+use s3_dr::steps::Step;
 use serde_json::{json, Value};
 
 const OBJECTS: usize = MIXED_OBJECTS;
@@ -48,29 +46,12 @@ async fn versions(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, (i6
 }
 
 /// The steps of a protect run up to the first page of the backfill, then nothing: as if the
-/// execution had died there. Run in this process through the same dispatcher the Lambda uses.
+/// execution had died there. Run in this process through the same dispatcher the Lambda uses,
+/// named as a Step Functions execution would be (the next run asks whether it still runs).
 async fn interrupted_run(stack: &Stack, bucket: &str) -> Value {
-    let lookup: BTreeMap<&str, &str> =
-        LAMBDA_ENV.iter().copied().chain([("S3DR_REPLICATION_ROLE_ARN", REPLICATION_ROLE)]).collect();
-    let config = Config::from_lookup(|name| lookup.get(name).map(|v| v.to_string())).unwrap();
-    let clients = Clients::new(stack.sdk_config(HOME_REGION).await);
-    let context = StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
-    let mut state = json!({ "bucket": bucket });
-    // The protect steps up to the first page of the backfill.
+    let lambda = InProcess::new(stack, LAMBDA_ENV).await;
     let first_page = Step::PROTECT.iter().position(|s| *s == Step::CheckBackfill).unwrap() + 1;
-    for step in &Step::PROTECT[..first_page] {
-        // Named as a Step Functions execution would name it: the next run asks whether it runs.
-        state = dispatch(&context, &json!({ "step": step.name(), "input": state, "execution": "interrupted-run" }))
-            .await
-            .unwrap();
-    }
-    state
+    lambda.steps("interrupted-run", &Step::PROTECT[..first_page], json!({ "bucket": bucket })).await
 }
 
 #[tokio::test]

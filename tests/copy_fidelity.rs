@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CreateBucketConfiguration, GlacierJobParameters,
-    ObjectLockLegalHoldStatus, ObjectLockMode, RestoreRequest, ServerSideEncryption, StorageClass, Tier,
+    ChecksumAlgorithm, ChecksumMode, GlacierJobParameters, ObjectLockLegalHoldStatus, ObjectLockMode, RestoreRequest,
+    ServerSideEncryption, StorageClass, Tier,
 };
 use common::*;
 use s3_dr::backfill::state::BackfillTags;
@@ -98,17 +98,7 @@ async fn a_copy_keeps_retention_legal_hold_redirect_expires_checksum_and_dsse_km
     let source = unique("fidelity");
     let destination = format!("{source}-dr");
     let s3 = stack.s3(SOURCE_REGION).await;
-    s3.create_bucket()
-        .bucket(&source)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(SOURCE_REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_locked_bucket(&s3, &source, SOURCE_REGION).await;
     let source_key = stack.kms(SOURCE_REGION).await.create_key().send().await.unwrap();
     let source_key = source_key.key_metadata().unwrap().arn().unwrap().to_owned();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;

@@ -8,9 +8,9 @@ mod common;
 
 use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
-    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ObjectLockLegalHoldStatus, ObjectLockMode,
-    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus, ServerSideEncryption,
+    CompletedMultipartUpload, CompletedPart, DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination,
+    ObjectLockLegalHoldStatus, ObjectLockMode, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+    ReplicationRuleStatus, ServerSideEncryption,
 };
 use common::*;
 use std::sync::OnceLock;
@@ -118,7 +118,7 @@ async fn moto_still_asks_a_copy_with_object_lock_headers_for_content_md5() {
     let stack = plain_moto();
     let s3 = stack.s3(SOURCE_REGION).await;
     let bucket = unique("defect-lock-copy");
-    locked_bucket(&s3, &bucket).await;
+    create_locked_bucket(&s3, &bucket, SOURCE_REGION).await;
     s3.put_object().bucket(&bucket).key("a").body(b"a".to_vec().into()).send().await.unwrap();
     let answer = s3
         .copy_object()
@@ -141,7 +141,7 @@ async fn moto_still_drops_object_lock_headers_of_a_multipart_upload() {
     let stack = plain_moto();
     let s3 = stack.s3(SOURCE_REGION).await;
     let bucket = unique("defect-lock-mpu");
-    locked_bucket(&s3, &bucket).await;
+    create_locked_bucket(&s3, &bucket, SOURCE_REGION).await;
     let upload = s3
         .create_multipart_upload()
         .bucket(&bucket)
@@ -207,18 +207,4 @@ async fn moto_still_omits_the_key_id_of_dsse_kms_objects() {
         None,
         "moto now returns the key id of DSSE-KMS objects: assert it in tests/copy_fidelity.rs"
     );
-}
-
-async fn locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
-    s3.create_bucket()
-        .bucket(bucket)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(SOURCE_REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
 }

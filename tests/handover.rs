@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use s3_dr::config::Config;
-use s3_dr::steps::{dispatch, Step, StepContext};
+use s3_dr::steps::{dispatch, StepContext};
 use serde_json::{json, Value};
 
 /// 144 events: one loop turn per execution is (144 - 120) / 12 = 2 turns.
@@ -75,19 +74,8 @@ async fn a_backfill_longer_than_one_execution_hands_over_and_copies_every_object
     assert!(copies.values().all(|&n| n == 1), "{copies:?}");
 
     // A retried hand-over finds the execution it started: it cannot fork the backfill.
-    let clients = stack.clients().await;
-    let config = Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        _ => LAMBDA_ENV.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()),
-    })
-    .unwrap();
-    let context = StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
+    let lambda = InProcess::new(stack, LAMBDA_ENV).await;
+    let context = lambda.context();
     let mut state = first.clone();
     state.as_object_mut().unwrap().remove("ContinueAsNew");
     let root = names[0].trim_end_matches("-g1").to_owned();
@@ -105,35 +93,15 @@ async fn a_backfill_longer_than_one_execution_hands_over_and_copies_every_object
 async fn a_page_stops_taking_objects_when_the_invocation_is_about_to_end() {
     let stack = stack_with(LAMBDA_ENV);
     let source = source_with_objects(stack, "deadline", 5).await;
-    let clients = stack.clients().await;
-    let config = Config::from_lookup(|name| match name {
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        "S3DR_BACKFILL" => Some("copy".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let context = StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
-    let mut state = json!({ "bucket": source });
-    for step in [
-        Step::ValidateSource,
-        Step::EnableSourceVersioning,
-        Step::EnsureDestination,
-        Step::EnableReplication,
-        Step::StartBackfill,
-    ] {
-        state = dispatch(&context, &json!({ "step": step.name(), "input": state })).await.unwrap();
-    }
+    let lambda = InProcess::new(stack, &[("S3DR_BACKFILL", "copy")]).await;
+    let mut state = lambda.steps("deadline", &UP_TO_THE_BACKFILL, json!({ "bucket": source })).await;
     // An invocation whose deadline is a minute away (less than the margin a copy needs): each
     // turn copies the one object it must (progress is guaranteed), then stops and says where.
-    let late = StepContext { deadline: Some(SystemTime::now() + Duration::from_secs(60)), ..context };
+    let late = StepContext { deadline: Some(SystemTime::now() + Duration::from_secs(60)), ..lambda.context() };
     for turn in 1..=3u64 {
-        state = dispatch(&late, &json!({ "step": "CheckBackfill", "input": state })).await.unwrap();
+        state = dispatch(&late, &json!({ "step": "CheckBackfill", "input": state, "execution": "deadline" }))
+            .await
+            .unwrap();
         let progress = &state["CheckBackfill"];
         assert_eq!(
             (progress["objectsCopied"].as_u64(), progress["done"].as_bool()),

@@ -9,6 +9,7 @@ use aws_sdk_s3::types::{
 };
 use common::*;
 use s3_dr::naming;
+use s3_dr::steps::Step;
 use serde_json::json;
 
 #[tokio::test]
@@ -380,42 +381,31 @@ async fn in_us_east_1_a_200_from_create_bucket_is_vetted_like_an_existing_bucket
     let key_id = key.key_metadata().unwrap().key_id().to_owned();
     let alias = format!("alias/{}", unique("dr-east-1"));
     kms.create_alias().alias_name(&alias).target_key_id(key_id).send().await.unwrap();
-    let config = s3_dr::config::Config::from_lookup(|name| match name {
-        "S3DR_DR_REGION" => Some("us-east-1".to_owned()),
-        "S3DR_DR_KMS_KEY" => Some(alias.clone()),
-        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
-        "S3DR_BACKFILL" => Some("copy".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let clients = stack.clients().await;
-    let context = s3_dr::steps::StepContext {
-        config: &config,
-        clients: &clients,
-        account_id: Some(ACCOUNT_ID.to_owned()),
-        dry_run: false,
-        deadline: None,
-    };
-    let step = |name: &str, state: &serde_json::Value| json!({ "step": name, "input": state });
+    let lambda = InProcess::new(
+        stack,
+        &[("S3DR_DR_REGION", "us-east-1"), ("S3DR_DR_KMS_KEY", &alias), ("S3DR_BACKFILL", "copy")],
+    )
+    .await;
+    let step = |step: Step, state: serde_json::Value| lambda.step("us-east-1", step, state);
     let east = stack.s3("us-east-1").await;
 
     // Someone else's data lands in the destination name after ValidateSource looked.
     let taken = unique("east-taken");
     source_bucket(stack, &taken, SOURCE_REGION, &[("dr", "true")]).await;
-    let state = s3_dr::steps::dispatch(&context, &step("ValidateSource", &json!({ "bucket": taken }))).await.unwrap();
+    let state = step(Step::ValidateSource, json!({ "bucket": taken })).await.unwrap();
     assert_eq!(state["ValidateSource"]["destination"]["exists"], false);
     let destination = format!("{taken}-dr");
     create_bucket(&east, &destination, "us-east-1").await;
     east.put_object().bucket(&destination).key("theirs.csv").body(b"1".to_vec().into()).send().await.unwrap();
-    let error = s3_dr::steps::dispatch(&context, &step("EnsureDestination", &state)).await.unwrap_err();
+    let error = step(Step::EnsureDestination, state).await.unwrap_err();
     assert_eq!(error.error_type(), "DestinationConflict", "{error}");
     assert!(s3_dr::bucket::tags(&east, &destination).await.unwrap().is_empty(), "not marked as ours");
 
     // A fresh name: created (200), found empty and untagged, marked as ours.
     let fresh = unique("east-fresh");
     source_bucket(stack, &fresh, SOURCE_REGION, &[("dr", "true")]).await;
-    let state = s3_dr::steps::dispatch(&context, &step("ValidateSource", &json!({ "bucket": fresh }))).await.unwrap();
-    let state = s3_dr::steps::dispatch(&context, &step("EnsureDestination", &state)).await.unwrap();
+    let state = step(Step::ValidateSource, json!({ "bucket": fresh })).await.unwrap();
+    let state = step(Step::EnsureDestination, state).await.unwrap();
     assert_eq!(state["EnsureDestination"]["created"], true, "{state}");
     let tags = s3_dr::bucket::tags(&east, &format!("{fresh}-dr")).await.unwrap();
     assert!(tags.contains(&s3_dr::tags::Tag::new("s3-dr:source", &fresh)), "{tags:?}");

@@ -528,3 +528,75 @@ pub fn assert_no_backfill_and_no_write(run: &Execution) {
         assert_eq!(output["changed"], false, "{name} changed something: {output}");
     }
 }
+
+/// The Lambda's configuration for steps run in this process: the stack's replication role and
+/// `vars` (as `S3DR_*` settings; empty values are unset).
+pub fn lambda_config(vars: &[(&str, &str)]) -> s3_dr::config::Config {
+    s3_dr::config::Config::from_lookup(|name| match name {
+        "S3DR_REPLICATION_ROLE_ARN" => Some(REPLICATION_ROLE.to_owned()),
+        _ => vars.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned()),
+    })
+    .unwrap()
+}
+
+/// Steps run in this process through the Lambda's own dispatcher, as a named execution would run
+/// them (for runs a test abandons half-way, or drives step by step).
+pub struct InProcess {
+    pub config: s3_dr::config::Config,
+    pub clients: Clients,
+}
+
+impl InProcess {
+    pub async fn new(stack: &Stack, vars: &[(&str, &str)]) -> InProcess {
+        InProcess { config: lambda_config(vars), clients: stack.clients().await }
+    }
+
+    pub fn context(&self) -> s3_dr::steps::StepContext<'_> {
+        s3_dr::steps::StepContext {
+            config: &self.config,
+            clients: &self.clients,
+            account_id: Some(ACCOUNT_ID.to_owned()),
+            dry_run: false,
+            deadline: None,
+        }
+    }
+
+    /// One step, as execution `execution` (its name is what heartbeats carry).
+    pub async fn step(&self, execution: &str, step: s3_dr::steps::Step, state: Value) -> Result<Value, s3_dr::DrError> {
+        s3_dr::steps::dispatch(
+            &self.context(),
+            &serde_json::json!({ "step": step.name(), "input": state, "execution": execution }),
+        )
+        .await
+    }
+
+    /// Several steps in order; each must succeed.
+    pub async fn steps(&self, execution: &str, steps: &[s3_dr::steps::Step], mut state: Value) -> Value {
+        for step in steps {
+            state = self.step(execution, *step, state).await.unwrap_or_else(|e| panic!("{}: {e}", step.name()));
+        }
+        state
+    }
+}
+
+/// The protect steps up to and including StartBackfill.
+pub const UP_TO_THE_BACKFILL: [s3_dr::steps::Step; 5] = [
+    s3_dr::steps::Step::ValidateSource,
+    s3_dr::steps::Step::EnableSourceVersioning,
+    s3_dr::steps::Step::EnsureDestination,
+    s3_dr::steps::Step::EnableReplication,
+    s3_dr::steps::Step::StartBackfill,
+];
+
+/// A bucket created with Object Lock enabled.
+pub async fn create_locked_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+    s3.create_bucket()
+        .bucket(name)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+}
