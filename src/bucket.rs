@@ -3,8 +3,9 @@
 
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketVersioningStatus, CorsRule, LifecycleRule, ObjectLockConfiguration,
-    OwnershipControls, PublicAccessBlockConfiguration, ReplicationConfiguration, Tagging,
-    TransitionDefaultMinimumObjectSize, WebsiteConfiguration,
+    OwnershipControls, PublicAccessBlockConfiguration, ReplicationConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
+    TransitionDefaultMinimumObjectSize, VersioningConfiguration, WebsiteConfiguration,
 };
 use aws_sdk_s3::Client;
 
@@ -197,6 +198,39 @@ pub async fn list_all(s3: &Client) -> Result<Vec<(String, Option<String>)>, DrEr
 pub async fn is_empty(s3: &Client, bucket: &str) -> Result<bool, DrError> {
     let output = s3.list_object_versions().bucket(bucket).max_keys(1).send().await.aws(bucket, "ListObjectVersions")?;
     Ok(output.versions().is_empty() && output.delete_markers().is_empty())
+}
+
+/// PutBucketVersioning: Enabled.
+pub async fn put_versioning_enabled(s3: &Client, bucket: &str) -> Result<(), DrError> {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .aws(bucket, "PutBucketVersioning")?;
+    Ok(())
+}
+
+/// PutBucketEncryption: `wanted` as the bucket's default encryption.
+pub async fn put_encryption(s3: &Client, bucket: &str, wanted: &DefaultEncryption) -> Result<(), DrError> {
+    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
+    let default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))
+        .set_kms_master_key_id(wanted.kms_key.clone())
+        .build()
+        .map_err(internal)?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(default)
+        .bucket_key_enabled(wanted.bucket_key)
+        .build();
+    let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(internal)?;
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(configuration)
+        .send()
+        .await
+        .aws(bucket, "PutBucketEncryption")?;
+    Ok(())
 }
 
 /// Replace the bucket's tags with `tags` (PutBucketTagging writes the whole set).

@@ -323,6 +323,11 @@ impl Config {
         Ok((role, bucket))
     }
 
+    /// Where in the report bucket the jobs of `source_bucket` write their completion reports.
+    pub fn batch_report_prefix_for(&self, source_bucket: &str) -> String {
+        format!("{}/{source_bucket}", self.batch_report_prefix)
+    }
+
     /// The state machine `name` ("protect" or "detach"), needed only to start executions.
     pub fn require_state_machine(&self, which: Workflow) -> Result<&str, DrError> {
         let (arn, variable) = match which {

@@ -48,27 +48,47 @@ pub fn bucket_arn(bucket: &str) -> String {
 
 /// Ways `rule` differs from `spec`; empty when it matches.
 pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
-    let mut drift = Vec::new();
+    drift(rule, spec).into_iter().map(|d| d.why).collect()
+}
+
+/// One way a rule differs from what s3-dr wants.
+struct Drift {
+    why: String,
+    /// Objects written while the rule was like this may be missing from the destination (not
+    /// merely copied differently).
+    leaves_objects_behind: bool,
+}
+
+fn drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<Drift> {
+    let mut found = Vec::new();
+    let mut push = |why: String, leaves_objects_behind: bool| found.push(Drift { why, leaves_objects_behind });
     if rule.status() != &ReplicationRuleStatus::Enabled {
-        drift.push(format!("rule status is {}", rule.status().as_str()));
+        push(format!("rule status is {}", rule.status().as_str()), true);
     }
     if !covers_whole_bucket(rule) {
-        drift.push("rule is filtered to part of the bucket".to_owned());
+        push("rule is filtered to part of the bucket".to_owned(), true);
     }
     let delete_markers = rule.delete_marker_replication().and_then(|d| d.status());
     if delete_markers != Some(&DeleteMarkerReplicationStatus::Enabled) {
-        drift.push("delete marker replication is not enabled".to_owned());
+        push("delete marker replication is not enabled".to_owned(), false);
     }
     let Some(destination) = rule.destination() else {
-        drift.push("rule has no destination".to_owned());
-        return drift;
+        push("rule has no destination".to_owned(), true);
+        return found;
     };
     if destination.bucket() != spec.destination_arn() {
-        drift.push(format!("destination is {} instead of {}", destination.bucket(), spec.destination_arn()));
+        push(
+            format!(
+                "destination is {} instead of {} (objects went to another bucket)",
+                destination.bucket(),
+                spec.destination_arn()
+            ),
+            true,
+        );
     }
     let storage_class = destination.storage_class().map_or("STANDARD", StorageClass::as_str);
     if storage_class != spec.storage_class {
-        drift.push(format!("storage class is {storage_class} instead of {}", spec.storage_class));
+        push(format!("storage class is {storage_class} instead of {}", spec.storage_class), false);
     }
     let replica_key = destination.encryption_configuration().and_then(|e| e.replica_kms_key_id());
     let kms_objects = rule
@@ -78,26 +98,24 @@ pub fn rule_drift(rule: &ReplicationRule, spec: &RuleSpec) -> Vec<String> {
         .unwrap_or(false);
     match (&spec.replica_key, replica_key) {
         (ReplicaKey::Key(want), got) if got != Some(want.as_str()) => {
-            drift.push(format!("replica KMS key is {} instead of {want}", got.unwrap_or("unset")))
+            push(format!("replica KMS key is {} instead of {want}", got.unwrap_or("unset")), false)
         }
-        (ReplicaKey::AnyKey, None) => drift.push("replica KMS key is unset".to_owned()),
+        (ReplicaKey::AnyKey, None) => push("replica KMS key is unset".to_owned(), false),
         _ => {}
     }
     if !kms_objects {
-        drift.push(KMS_OBJECTS_NOT_SELECTED.to_owned());
+        push("SSE-KMS encrypted objects are not selected for replication".to_owned(), true);
     }
     let rtc_on = destination.replication_time().map(|t| t.status() == &ReplicationTimeStatus::Enabled).unwrap_or(false);
     let metrics_on = destination.metrics().map(|m| m.status() == &MetricsStatus::Enabled).unwrap_or(false);
     if spec.replication_time_control && !(rtc_on && metrics_on) {
-        drift.push("Replication Time Control or its metrics are not enabled".to_owned());
+        push("Replication Time Control or its metrics are not enabled".to_owned(), false);
     }
     if !spec.replication_time_control && rtc_on {
-        drift.push("Replication Time Control is enabled but not configured".to_owned());
+        push("Replication Time Control is enabled but not configured".to_owned(), false);
     }
-    drift
+    found
 }
-
-const KMS_OBJECTS_NOT_SELECTED: &str = "SSE-KMS encrypted objects are not selected for replication";
 
 /// Is this the rule s3-dr owns (by its fixed id)?
 pub fn is_ours(rule: &ReplicationRule) -> bool {
@@ -111,17 +129,7 @@ pub fn is_ours(rule: &ReplicationRule) -> bool {
 /// whether.
 pub fn replication_gap(rule: Option<&ReplicationRule>, spec: &RuleSpec) -> Option<String> {
     let Some(rule) = rule else { return Some(format!("replication rule {RULE_ID} was missing")) };
-    let destination_differs = rule.destination().is_none_or(|d| d.bucket() != spec.destination_arn());
-    let gaps: Vec<String> = rule_drift(rule, spec)
-        .into_iter()
-        .filter(|why| {
-            why.starts_with("rule status is")
-                || why.starts_with("rule is filtered")
-                || why.starts_with("rule has no destination")
-                || why == KMS_OBJECTS_NOT_SELECTED
-        })
-        .chain(destination_differs.then(|| "rule replicated to another bucket".to_owned()))
-        .collect();
+    let gaps: Vec<String> = drift(rule, spec).into_iter().filter(|d| d.leaves_objects_behind).map(|d| d.why).collect();
     (!gaps.is_empty()).then(|| gaps.join("; "))
 }
 

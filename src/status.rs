@@ -1,11 +1,10 @@
 //! The protection state of a bucket, read without changing anything: what `s3-dr status`
 //! prints. It reads what the protect workflow would set and compares.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Serialize;
 
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Liveness, NotReplicable, Work};
+use crate::backfill::unix_now;
 use crate::bucket::{self, Presence};
 use crate::clients::Clients;
 use crate::config::Config;
@@ -114,11 +113,19 @@ impl BucketStatus {
 
     /// "protected", or "protected, 3 objects not replicable (e.g. ...)".
     pub fn summary(&self) -> String {
-        match (&self.not_replicable, self.protected) {
-            (Some(found), true) => format!("protected, {}", found.describe()),
-            (None, true) => "protected".to_owned(),
-            (_, false) => "not protected".to_owned(),
+        match self.protected {
+            true => protected_summary(self.not_replicable.as_ref()),
+            false => "not protected".to_owned(),
         }
+    }
+}
+
+/// "protected", or "protected, 3 objects not replicable (e.g. ...)": what `status` and
+/// VerifyProtection say of a protected bucket.
+pub fn protected_summary(not_replicable: Option<&NotReplicable>) -> String {
+    match not_replicable {
+        Some(found) => format!("protected, {}", found.describe()),
+        None => "protected".to_owned(),
     }
 }
 
@@ -229,8 +236,4 @@ fn describe_liveness(liveness: &Liveness, tags: &BackfillTags) -> String {
         (Liveness::Stalled { since }, _) => format!("{kind} stalled (no heartbeat for {} min)", (now - since) / 60),
         _ => "not started".to_owned(),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }

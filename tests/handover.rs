@@ -12,7 +12,7 @@ use common::*;
 use s3_dr::steps::{dispatch, StepContext};
 use serde_json::{json, Value};
 
-/// 144 events: one loop turn per execution is (144 - 120) / 12 = 2 turns.
+/// A budget of 144 events: (144 - 120) / 12 = 2 loop turns per execution.
 const LAMBDA_ENV: &[(&str, &str)] =
     &[("S3DR_BACKFILL", "copy"), ("S3DR_COPY_PAGE_SIZE", "10"), ("S3DR_HISTORY_EVENT_BUDGET", "144")];
 const OBJECTS: usize = 50;

@@ -12,7 +12,7 @@
 //! with at most `concurrency` objects in flight.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::DateTime;
@@ -23,12 +23,37 @@ use aws_sdk_s3::types::{
 use futures::{StreamExt, TryStreamExt};
 
 use crate::backfill::object::{copy_plan, copyability, CopyEncryption, CopyPlan, NotCopyable, SourceObject};
-use crate::backfill::{already_copied, copy_source, part_ranges, part_size, tagging_header, Listed, Progress};
+use crate::backfill::{
+    already_copied, copy_source, part_ranges, part_size, tagging_header, unix_now, Listed, Progress,
+};
 use crate::error::{aws_code, http_status, AwsResultExt, DrError};
 
 /// What S3 says of an SSE-C object read without its key ("The object was stored using a form of
 /// Server Side Encryption. The correct parameters must be provided to retrieve the object.").
 const SSE_C_MESSAGE: &str = "The correct parameters must be provided to retrieve the object";
+
+/// `request` (CopyObject or CreateMultipartUpload: the builders share these setters, not a
+/// trait) with what `plan` says the copy must carry: encryption with the DR key, the website
+/// redirect, retention and legal hold.
+macro_rules! with_plan {
+    ($request:expr, $plan:expr) => {{
+        let plan: &CopyPlan = $plan;
+        let (encryption, key, bucket_key) = match &plan.encryption {
+            CopyEncryption::Kms { algorithm, key, bucket_key } => {
+                (Some(ServerSideEncryption::from(algorithm.as_str())), Some(key.clone()), Some(*bucket_key))
+            }
+            CopyEncryption::Default => (None, None, None),
+        };
+        $request
+            .set_server_side_encryption(encryption)
+            .set_ssekms_key_id(key)
+            .set_bucket_key_enabled(bucket_key)
+            .set_website_redirect_location(plan.website_redirect_location.clone())
+            .set_object_lock_mode(plan.object_lock.as_ref().map(|(mode, _)| ObjectLockMode::from(mode.as_str())))
+            .set_object_lock_retain_until_date(plan.object_lock.as_ref().map(|(_, until)| DateTime::from_secs(*until)))
+            .set_object_lock_legal_hold_status(plan.legal_hold.then_some(ObjectLockLegalHoldStatus::On))
+    }};
+}
 
 /// Parts of one object copied at once.
 const PART_CONCURRENCY: usize = 4;
@@ -233,8 +258,7 @@ async fn copy_object(job: &CopyJob<'_>, object: &Listed, first: bool) -> Result<
     if let Err(why) = copyability(&facts) {
         return Ok(Outcome::NotReplicable(why));
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let plan = copy_plan(&facts, job.dr_key, job.destination_locked, now);
+    let plan = copy_plan(&facts, job.dr_key, job.destination_locked, unix_now());
     let result = if object.size >= job.multipart_threshold {
         copy_in_parts(job, object, &head, &plan, first).await
     } else {
@@ -324,30 +348,15 @@ pub fn source_object(head: &HeadObjectOutput) -> SourceObject {
 /// CopyObject keeps metadata, content headers, `Expires`, tags and the checksum algorithm (the
 /// COPY directives are the default); the plan adds what it does not keep.
 async fn copy_whole(job: &CopyJob<'_>, object: &Listed, plan: &CopyPlan) -> Result<Outcome, DrError> {
-    let mut request = job
+    let request = job
         .destination
         .copy_object()
         .bucket(job.destination_bucket)
         .key(&object.key)
         .copy_source(copy_source(job.source_bucket, &object.key))
         .copy_source_if_match(&object.etag)
-        .storage_class(StorageClass::from(job.storage_class))
-        .set_website_redirect_location(plan.website_redirect_location.clone());
-    if let CopyEncryption::Kms { algorithm, key, bucket_key } = &plan.encryption {
-        request = request
-            .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
-            .ssekms_key_id(key)
-            .bucket_key_enabled(*bucket_key);
-    }
-    if let Some((mode, until)) = &plan.object_lock {
-        request = request
-            .object_lock_mode(ObjectLockMode::from(mode.as_str()))
-            .object_lock_retain_until_date(DateTime::from_secs(*until));
-    }
-    if plan.legal_hold {
-        request = request.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
-    }
-    request.send().await.aws(job.destination_bucket, "CopyObject")?;
+        .storage_class(StorageClass::from(job.storage_class));
+    with_plan!(request, plan).send().await.aws(job.destination_bucket, "CopyObject")?;
     Ok(Outcome::Copied(object.size))
 }
 
@@ -380,26 +389,12 @@ async fn copy_in_parts(
             head.expires_string()
                 .and_then(|t| DateTime::from_str(t, aws_smithy_types::date_time::Format::HttpDate).ok()),
         )
-        .set_website_redirect_location(plan.website_redirect_location.clone())
         .set_checksum_algorithm(plan.checksum_algorithm.as_deref().map(ChecksumAlgorithm::from))
         .storage_class(StorageClass::from(job.storage_class));
     if !tags.is_empty() {
         create = create.tagging(tagging_header(&tags));
     }
-    if let CopyEncryption::Kms { algorithm, key, bucket_key } = &plan.encryption {
-        create = create
-            .server_side_encryption(ServerSideEncryption::from(algorithm.as_str()))
-            .ssekms_key_id(key)
-            .bucket_key_enabled(*bucket_key);
-    }
-    if let Some((mode, until)) = &plan.object_lock {
-        create = create
-            .object_lock_mode(ObjectLockMode::from(mode.as_str()))
-            .object_lock_retain_until_date(DateTime::from_secs(*until));
-    }
-    if plan.legal_hold {
-        create = create.object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On);
-    }
+    let create = with_plan!(create, plan);
     let destination = job.destination_bucket;
     let upload = create.send().await.aws(destination, "CreateMultipartUpload")?;
     let upload_id = upload

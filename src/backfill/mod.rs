@@ -53,8 +53,14 @@ impl Strategy {
 /// may be the last thing its run does: the next run, or the sweep, then finds the debt. True if
 /// it wrote.
 pub async fn owe_catch_up(s3: &aws_sdk_s3::Client, destination: &str) -> Result<bool, DrError> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = unix_now();
     crate::bucket::update_tags(s3, destination, |current| state::with_catch_up_owed(current, now)).await
+}
+
+/// Seconds since the epoch: the clock of the backfill tags (heartbeats, owed catch-ups) and of
+/// Object Lock dates.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Which objects a backfill takes.

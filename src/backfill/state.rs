@@ -251,6 +251,17 @@ pub fn with_catch_up_owed(current: &[Tag], now: i64) -> Vec<Tag> {
     owed
 }
 
+/// The destination's tags once a Batch Replication job ended without copying everything: no
+/// heartbeat (the job is not followed again) and a catch-up owed (the objects that failed are
+/// marked FAILED, which a catch-up job takes), the earliest owed time kept.
+pub fn after_failed_job(current: &[Tag], now: i64) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = current.iter().filter(|t| t.key != PROGRESS_TAG).cloned().collect();
+    if BackfillTags::read(&tags).catch_up_owed.is_none() {
+        tags.push(Tag::new(CATCH_UP_TAG, now.to_string()));
+    }
+    tags
+}
+
 /// Where a destination's backfill stands, as the sweep and `status` see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
@@ -305,14 +316,15 @@ pub enum Start {
     FollowJob { job_id: String },
 }
 
+/// Another execution's copy heartbeat (a batch job is followed, whoever started it).
+fn another_copy<'a>(tags: &'a BackfillTags, me: &str) -> Option<&'a Heartbeat> {
+    tags.progress.as_ref().filter(|h| h.writer != me && matches!(h.work, Work::Copy { .. }))
+}
+
 /// The execution whose heartbeat should be checked before a run takes over the work: another
-/// execution's copy (a batch job is followed, whoever started it).
+/// execution's copy, if the heartbeat names it.
 pub fn other_writer<'a>(tags: &'a BackfillTags, me: &str) -> Option<&'a str> {
-    tags.progress
-        .as_ref()
-        .filter(|h| h.writer != me && matches!(h.work, Work::Copy { .. }))
-        .map(|h| h.writer.as_str())
-        .filter(|writer| !writer.is_empty())
+    another_copy(tags, me).map(|h| h.writer.as_str()).filter(|writer| !writer.is_empty())
 }
 
 /// `force`: the operator asked for a new backfill. `gap`: this run repaired protection that was
@@ -329,10 +341,8 @@ pub fn decide_start(
     writer_runs: Option<bool>,
     now: i64,
 ) -> Start {
-    if let Some(heartbeat) = &tags.progress {
-        let theirs = heartbeat.writer != me && matches!(heartbeat.work, Work::Copy { .. });
-        let alive = writer_runs.unwrap_or(now - heartbeat.at < STALLED_AFTER_SECONDS);
-        if theirs && alive {
+    if let Some(heartbeat) = another_copy(tags, me) {
+        if writer_runs.unwrap_or(now - heartbeat.at < STALLED_AFTER_SECONDS) {
             return match force {
                 true => Start::ForceRefused { writer: heartbeat.writer.clone() },
                 false => Start::UnderWay { since: heartbeat.at, writer: heartbeat.writer.clone() },
@@ -533,6 +543,20 @@ mod tests {
         assert_eq!(with_catch_up_owed(&owed, NOW + 100), owed, "the earliest time stays");
         let copying = vec![Tag::new(PROGRESS_TAG, "copy:1:w:k")];
         assert!(BackfillTags::read(&with_catch_up_owed(&copying, NOW)).catch_up_owed.is_some());
+    }
+
+    #[test]
+    fn a_failed_job_is_not_followed_again_and_leaves_a_catch_up_owed() {
+        let job = vec![Tag::new("s3-dr:source", "p"), Tag::new(PROGRESS_TAG, "batch:1:w:job-1")];
+        let after = after_failed_job(&job, NOW);
+        assert_eq!(after, vec![Tag::new("s3-dr:source", "p"), Tag::new(CATCH_UP_TAG, NOW.to_string())]);
+        assert_eq!(
+            decide(Strategy::Batch, false, &BackfillTags::read(&after), None, None),
+            Start::CatchUp { why: "a repair left a catch-up owed".into() }
+        );
+        // An earlier debt keeps its time: everything since then is owed.
+        let owed = vec![Tag::new(CATCH_UP_TAG, "100"), Tag::new(PROGRESS_TAG, "batch:1:w:job-1")];
+        assert_eq!(after_failed_job(&owed, NOW), vec![Tag::new(CATCH_UP_TAG, "100")]);
     }
 
     #[test]

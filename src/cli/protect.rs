@@ -88,20 +88,18 @@ async fn follow(
     execution_arn: &str,
     progress: &Progress,
 ) -> Result<(), String> {
-    let mut following = execution_arn.to_owned();
+    let mut execution_arn = execution_arn.to_owned();
     let mut printed_up_to = 0;
     let mut current_state = String::new();
     loop {
-        let execution_arn = following.clone();
-        let execution_arn = execution_arn.as_str();
         let described = sfn
             .describe_execution()
-            .execution_arn(execution_arn)
+            .execution_arn(&execution_arn)
             .send()
             .await
             .map_err(|e| format!("{bucket}: DescribeExecution failed: {}", DisplayErrorContext(&e)))?;
         let events =
-            history(sfn, execution_arn).await.map_err(|e| format!("{bucket}: GetExecutionHistory failed: {e}"))?;
+            history(sfn, &execution_arn).await.map_err(|e| format!("{bucket}: GetExecutionHistory failed: {e}"))?;
         let seen = printed_up_to;
         for event in events.iter().filter(|e| e.id() > seen) {
             if let Some(line) = describe_event(event, &mut current_state) {
@@ -116,7 +114,7 @@ async fn follow(
                     described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
                 if let Some(next) = output.pointer("/ContinueAsNew/execution").and_then(Value::as_str) {
                     progress.println(&format!("{bucket}: the backfill goes on in execution {next}; following it"));
-                    following = sibling_execution(execution_arn, next);
+                    execution_arn = sibling_execution(&execution_arn, next);
                     printed_up_to = 0;
                     continue;
                 }

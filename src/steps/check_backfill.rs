@@ -13,13 +13,11 @@
 //! When this execution has used its history budget (`S3DR_HISTORY_EVENT_BUDGET`), the result
 //! says `handover`: ContinueAsNew starts a new execution with the progress.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Work};
-use crate::backfill::{batch, turns_per_execution, Progress, Strategy};
+use crate::backfill::{batch, turns_per_execution, unix_now, Progress, Strategy};
 use crate::bucket;
 use crate::detach::today;
 use crate::error::DrError;
@@ -41,7 +39,6 @@ pub async fn run(
     progress.turns += 1;
     let config = context.config;
     let dr = context.clients.s3(&destination.region);
-    let now = || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     match progress.strategy {
         Some(Strategy::Copy) => {
             let source = context.clients.s3(&plan.region);
@@ -76,7 +73,7 @@ pub async fn run(
                 // Written only over this execution's own: another's means another run took the
                 // work over (two runs that started together: the later heartbeat wins), and
                 // this one stops after the page it did.
-                let at = now();
+                let at = unix_now();
                 let me = invocation.execution.unwrap_or_default();
                 let heartbeat =
                     Heartbeat { at, writer: me.to_owned(), work: Work::Copy { after: progress.resume_cursor() } };
@@ -114,14 +111,12 @@ pub async fn run(
             }
         }
         Some(Strategy::Batch) => {
-            let account_id = context.account_id.as_deref().ok_or_else(|| {
-                DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned())
-            })?;
+            let account_id = context.require_account_id()?;
             let client = context.clients.s3control(&plan.region);
             // The report is in the source region's report bucket, under the job's prefix.
             let (_, report_bucket) = config.require_batch(&plan.region)?;
             let report_s3 = context.clients.s3(&plan.region);
-            let report_prefix = format!("{}/{}", config.batch_report_prefix, plan.bucket);
+            let report_prefix = config.batch_report_prefix_for(&plan.bucket);
             let report = batch::ReportLocation { s3: &report_s3, bucket: &report_bucket, prefix: &report_prefix };
             let polled =
                 batch::poll_job(&client, account_id, &plan.bucket, &destination.bucket, Some(&report), &mut progress)
@@ -130,16 +125,9 @@ pub async fn run(
                 // The job ended and did not copy everything: the next run starts a catch-up job
                 // for the failed objects rather than follow this one again.
                 if !context.dry_run {
-                    let at = now();
-                    bucket::update_tags(&dr, &destination.bucket, |current| {
-                        let mut owed: Vec<_> =
-                            current.iter().filter(|t| t.key != state::PROGRESS_TAG).cloned().collect();
-                        if BackfillTags::read(&owed).catch_up_owed.is_none() {
-                            owed.push(crate::tags::Tag::new(state::CATCH_UP_TAG, at.to_string()));
-                        }
-                        owed
-                    })
-                    .await?;
+                    let at = unix_now();
+                    bucket::update_tags(&dr, &destination.bucket, |current| state::after_failed_job(current, at))
+                        .await?;
                 }
             }
             polled?;
@@ -169,7 +157,7 @@ pub async fn run(
             // once, from the start; a batch catch-up is for the next run (or the sweep).
             if let (Some(since), Strategy::Copy) = (still_owed, strategy) {
                 tracing::info!(since, "a catch-up is owed since this backfill began: scanning again");
-                restart_as_catch_up(&mut progress, now());
+                restart_as_catch_up(&mut progress, unix_now());
             }
         }
     }

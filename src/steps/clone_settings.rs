@@ -28,7 +28,6 @@ use crate::config::PublicAccess;
 use crate::error::{AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::settings::{self, NOT_CLONED};
-use crate::steps::ensure_destination::put_encryption;
 use crate::steps::StepContext;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -382,7 +381,7 @@ pub async fn run(
                 return Ok(unchanged("encryption"));
             }
             if !dry {
-                put_encryption(s3, name, &desired).await?;
+                bucket::put_encryption(s3, name, &desired).await?;
             }
             Ok(copied("encryption", Some(&describe_encryption(&desired))))
         })

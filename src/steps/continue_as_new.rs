@@ -11,18 +11,16 @@
 //! execution's name and a generation number, so a retried hand-over finds the execution it
 //! started (StartExecution answers ExecutionAlreadyExists) instead of starting a second.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::backfill::state::{self, Heartbeat, Work};
-use crate::backfill::Continuation;
+use crate::backfill::{unix_now, Continuation};
 use crate::bucket;
 use crate::config::Workflow;
 use crate::error::DrError;
 use crate::executions::{continuation_name, start, Started};
-use crate::plan::SourcePlan;
+use crate::plan::{DestinationPlan, SourcePlan};
 use crate::steps::{Invocation, StepContext};
 
 #[derive(Debug, Serialize)]
@@ -40,6 +38,7 @@ pub struct Output {
 pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
+    destination: &DestinationPlan,
     input: &Value,
     invocation: Invocation<'_>,
 ) -> Result<Output, DrError> {
@@ -77,17 +76,13 @@ pub async fn run(
     }
     // The heartbeat names the successor before it exists: this execution ends now, and a run
     // that looks in between must find a live writer, not take the work over.
-    if let Some(destination) = &plan.destination {
-        let work = match &continues.progress.job_id {
-            Some(job_id) => Work::Batch { job_id: job_id.clone() },
-            None => Work::Copy { after: continues.progress.resume_cursor() },
-        };
-        let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let heartbeat = Heartbeat { at, writer: name.clone(), work };
-        let s3 = context.clients.s3(&destination.region);
-        bucket::update_tags(&s3, &destination.bucket, |current| state::with_heartbeat(current, &heartbeat, None))
-            .await?;
-    }
+    let work = match &continues.progress.job_id {
+        Some(job_id) => Work::Batch { job_id: job_id.clone() },
+        None => Work::Copy { after: continues.progress.resume_cursor() },
+    };
+    let heartbeat = Heartbeat { at: unix_now(), writer: name.clone(), work };
+    let s3 = context.clients.s3(&destination.region);
+    bucket::update_tags(&s3, &destination.bucket, |current| state::with_heartbeat(current, &heartbeat, None)).await?;
     let started = start(&context.clients.sfn(), state_machine, &name, &plan.bucket, &new_input).await?;
     tracing::info!(execution = %name, generation, "backfill handed over to a new execution");
     Ok(Output {

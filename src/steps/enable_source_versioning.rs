@@ -3,12 +3,11 @@
 //! AWS calls: GetBucketVersioning; PutBucketVersioning only if not Enabled (after a suspension,
 //! first the catch-up it owes on the destination: GetBucketTagging, PutBucketTagging).
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde::Serialize;
 
 use crate::backfill::owe_catch_up;
 use crate::bucket;
-use crate::error::{AwsResultExt, DrError};
+use crate::error::DrError;
 use crate::plan::SourcePlan;
 use crate::steps::StepContext;
 
@@ -31,17 +30,7 @@ pub async fn run(context: &StepContext<'_>, plan: &SourcePlan) -> Result<Output,
         if let Some(destination) = plan.destination.as_ref().filter(|d| d.exists && previous == "Suspended") {
             owe_catch_up(&context.clients.s3(&destination.region), &destination.bucket).await?;
         }
-        put_versioning_enabled(&s3, &plan.bucket).await?;
+        bucket::put_versioning_enabled(&s3, &plan.bucket).await?;
     }
     Ok(Output { bucket: plan.bucket.clone(), versioning: "Enabled", previous, changed })
-}
-
-pub(crate) async fn put_versioning_enabled(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), DrError> {
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
-        .send()
-        .await
-        .aws(bucket, "PutBucketVersioning")?;
-    Ok(())
 }

@@ -10,18 +10,16 @@
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, ObjectLockConfiguration, ObjectLockEnabled,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use serde::Serialize;
 
 use crate::backfill::owe_catch_up;
 use crate::backfill::state::BackfillTags;
-use crate::bucket::{self, put_tags, DefaultEncryption, Lifecycle};
+use crate::bucket::{self, put_tags, Lifecycle};
 use crate::config::PublicAccess;
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::settings;
-use crate::steps::enable_source_versioning::put_versioning_enabled;
 use crate::steps::StepContext;
 use crate::tags::{self, Tag, SOURCE_TAG};
 
@@ -119,7 +117,7 @@ pub async fn run(
             if creation == Creation::Existed {
                 owe_catch_up(&s3, name).await?;
             }
-            put_versioning_enabled(&s3, name).await.map_err(settle)?;
+            bucket::put_versioning_enabled(&s3, name).await.map_err(settle)?;
         }
         changes.push("versioning");
     }
@@ -144,7 +142,7 @@ pub async fn run(
     let wanted = settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
     if !encryption.as_ref().is_some_and(|current| settings::same_encryption(current, &wanted)) {
         if !dry {
-            put_encryption(&s3, name, &wanted).await.map_err(settle)?;
+            bucket::put_encryption(&s3, name, &wanted).await.map_err(settle)?;
         }
         changes.push("encryption");
     }
@@ -273,31 +271,6 @@ pub(crate) async fn vet_existing(
             "it already exists with objects or tags and no {SOURCE_TAG} tag, so s3-dr did not create it. Tag it {SOURCE_TAG}={source} to adopt it, or set S3DR_DESTINATION_SUFFIX to use another name"
         ))),
     }
-}
-
-pub(crate) async fn put_encryption(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    wanted: &DefaultEncryption,
-) -> Result<(), DrError> {
-    let internal = |e: aws_sdk_s3::error::BuildError| DrError::Internal(format!("building encryption settings: {e}"));
-    let default = ServerSideEncryptionByDefault::builder()
-        .sse_algorithm(ServerSideEncryption::from(wanted.algorithm.as_str()))
-        .set_kms_master_key_id(wanted.kms_key.clone())
-        .build()
-        .map_err(internal)?;
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(default)
-        .bucket_key_enabled(wanted.bucket_key)
-        .build();
-    let configuration = ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(internal)?;
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(configuration)
-        .send()
-        .await
-        .aws(bucket, "PutBucketEncryption")?;
-    Ok(())
 }
 
 #[cfg(test)]

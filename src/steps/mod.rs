@@ -120,6 +120,15 @@ pub struct StepContext<'a> {
     pub deadline: Option<SystemTime>,
 }
 
+impl StepContext<'_> {
+    /// The account id, which S3 Batch Operations (s3control) calls need.
+    pub fn require_account_id(&self) -> Result<&str, DrError> {
+        self.account_id.as_deref().ok_or_else(|| {
+            DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned())
+        })
+    }
+}
+
 /// Who is asking, as the state machine passes it (`$$.Execution.Name`, `$$.StateMachine.Id`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Invocation<'a> {
@@ -216,8 +225,8 @@ pub async fn run_step(
                 to_json(Box::pin(check_backfill::run(context, &plan, &destination, input, invocation)).await)
             }
             Step::ContinueAsNew => {
-                let (plan, _) = plan(step, input)?;
-                to_json(Box::pin(continue_as_new::run(context, &plan, input, invocation)).await)
+                let (plan, destination) = plan(step, input)?;
+                to_json(Box::pin(continue_as_new::run(context, &plan, &destination, input, invocation)).await)
             }
             Step::StartDetach => {
                 let plan = source_plan(step, input)?;

@@ -14,13 +14,11 @@
 //! ListJobs, then CreateJob with a token derived from the bucket, the rule, the scope and the
 //! execution), and name it in the heartbeat tag.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Value;
 
 use crate::backfill::batch::{self, Followed, JobRequest};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Start, Work};
-use crate::backfill::{job_request_token, Progress, Scope, Strategy};
+use crate::backfill::{job_request_token, unix_now, Progress, Scope, Strategy};
 use crate::bucket;
 use crate::detach::today;
 use crate::error::DrError;
@@ -69,15 +67,7 @@ pub async fn run(
         }
         _ => None,
     };
-    let refused = |writer: &str| {
-        DrError::BackfillFailed {
-        bucket: plan.bucket.clone(),
-        destination: destination.bucket.clone(),
-        detail: format!(
-            "\"backfill\": \"force\" asks for a new backfill, and one is running ({writer}); force again once it has ended (or stop it)"
-        ),
-    }
-    };
+    let refused = |writer: &str| force_refused(plan, destination, writer);
     match state::decide_start(strategy, plan.force_backfill, &tags, gap.as_deref(), me, writer_runs, unix_now()) {
         Start::AlreadyDone { marker } => {
             progress.done = true;
@@ -108,7 +98,9 @@ pub async fn run(
                 // A forced job must not quietly follow one that runs (its manifest predates it).
                 if let Some(state::Heartbeat { work: state::Work::Batch { job_id }, .. }) = &tags.progress {
                     let client = context.clients.s3control(&plan.region);
-                    if batch::follow(&client, account(context)?, &plan.bucket, job_id).await? == Followed::Running {
+                    if batch::follow(&client, context.require_account_id()?, &plan.bucket, job_id).await?
+                        == Followed::Running
+                    {
                         return Err(refused(&format!("Batch Replication job {job_id}")));
                     }
                 }
@@ -124,7 +116,7 @@ pub async fn run(
             begin(context, plan, destination, invocation, &mut progress).await?;
         }
         Start::FollowJob { job_id } => {
-            let account_id = account(context)?;
+            let account_id = context.require_account_id()?;
             let client = context.clients.s3control(&plan.region);
             // A job on a marked destination is a catch-up's.
             let marked = tags.marker.is_some();
@@ -185,15 +177,15 @@ async fn begin(
     Ok(())
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-fn account<'a>(context: &'a StepContext<'_>) -> Result<&'a str, DrError> {
-    context
-        .account_id
-        .as_deref()
-        .ok_or_else(|| DrError::InvalidConfig("batch backfill needs the account id (from the function ARN)".to_owned()))
+/// A forced backfill asked for while `writer` (an execution, or a job) backfills.
+fn force_refused(plan: &SourcePlan, destination: &DestinationPlan, writer: &str) -> DrError {
+    DrError::BackfillFailed {
+        bucket: plan.bucket.clone(),
+        destination: destination.bucket.clone(),
+        detail: format!(
+            "\"backfill\": \"force\" asks for a new backfill, and one is running ({writer}); force again once it has ended (or stop it)"
+        ),
+    }
 }
 
 /// What EnsureDestination read of the destination's backfill tags (nothing in a dry run before
@@ -233,7 +225,7 @@ pub fn job_request(
 ) -> Result<JobRequest, DrError> {
     let config = context.config;
     let (role, report_bucket) = config.require_batch(&plan.region)?;
-    let account_id = account(context)?.to_owned();
+    let account_id = context.require_account_id()?.to_owned();
     // The rule's settings, the scope and the execution: a retry of this step finds its own
     // job, a later execution (after a failed job, say) may start a new one.
     let spec = plan.rule_spec(destination, config);
@@ -254,7 +246,7 @@ pub fn job_request(
         destination_bucket: destination.bucket.clone(),
         role_arn: role.to_owned(),
         report_bucket,
-        report_prefix: format!("{}/{}", config.batch_report_prefix, plan.bucket),
+        report_prefix: config.batch_report_prefix_for(&plan.bucket),
         token: job_request_token(&plan.bucket, &fingerprint),
         scope,
     })

@@ -4,8 +4,9 @@
 //! a detach execution for each untagged bucket that still has the s3-dr rule.
 //!
 //! A tagged bucket whose configuration is right but whose backfill is neither done nor under
-//! way (never started, or its execution died: a heartbeat older than 30 minutes, a batch job
-//! that ended without the marker) is repaired too: the protect run resumes the backfill.
+//! way (never started; or its execution died: Step Functions says its writer ended, or the
+//! heartbeat is older than an hour; or a batch job ended without the marker) is repaired too:
+//! the protect run resumes the backfill.
 //!
 //! AWS calls: ListBuckets (pages of 10,000); per bucket, GetBucketTagging (plus
 //! GetBucketLocation when ListBuckets gave no region); then, unless it is an s3-dr destination
@@ -252,7 +253,7 @@ async fn assess(
                 }
             },
             Some(Liveness::JobToCheck(job)) => {
-                let account = context.account_id.as_deref().unwrap_or_default();
+                let account = context.require_account_id()?;
                 match batch::follow(&context.clients.s3control(region), account, name, job).await? {
                     Followed::Running => return Ok(Verdict::Backfilling),
                     ended => why = vec![format!("backfill job {job} ended ({ended:?}) without the backfill marker")],

@@ -155,10 +155,7 @@ pub async fn run(
         rule: "present and matching",
         backfill: backfill.map(BackfillOutcome::of),
         warnings: warnings(&plan.bucket, &destination.bucket, backfill, missing.as_ref()),
-        summary: match &missing {
-            Some(found) => format!("protected, {}", found.describe()),
-            None => "protected".to_owned(),
-        },
+        summary: crate::status::protected_summary(missing.as_ref()),
         changed: false,
     })
 }
