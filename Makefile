@@ -8,11 +8,15 @@ PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_TOOLS_STAMP := tools/node_modules/.package-lock.json
 CDK_STAMP := cdk/node_modules/.package-lock.json
-# cdk synth in the tests uses a placeholder for the Lambda (the release build takes ~11 min).
-PLACEHOLDER_ASSET := target/placeholder-lambda
 CARGO ?= cargo
+# The Lambda as deployed: arm64, cross-built by cargo-lambda with zig (pinned in
+# local/release-requirements.txt, installed into .venv), one zip the CDK app uploads as is.
+RELEASE_TOOLS_STAMP := $(VENV)/.release-tools
+LAMBDA_DIR := target/lambda/arm64
+LAMBDA_ZIP := $(LAMBDA_DIR)/s3-dr-lambda/bootstrap.zip
+CDK := cd cdk && CDK_DISABLE_CLI_TELEMETRY=true S3DR_CLI_BIN=$(abspath target/debug/s3-dr) npx cdk
 
-.PHONY: help tools build shipped local demo test cdk-test lambda-release deploy bench clean
+.PHONY: help tools build shipped local demo test cdk-test lambda-release synth bootstrap deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,6 +31,11 @@ $(NODE_TOOLS_STAMP): tools/package.json tools/package-lock.json
 
 $(CDK_STAMP): cdk/package.json cdk/package-lock.json
 	npm ci --prefix cdk --no-audit --no-fund
+
+$(RELEASE_TOOLS_STAMP): $(VENV_STAMP) local/release-requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r local/release-requirements.txt
+	rustup target add aarch64-unknown-linux-gnu
+	touch $@
 
 tools: $(VENV_STAMP) $(NODE_TOOLS_STAMP) $(CDK_STAMP) ## install moto, cfn-lint, awscli (pinned, .venv), asl-validator and the CDK app (npm ci)
 
@@ -47,25 +56,40 @@ shipped: build
 	mkdir -p $(SHIPPED)
 	cp target/debug/s3-dr-lambda target/debug/s3-dr $(SHIPPED)/
 
-test: tools shipped cdk-test ## install what the tests need, then fmt, clippy, every Rust test and the CDK checks
+# Cheap failures first; the release build (about 11 min cold) last but the CDK checks, which
+# synthesize the app around the zip it makes.
+test: tools shipped ## install what the tests need, then fmt, clippy, every Rust test, the release zip and the CDK checks
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr $(CARGO) test --all-targets
+	$(MAKE) lambda-release cdk-test
 
-cdk-test: $(CDK_STAMP) $(VENV_STAMP) ## the CDK app: type check, assertions + cdk-nag, synth, cfn-lint
-	mkdir -p $(PLACEHOLDER_ASSET) && printf '#!/bin/sh\n# placeholder for tests\n' > $(PLACEHOLDER_ASSET)/bootstrap
+cdk-test: $(CDK_STAMP) $(VENV_STAMP) build ## the CDK app: type check, assertions + cdk-nag, synth around the release zip, cfn-lint
 	cd cdk && npx tsc --noEmit -p .
-	cd cdk && npm test
-	cd cdk && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --quiet --no-notices -c s3dr:lambdaAsset=$(abspath $(PLACEHOLDER_ASSET)) -o cdk.out
+	cd cdk && S3DR_CLI_BIN=$(abspath target/debug/s3-dr) npm test
+	$(CDK) synth --quiet --no-notices -c s3dr:lambdaAsset=$(abspath $(LAMBDA_ZIP)) -o cdk.out
 	$(VENV)/bin/cfn-lint cdk/cdk.out/*.template.json --ignore-checks W3005
 
-lambda-release: ## the Lambda for deployment: cargo lambda build --release --arm64 (needs cargo-lambda and zig)
-	cargo lambda build --release --arm64 --bin s3-dr-lambda
+lambda-release: $(RELEASE_TOOLS_STAMP) ## the Lambda as deployed: arm64 release zip, checked (aarch64 ELF `bootstrap`, under 4 MB)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bin s3-dr-lambda \
+		--output-format zip --lambda-dir $(LAMBDA_DIR)
+	$(PYTHON) local/check_release.py $(LAMBDA_ZIP)
 
-deploy: lambda-release $(CDK_STAMP) ## deploy to the AWS account of your credentials (cdk.json holds the settings)
-	cd cdk && npx cdk deploy --all
+synth: $(CDK_STAMP) build ## synthesize the stacks (cdk.out) with the settings checked by the Lambda's own rules
+	$(CDK) synth --quiet --no-notices -c s3dr:allowMissingLambda=true
 
-bench: tools shipped ## benchmarks on the local stack (numbers, and the command that reproduces them)
+bootstrap: $(CDK_STAMP) build ## cdk bootstrap every account/region the stacks deploy to (needs AWS credentials)
+	$(CDK) bootstrap --no-notices -c s3dr:allowMissingLambda=true
+
+deploy: lambda-release $(CDK_STAMP) build ## deploy every stack to the account of your credentials (cdk.json holds the settings)
+	$(CDK) deploy --all --no-notices -c s3dr:lambdaAsset=$(abspath $(LAMBDA_ZIP))
+
+# The cold start is measured on the host's CPU (x86-64 here), with the release profile the
+# arm64 zip is built with: an aarch64 binary cannot run on this machine.
+bench: tools shipped lambda-release ## benchmarks on the local stack (numbers, and the command that reproduces them)
+	$(CARGO) build --release --bin s3-dr-lambda
+	$(PYTHON) local/check_release.py $(LAMBDA_ZIP)
+	$(PYTHON) local/bench_cold_start.py --rust target/release/s3-dr-lambda
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_protect
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_backfill
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_sweep

@@ -56,6 +56,10 @@ LOCAL_LAMBDA_DEFAULTS = {
     # The role the step Lambda runs as (provisioned below, as the CDK stack makes one): the
     # CloudTrail events it causes are its own echo, ignored.
     "S3DR_STEP_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/s3-dr-step",
+    # The sweep paces its starts for a Lambda whose concurrency is reserved (default 2/s). Here
+    # the Lambda is a pool of local workers with no quota, and tests/sweep.rs starts 120
+    # executions in one sweep: 20/s keeps that to seconds. The pacing is unit-tested.
+    "S3DR_SWEEP_START_RATE": "20",
 }
 # The DR key the CDK app creates in the DR region when none is configured (S3DR_DR_KMS_KEY's
 # default): the local stack makes the same, so the default configuration works here too.

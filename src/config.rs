@@ -60,7 +60,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_PUBLIC_ACCESS", "block-all", "destination public access block: block-all, or same-as-source"),
     ("S3DR_BACKFILL", "batch", "how existing objects are copied: batch (S3 Batch Replication), copy, or off"),
     ("S3DR_BATCH_ROLE_ARN", "(required by batch)", "IAM role S3 Batch Operations assumes"),
-    ("S3DR_BATCH_REPORT_BUCKET", "(required by batch)", "bucket for job reports; {region} becomes the source region"),
+    (
+        "S3DR_BATCH_REPORT_BUCKET",
+        "(required by batch)",
+        "bucket for job reports; {region} becomes the source region, {account} the account id",
+    ),
     ("S3DR_BATCH_REPORT_PREFIX", DEFAULT_BATCH_REPORT_PREFIX, "key prefix of the job reports"),
     ("S3DR_COPY_MULTIPART_THRESHOLD", "5368709120", "copy backfill: objects of this size or more are copied in parts"),
     ("S3DR_COPY_PAGE_SIZE", "1000", "copy backfill: objects per invocation (1 to 1000)"),
@@ -71,6 +75,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_PROTECT_STATE_MACHINE_ARN", "(required by Sweep)", "the protect workflow, which the sweep starts"),
     ("S3DR_DETACH_STATE_MACHINE_ARN", "(required by Sweep, StartDetach)", "the detach workflow"),
     ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once (1 to 64)"),
+    (
+        "S3DR_SWEEP_START_RATE",
+        "2",
+        "sweep: executions started per second at most (1 to 50): each runs the step Lambda, whose concurrency is reserved",
+    ),
 ];
 
 /// The workflows the Lambda itself starts (the sweep, and an event that calls for a detach).
@@ -121,6 +130,7 @@ pub struct Config {
     pub protect_state_machine_arn: Option<String>,
     pub detach_state_machine_arn: Option<String>,
     pub sweep_concurrency: usize,
+    pub sweep_start_rate: u32,
 }
 
 impl Config {
@@ -208,11 +218,12 @@ impl Config {
         }
         let batch_report_bucket = get("S3DR_BATCH_REPORT_BUCKET");
         if let Some(bucket) = &batch_report_bucket {
-            if !naming::is_valid_bucket_name(&bucket.replace("{region}", "us-east-1")) {
+            let longest = bucket.replace("{region}", "ap-southeast-5").replace("{account}", "123456789012");
+            if !naming::is_valid_bucket_name(&longest) {
                 return Err(invalid(
                     "S3DR_BATCH_REPORT_BUCKET",
                     bucket,
-                    "expected a bucket name (may contain {region})",
+                    "expected a bucket name (may contain {region} and {account}) that stays valid with them filled in",
                 ));
             }
         }
@@ -265,11 +276,13 @@ impl Config {
         let protect_state_machine_arn = state_machine("S3DR_PROTECT_STATE_MACHINE_ARN")?;
         let detach_state_machine_arn = state_machine("S3DR_DETACH_STATE_MACHINE_ARN")?;
         let sweep_concurrency = number("S3DR_SWEEP_CONCURRENCY", 16, 1, 64)? as usize;
+        let sweep_start_rate = number("S3DR_SWEEP_START_RATE", 2, 1, 50)? as u32;
 
         Ok(Config {
             protect_state_machine_arn,
             detach_state_machine_arn,
             sweep_concurrency,
+            sweep_start_rate,
             public_access,
             backfill,
             batch_role_arn,
@@ -301,13 +314,15 @@ impl Config {
         }
     }
 
-    /// The report bucket for a job on a source bucket in `region`.
-    pub fn batch_report_bucket_in(&self, region: &str) -> Option<String> {
-        self.batch_report_bucket.as_ref().map(|b| b.replace("{region}", region))
+    /// The report bucket for a job on a source bucket in `region` of `account` (the stacks make
+    /// one per source region, `s3-dr-reports-{account}-{region}`: a bucket name is global, and
+    /// the account id makes it one nobody else holds).
+    pub fn batch_report_bucket_in(&self, region: &str, account: &str) -> Option<String> {
+        self.batch_report_bucket.as_ref().map(|b| b.replace("{region}", region).replace("{account}", account))
     }
 
     /// What a Batch Replication backfill needs: the job role and a report bucket.
-    pub fn require_batch(&self, source_region: &str) -> Result<(&str, String), DrError> {
+    pub fn require_batch(&self, source_region: &str, account: Option<&str>) -> Result<(&str, String), DrError> {
         let missing = |name: &str, what: &str| {
             DrError::InvalidConfig(format!(
                 "backfill strategy batch needs {name} ({what}); set it, or choose S3DR_BACKFILL=copy or off"
@@ -317,9 +332,19 @@ impl Config {
             .batch_role_arn
             .as_deref()
             .ok_or_else(|| missing("S3DR_BATCH_ROLE_ARN", "the IAM role S3 Batch Operations assumes"))?;
-        let bucket = self
-            .batch_report_bucket_in(source_region)
+        let template = self
+            .batch_report_bucket
+            .as_deref()
             .ok_or_else(|| missing("S3DR_BATCH_REPORT_BUCKET", "a bucket for job completion reports"))?;
+        let bucket = match account {
+            Some(account) => self.batch_report_bucket_in(source_region, account).unwrap_or_default(),
+            None if template.contains("{account}") => {
+                return Err(DrError::InvalidConfig(format!(
+                    "S3DR_BATCH_REPORT_BUCKET={template} names the account, which was not available (it is read from the Lambda's function ARN)"
+                )))
+            }
+            None => template.replace("{region}", source_region),
+        };
         Ok((role, bucket))
     }
 
@@ -349,6 +374,27 @@ impl Config {
             )
         })
     }
+}
+
+/// `s3-dr config check`: the Lambda's settings as a deployment generates them (variable ->
+/// value), checked by the rules the Lambda applies at init ([`Config::from_lookup`]), plus one
+/// it cannot apply: an `S3DR_` variable it does not know is a typo it would silently ignore.
+/// Other variables (AWS_*, a deployment's own) are not the Lambda's business and pass.
+pub fn check_settings(values: &serde_json::Map<String, serde_json::Value>) -> Result<Config, DrError> {
+    let mut settings = std::collections::HashMap::new();
+    for (name, value) in values {
+        let Some(text) = value.as_str() else {
+            return Err(DrError::InvalidConfig(format!("{name}={value} is not a string (environment values are)")));
+        };
+        if name.starts_with("S3DR_") && !SETTINGS.iter().any(|(known, _, _)| known == name) {
+            return Err(DrError::InvalidConfig(format!(
+                "{name} is not a setting the Lambda reads (known: {})",
+                SETTINGS.iter().map(|(known, _, _)| *known).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        settings.insert(name.clone(), text.to_owned());
+    }
+    Config::from_lookup(|name| settings.get(name).cloned())
 }
 
 fn is_region_name(region: &str) -> bool {
@@ -432,7 +478,22 @@ mod tests {
             ("S3DR_COPY_CONCURRENCY", "4"),
         ])?;
         assert_eq!((c.backfill, c.public_access), (Strategy::Copy, PublicAccess::SameAsSource));
-        assert_eq!(c.batch_report_bucket_in("eu-west-1").as_deref(), Some("s3-dr-reports-eu-west-1"));
+        assert_eq!(c.batch_report_bucket_in("eu-west-1", "1").as_deref(), Some("s3-dr-reports-eu-west-1"));
+        let per_account = Config::from_lookup(|name| match name {
+            "S3DR_BATCH_REPORT_BUCKET" => Some("s3-dr-reports-{account}-{region}".to_owned()),
+            "S3DR_BATCH_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/s3-dr-batch".to_owned()),
+            _ => None,
+        })?;
+        assert_eq!(
+            per_account.require_batch("eu-west-1", Some("123456789012"))?.1,
+            "s3-dr-reports-123456789012-eu-west-1"
+        );
+        assert!(matches!(per_account.require_batch("eu-west-1", None), Err(DrError::InvalidConfig(_))));
+        // Valid only as a template: filled in, it would be longer than 63 characters.
+        let too_long = Config::from_lookup(|name| {
+            (name == "S3DR_BATCH_REPORT_BUCKET").then(|| format!("{}-{{account}}-{{region}}", "r".repeat(40)))
+        });
+        assert!(matches!(too_long, Err(DrError::InvalidConfig(_))));
         assert_eq!(c.batch_report_prefix, "reports");
         assert_eq!((c.copy_multipart_threshold, c.copy_page_size, c.copy_concurrency), (5 << 20, 250, 4));
         Ok(())
@@ -468,5 +529,28 @@ mod tests {
                 other => panic!("{name}={value} gave {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn config_check_applies_the_lambdas_rules_and_flags_unknown_settings() -> Result<(), DrError> {
+        let check = |value: serde_json::Value| check_settings(value.as_object().unwrap_or(&Default::default()));
+        let generated = serde_json::json!({
+            "S3DR_DR_REGION": "us-east-2",
+            "S3DR_BACKFILL": "batch",
+            "S3DR_BATCH_ROLE_ARN": "arn:aws:iam::123456789012:role/s3-dr-batch-us-east-1",
+            "S3DR_BATCH_REPORT_BUCKET": "s3-dr-reports-{account}-{region}",
+            "AWS_LAMBDA_LOG_FORMAT": "JSON"
+        });
+        assert_eq!(check(generated)?.backfill, Strategy::Batch);
+        for (bad, named) in [
+            (serde_json::json!({"S3DR_DESTINATION_SUFFIX": "-dr-"}), "S3DR_DESTINATION_SUFFIX"),
+            (serde_json::json!({"S3DR_STORAGE_CLASS": "COLD"}), "S3DR_STORAGE_CLASS"),
+            (serde_json::json!({"S3DR_BACKFIL": "copy"}), "S3DR_BACKFIL"),
+            (serde_json::json!({"S3DR_RTC": true}), "S3DR_RTC"),
+        ] {
+            let error = check(bad.clone()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains(named), "{bad}: {error}");
+        }
+        Ok(())
     }
 }

@@ -26,6 +26,13 @@ pub enum Trigger {
         /// Who made the call (`detail.userIdentity`).
         caller: Caller,
     },
+    /// An S3 Control tagging call on something other than a bucket (an access point, a job):
+    /// the rule cannot tell them apart (CloudTrail's field for the ARN is not documented), so
+    /// the Lambda does, and ignores them.
+    NotABucket {
+        event_name: String,
+        resource: String,
+    },
 }
 
 /// The parts of a CloudTrail `userIdentity` that tell who made a call
@@ -72,12 +79,17 @@ fn role_parts(role_arn: &str) -> Option<(&str, &str, &str)> {
 pub enum EventKind {
     /// `{"bucket": ...}`: an operator, the CLI or the sweep.
     Manual,
-    /// PutBucketTagging or DeleteBucketTagging.
+    /// The bucket's tags may have changed: PutBucketTagging, DeleteBucketTagging, the S3 Control
+    /// TagResource/UntagResource (the only tagging calls once ABAC is on for the bucket), or
+    /// CreateBucket (which may carry tags).
     Tagging,
     /// DeleteBucketReplication or PutBucketReplication.
     ReplicationChanged,
     /// PutBucketVersioning; `suspended` when the new status is Suspended.
     VersioningChanged { suspended: bool },
+    /// A `DeleteBucket*` call (the bucket, its policy, encryption, lifecycle, ...): on a
+    /// destination, its source's protection needs a repair.
+    SettingRemoved,
     /// A call that failed, or one s3-dr does not act on.
     Irrelevant(String),
 }
@@ -91,6 +103,16 @@ pub struct BucketFacts {
     pub destination_of: Option<String>,
     /// It has a replication rule with id `s3-dr`. Read only when it can change the decision.
     pub has_rule: Option<bool>,
+    /// The source whose destination this bucket's name is (`<source><suffix>`, see
+    /// [`naming::source_named_by`]): the only way back from a deleted or untagged destination.
+    pub named_source: Option<String>,
+}
+
+impl BucketFacts {
+    /// The source this bucket is a destination of: by its tag, else by its name.
+    fn source(&self) -> Option<&String> {
+        self.destination_of.as_ref().or(self.named_source.as_ref())
+    }
 }
 
 /// What to do about an event.
@@ -112,13 +134,22 @@ pub fn decide(kind: &EventKind, facts: &BucketFacts, bucket: &str) -> Decision {
     let ignore = |why: String| Decision::Ignore(why);
     match kind {
         EventKind::Irrelevant(why) => ignore(why.clone()),
+        // Checked before existence: a deleted destination is still its source's business.
+        EventKind::SettingRemoved if facts.tagged && facts.exists => Decision::Protect,
+        EventKind::SettingRemoved => match facts.source() {
+            Some(source) if source != bucket => Decision::AskSource(source.clone()),
+            _ if !facts.exists => ignore(format!("bucket {bucket} no longer exists")),
+            _ => ignore(format!("bucket {bucket} is neither tagged nor an s3-dr destination")),
+        },
         _ if !facts.exists => ignore(format!("bucket {bucket} no longer exists")),
         EventKind::Manual | EventKind::Tagging | EventKind::ReplicationChanged if facts.tagged => Decision::Protect,
         EventKind::Manual => ignore(format!("bucket {bucket} is not tagged")),
-        EventKind::Tagging => match facts.has_rule {
-            None => Decision::NeedRule,
-            Some(true) => Decision::Detach,
-            Some(false) => ignore(format!("bucket {bucket} is not tagged and has no s3-dr rule: not managed")),
+        EventKind::Tagging => match (facts.has_rule, facts.source()) {
+            (None, _) => Decision::NeedRule,
+            (Some(true), _) => Decision::Detach,
+            // A destination whose tags were removed: its source's clone puts them back.
+            (Some(false), Some(source)) if source != bucket => Decision::AskSource(source.clone()),
+            (Some(false), _) => ignore(format!("bucket {bucket} is not tagged and has no s3-dr rule: not managed")),
         },
         EventKind::ReplicationChanged => {
             ignore(format!("bucket {bucket} is not tagged: its replication is not s3-dr's"))
@@ -127,9 +158,9 @@ pub fn decide(kind: &EventKind, facts: &BucketFacts, bucket: &str) -> Decision {
             ignore(format!("versioning of {bucket} was enabled, not suspended: nothing to repair"))
         }
         EventKind::VersioningChanged { suspended: true } if facts.tagged => Decision::Protect,
-        EventKind::VersioningChanged { suspended: true } => match &facts.destination_of {
-            Some(source) => Decision::AskSource(source.clone()),
-            None => ignore(format!("bucket {bucket} is neither tagged nor an s3-dr destination")),
+        EventKind::VersioningChanged { suspended: true } => match facts.source() {
+            Some(source) if source != bucket => Decision::AskSource(source.clone()),
+            _ => ignore(format!("bucket {bucket} is neither tagged nor an s3-dr destination")),
         },
     }
 }
@@ -138,21 +169,28 @@ impl Trigger {
     pub fn bucket(&self) -> &str {
         match self {
             Trigger::Manual { bucket } | Trigger::CloudTrail { bucket, .. } => bucket,
+            Trigger::NotABucket { .. } => "",
         }
     }
 
     pub fn kind(&self) -> EventKind {
         match self {
             Trigger::Manual { .. } => EventKind::Manual,
+            Trigger::NotABucket { event_name, resource } => {
+                EventKind::Irrelevant(format!("{event_name} on {resource}, which is not a bucket: nothing to do"))
+            }
             Trigger::CloudTrail { event_name, error_code: Some(code), .. } => {
                 EventKind::Irrelevant(format!("the {event_name} call failed ({code}): nothing changed"))
             }
             Trigger::CloudTrail { event_name, versioning, .. } => match event_name.as_str() {
-                "PutBucketTagging" | "DeleteBucketTagging" => EventKind::Tagging,
+                "PutBucketTagging" | "DeleteBucketTagging" | "TagResource" | "UntagResource" | "CreateBucket" => {
+                    EventKind::Tagging
+                }
                 "PutBucketReplication" | "DeleteBucketReplication" => EventKind::ReplicationChanged,
                 "PutBucketVersioning" => {
                     EventKind::VersioningChanged { suspended: versioning.as_deref() == Some("Suspended") }
                 }
+                other if other.starts_with("DeleteBucket") => EventKind::SettingRemoved,
                 other => EventKind::Irrelevant(format!("s3-dr does not act on {other}")),
             },
         }
@@ -161,7 +199,9 @@ impl Trigger {
     pub fn describe(&self) -> String {
         match self {
             Trigger::Manual { .. } => "manual".to_owned(),
-            Trigger::CloudTrail { event_name, .. } => format!("CloudTrail {event_name}"),
+            Trigger::CloudTrail { event_name, .. } | Trigger::NotABucket { event_name, .. } => {
+                format!("CloudTrail {event_name}")
+            }
         }
     }
 
@@ -203,8 +243,15 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
         .and_then(Value::as_str)
         .ok_or_else(|| DrError::InvalidInput("the CloudTrail event has no detail.eventName".to_owned()))?;
     let parameters = detail.get("requestParameters");
-    let bucket = parameters.and_then(|p| p.get("bucketName")).and_then(Value::as_str).ok_or_else(|| {
-        DrError::InvalidInput(format!("the CloudTrail {event_name} event has no detail.requestParameters.bucketName"))
+    if let Some(resource) = parameters.and_then(resource_arn).filter(|arn| bucket_of_arn(arn).is_none()) {
+        if parameters.and_then(|p| p.get("bucketName")).is_none() {
+            return Ok(Trigger::NotABucket { event_name: event_name.to_owned(), resource: resource.to_owned() });
+        }
+    }
+    let bucket = parameters.and_then(event_bucket).ok_or_else(|| {
+        DrError::InvalidInput(format!(
+            "the CloudTrail {event_name} event names no bucket (detail.requestParameters.bucketName, or a bucket ARN in resourceArn)"
+        ))
     })?;
     Ok(Trigger::CloudTrail {
         bucket: checked_bucket(bucket)?,
@@ -224,6 +271,32 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
                 .map(str::to_owned),
         },
     })
+}
+
+/// The bucket a CloudTrail S3 event is about: `bucketName` for the S3 API; for the S3 Control
+/// TagResource/UntagResource, the bucket ARN the call names (`POST /v20180820/tags/{ResourceArn+}`,
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_TagResource.html). CloudTrail's
+/// spelling of that parameter is not documented for S3 Control, so the spellings its other
+/// services use are accepted; an ARN that is not a bucket's (an access point's, a job's) names
+/// no bucket.
+fn event_bucket(parameters: &Value) -> Option<&str> {
+    if let Some(bucket) = parameters.get("bucketName").and_then(Value::as_str) {
+        return Some(bucket);
+    }
+    bucket_of_arn(resource_arn(parameters)?)
+}
+
+fn resource_arn(parameters: &Value) -> Option<&str> {
+    ["resourceArn", "ResourceArn", "resourceARN"].iter().find_map(|k| parameters.get(*k)?.as_str())
+}
+
+/// `arn:<partition>:s3:::<bucket>` -> `<bucket>`; None for any other ARN.
+pub fn bucket_of_arn(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.strip_prefix("arn:")?.splitn(5, ':').collect();
+    match parts.as_slice() {
+        [_, "s3", "", "", bucket] if !bucket.is_empty() && !bucket.contains('/') => Some(bucket),
+        _ => None,
+    }
 }
 
 /// CloudTrail renders XML request bodies as JSON: `TagSet.Tag` is an object for one tag and
@@ -361,6 +434,14 @@ mod tests {
                 include_str!("../tests/fixtures/cloudtrail/PutBucketVersioning-enabled.json")
             }
             "PutBucketAcl" => include_str!("../tests/fixtures/cloudtrail/PutBucketAcl.json"),
+            "CreateBucket-with-tags" => include_str!("../tests/fixtures/cloudtrail/CreateBucket-with-tags.json"),
+            "TagResource" => include_str!("../tests/fixtures/cloudtrail/TagResource.json"),
+            "UntagResource" => include_str!("../tests/fixtures/cloudtrail/UntagResource.json"),
+            "TagResource-access-point" => include_str!("../tests/fixtures/cloudtrail/TagResource-access-point.json"),
+            "DeleteBucket-destination" => include_str!("../tests/fixtures/cloudtrail/DeleteBucket-destination.json"),
+            "DeleteBucketPolicy-destination" => {
+                include_str!("../tests/fixtures/cloudtrail/DeleteBucketPolicy-destination.json")
+            }
             "PutBucketReplication-by-s3-dr" => {
                 include_str!("../tests/fixtures/cloudtrail/PutBucketReplication-by-s3-dr.json")
             }
@@ -405,7 +486,13 @@ mod tests {
     }
 
     fn facts(tagged: bool, destination_of: Option<&str>, has_rule: Option<bool>) -> BucketFacts {
-        BucketFacts { exists: true, tagged, destination_of: destination_of.map(Into::into), has_rule }
+        BucketFacts {
+            exists: true,
+            tagged,
+            destination_of: destination_of.map(Into::into),
+            has_rule,
+            named_source: None,
+        }
     }
 
     fn decision(file: &str, facts: &BucketFacts) -> Result<Decision, Box<dyn std::error::Error>> {
@@ -434,6 +521,59 @@ mod tests {
             assert_eq!(decision(file, &facts(false, None, Some(true)))?, Decision::Detach, "{file}");
             assert!(matches!(decision(file, &facts(false, None, Some(false)))?, Decision::Ignore(_)), "{file}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn every_way_of_tagging_a_bucket_is_a_tagging_event() -> TestResult {
+        for file in ["CreateBucket-with-tags", "TagResource", "UntagResource"] {
+            let trigger = recorded(file)?;
+            assert_eq!(trigger.bucket(), "photos", "{file}");
+            assert_eq!(trigger.kind(), EventKind::Tagging, "{file}");
+            assert_eq!(decision(file, &facts(true, None, None))?, Decision::Protect, "{file}");
+            assert_eq!(decision(file, &facts(false, None, Some(true)))?, Decision::Detach, "{file}");
+        }
+        // S3 Control tags access points and jobs too: only a bucket ARN names a bucket; the
+        // rest are ignored, not failed (the rule cannot filter them: see NotABucket).
+        let access_point = recorded("TagResource-access-point")?;
+        assert!(
+            matches!(access_point.kind(), EventKind::Irrelevant(why) if why.contains("accesspoint") && why.contains("not a bucket"))
+        );
+        assert_eq!(bucket_of_arn("arn:aws:s3:::photos"), Some("photos"));
+        assert_eq!(bucket_of_arn("arn:aws-cn:s3:::photos"), Some("photos"));
+        for other in ["arn:aws:s3:::photos/key", "arn:aws:s3:us-west-2:1:accesspoint/a", "arn:aws:s3:::", "photos"] {
+            assert_eq!(bucket_of_arn(other), None, "{other}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_destination_that_lost_a_setting_or_was_deleted_sends_the_question_to_its_source() -> TestResult {
+        let named = |exists: bool, destination_of: Option<&str>| BucketFacts {
+            exists,
+            named_source: Some("photos".into()),
+            ..facts(false, destination_of, None)
+        };
+        for file in ["DeleteBucket-destination", "DeleteBucketPolicy-destination"] {
+            let trigger = recorded(file)?;
+            assert_eq!(trigger.kind(), EventKind::SettingRemoved, "{file}");
+            let ask = |facts: &BucketFacts| decide(&trigger.kind(), facts, "photos-dr");
+            // Deleted: only its name leads back. Present: its tag, else its name.
+            assert_eq!(ask(&named(false, None)), Decision::AskSource("photos".into()), "{file}");
+            assert_eq!(ask(&named(true, Some("photos"))), Decision::AskSource("photos".into()), "{file}");
+            let unnamed = BucketFacts { named_source: None, ..named(true, None) };
+            assert!(matches!(ask(&unnamed), Decision::Ignore(_)), "{file}");
+            // At the source: tagged, protect (and repair the destination); untagged, nothing.
+            assert_eq!(decide(&trigger.kind(), &facts(true, None, None), "photos"), Decision::Protect, "{file}");
+            assert!(matches!(decide(&trigger.kind(), &facts(false, None, None), "photos"), Decision::Ignore(_)));
+        }
+        // A destination whose tags were deleted is traced by its name.
+        let untagged = BucketFacts { named_source: Some("photos".into()), ..facts(false, None, Some(false)) };
+        assert_eq!(decide(&EventKind::Tagging, &untagged, "photos-dr"), Decision::AskSource("photos".into()));
+        assert_eq!(
+            decide(&EventKind::VersioningChanged { suspended: true }, &untagged, "photos-dr"),
+            Decision::AskSource("photos".into())
+        );
         Ok(())
     }
 

@@ -33,9 +33,10 @@ impl Handler {
             // CloudWatch turns these lines into metrics (the dashboard's step durations, the
             // backfill's outcome and its alarm).
             println!("{}", step_metrics(step, outcome, started.elapsed(), SystemTime::now()));
-            if let Some(record) =
-                result.as_ref().ok().and_then(|state| backfill_metrics(step, state, SystemTime::now()))
-            {
+            let outcome_records = result.as_ref().ok().map(|state| {
+                [backfill_metrics(step, state, SystemTime::now()), sweep_metrics(step, state, SystemTime::now())]
+            });
+            for record in outcome_records.into_iter().flatten().flatten() {
                 println!("{record}");
             }
         }
@@ -74,25 +75,41 @@ pub fn backfill_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Va
     if progress.get("done") != Some(&Value::Bool(true)) {
         return None;
     }
-    let count = |field: &str| progress.get(field).and_then(Value::as_u64).unwrap_or(0);
+    Some(fleet_counts(
+        progress,
+        &[
+            ("BackfillObjectsCopied", "objectsCopied"),
+            ("BackfillObjectsFailed", "objectsFailed"),
+            ("ObjectsNotReplicable", "objectsNotReplicable"),
+        ],
+        now,
+    ))
+}
+
+/// After a sweep: `SweepBucketsFailed` (buckets it could not check; the alarm's metric) and
+/// `SweepBucketsDeferred` (starts left to the next sweep by the start window), no dimension.
+pub fn sweep_metrics(step: &str, report: &Value, now: SystemTime) -> Option<Value> {
+    (step == "Sweep")
+        .then(|| fleet_counts(report, &[("SweepBucketsFailed", "failed"), ("SweepBucketsDeferred", "deferred")], now))
+}
+
+/// One EMF record of counts without a dimension in namespace `s3-dr`: each (metric, field of
+/// `source`), a missing field counting 0.
+fn fleet_counts(source: &Value, metrics: &[(&str, &str)], now: SystemTime) -> Value {
     let timestamp = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    Some(json!({
+    let names: Vec<Value> = metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
+    let mut record = json!({
         "_aws": {
             "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": "s3-dr",
-                "Dimensions": [[]],
-                "Metrics": [
-                    {"Name": "BackfillObjectsCopied", "Unit": "Count"},
-                    {"Name": "BackfillObjectsFailed", "Unit": "Count"},
-                    {"Name": "ObjectsNotReplicable", "Unit": "Count"}
-                ]
-            }]
-        },
-        "BackfillObjectsCopied": count("objectsCopied"),
-        "BackfillObjectsFailed": count("objectsFailed"),
-        "ObjectsNotReplicable": count("objectsNotReplicable")
-    }))
+            "CloudWatchMetrics": [{"Namespace": "s3-dr", "Dimensions": [[]], "Metrics": names}]
+        }
+    });
+    if let Value::Object(fields) = &mut record {
+        for (name, field) in metrics {
+            fields.insert((*name).to_owned(), source.get(field).and_then(Value::as_u64).unwrap_or(0).into());
+        }
+    }
+    record
 }
 
 /// `arn:aws:lambda:us-east-1:123456789012:function:name` -> `123456789012`
@@ -133,6 +150,18 @@ mod tests {
         let running = json!({"CheckBackfill": {"done": false, "objectsCopied": 7}});
         assert_eq!(backfill_metrics("CheckBackfill", &running, UNIX_EPOCH), None);
         assert_eq!(backfill_metrics("StartBackfill", &state, UNIX_EPOCH), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_sweep_reports_its_failures_and_deferrals_as_metrics() -> TestResult {
+        let report = json!({"scanned": 9, "failed": 2, "deferred": 1});
+        let record = sweep_metrics("Sweep", &report, UNIX_EPOCH).ok_or("no record")?;
+        assert_eq!(
+            (record["SweepBucketsFailed"].as_u64(), record["SweepBucketsDeferred"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(sweep_metrics("CheckBackfill", &report, UNIX_EPOCH), None);
         Ok(())
     }
 

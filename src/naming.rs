@@ -51,6 +51,14 @@ pub fn check_suffix(suffix: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The source whose plain destination name `bucket` is (`<source><suffix>`), if it is one. A
+/// long source's destination is shortened with a hash and cannot be traced back by name (its
+/// `s3-dr:source` tag says, while it exists; the sweep finds it otherwise).
+pub fn source_named_by(bucket: &str, suffix: &str) -> Option<String> {
+    let source = bucket.strip_suffix(suffix).filter(|s| !s.is_empty())?;
+    (destination_bucket_name(source, suffix) == bucket).then(|| source.to_owned())
+}
+
 /// The destination bucket name for `source`. Deterministic: the same inputs always give the
 /// same name. `suffix` must have passed [`check_suffix`].
 pub fn destination_bucket_name(source: &str, suffix: &str) -> String {
@@ -138,6 +146,19 @@ mod tests {
         for good in ["abc", "a.b-c", "my-bucket-1", &"a".repeat(63)] {
             assert!(is_valid_bucket_name(good), "{good}");
         }
+    }
+
+    #[test]
+    fn a_plain_destination_name_leads_back_to_its_source() {
+        assert_eq!(source_named_by("photos-dr", "-dr").as_deref(), Some("photos"));
+        assert_eq!(source_named_by("photos", "-dr"), None);
+        assert_eq!(source_named_by("-dr", "-dr"), None);
+        // A hashed name does not lead to its long source (whose name is not in it).
+        let long = "a".repeat(62);
+        let hashed = destination_bucket_name(&long, "-dr");
+        assert_ne!(source_named_by(&hashed, "-dr"), Some(long));
+        // A name that merely ends with the suffix but is not what the source would get.
+        assert_eq!(source_named_by("xn--ab-dr", "-dr"), None);
     }
 
     #[test]

@@ -102,6 +102,37 @@ fn every_task_retries_transient_errors_and_catches_terminal_ones_by_name() {
     }
 }
 
+/// A burst (a sweep starting many executions, on an account with a small concurrency quota)
+/// throttles the Lambda: Step Functions reports `Lambda.TooManyRequestsException`. Its retrier
+/// must outlast the burst, not give up after seconds: the sum of its capped intervals (the
+/// ceiling; full jitter waits half of it on average) is at least 10 minutes.
+#[test]
+fn every_task_waits_out_lambda_throttling_for_minutes() {
+    for (file, asl) in statemachine_files().iter().map(|f| (f.clone(), read_json(f))) {
+        for (name, state) in tasks(&asl) {
+            let throttle = state["Retry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["ErrorEquals"].as_array().unwrap().iter().any(|e| e == "Lambda.TooManyRequestsException"))
+                .unwrap_or_else(|| panic!("{}: {name} does not retry throttling", file.display()));
+            assert_eq!(
+                throttle["ErrorEquals"],
+                serde_json::json!(["Lambda.TooManyRequestsException"]),
+                "its own retrier"
+            );
+            let (interval, attempts, rate) = (
+                throttle["IntervalSeconds"].as_f64().unwrap_or(1.0),
+                throttle["MaxAttempts"].as_u64().unwrap_or(3),
+                throttle["BackoffRate"].as_f64().unwrap_or(2.0),
+            );
+            let cap = throttle["MaxDelaySeconds"].as_f64().unwrap_or(f64::MAX);
+            let ceiling: f64 = (0..attempts).map(|n| (interval * rate.powi(n as i32)).min(cap)).sum();
+            assert!(ceiling >= 600.0, "{}: {name} gives up on throttling after {ceiling} s", file.display());
+        }
+    }
+}
+
 #[test]
 fn every_transition_reaches_an_existing_state_and_every_state_is_reachable() {
     for file in statemachine_files() {

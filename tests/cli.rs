@@ -114,6 +114,33 @@ fn protect_without_a_state_machine_is_a_usage_error() {
     assert!(text(&output.stderr).contains("--state-machine-arn"), "{}", text(&output.stderr));
 }
 
+/// `s3-dr config check`, as `make synth` runs it on the environment the CDK stack generates.
+#[test]
+fn config_check_accepts_what_the_lambda_accepts_and_names_what_it_refuses() {
+    let dir = std::env::temp_dir().join(format!("s3dr-config-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let check = |settings: Value| {
+        let file = dir.join("env.json");
+        std::fs::write(&file, settings.to_string()).unwrap();
+        Command::new(cli_binary()).args(["config", "check", "--env-file"]).arg(&file).output().unwrap()
+    };
+    let good = check(serde_json::json!({"S3DR_DR_REGION": "us-east-2", "S3DR_DESTINATION_SUFFIX": "-dr"}));
+    assert!(good.status.success(), "{}", text(&good.stderr));
+    assert_eq!(text(&good.stdout).trim(), "ok");
+    let bad = check(serde_json::json!({"S3DR_DESTINATION_SUFFIX": "-dr-"}));
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("S3DR_DESTINATION_SUFFIX"), "{}", text(&bad.stderr));
+    // From the environment: the Lambda's settings only (the CLI's own S3DR_* are not checked).
+    let from_env = Command::new(cli_binary())
+        .args(["config", "check"])
+        .env("S3DR_STORAGE_CLASS", "COLD")
+        .env("S3DR_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:x")
+        .output()
+        .unwrap();
+    assert!(text(&from_env.stderr).contains("S3DR_STORAGE_CLASS"), "{}", text(&from_env.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[tokio::test]
 async fn detach_and_sweep_run_their_workflows_and_say_what_happened() {
     let stack = stack();

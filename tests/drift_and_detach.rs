@@ -95,6 +95,61 @@ async fn suspended_versioning_on_the_destination_is_repaired_through_its_source(
     assert_eq!(versioning(&dr, &destination).await, "Enabled");
 }
 
+/// The DR region's forwarder sends a destination's `DeleteBucket*` events home: the question
+/// goes to the source (by the destination's tag, or by its name once it is gone) and protect
+/// repairs what was removed.
+#[tokio::test]
+async fn a_destination_that_lost_its_policy_or_was_deleted_is_repaired_through_its_source() {
+    let stack = stack();
+    let (source, _) = protected_bucket(stack, "dest-gone").await;
+    let destination = format!("{source}-dr");
+    let dr = stack.s3(DR_REGION).await;
+
+    dr.delete_bucket_encryption().bucket(&destination).send().await.unwrap();
+    let run = stack.run_protect(cloudtrail_event("DeleteBucketPolicy-destination", &source)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["bucket"], source.as_str());
+    assert!(run.step("EnsureDestination")["changes"].to_string().contains("encryption"), "{:?}", run.steps);
+
+    // Gone (emptied by its owner first, as S3 requires): its name leads back; it is made again.
+    let versions = dr.list_object_versions().bucket(&destination).send().await.unwrap();
+    let ids = versions.versions().iter().map(|v| (v.key(), v.version_id()));
+    for (key, version) in ids.chain(versions.delete_markers().iter().map(|m| (m.key(), m.version_id()))) {
+        dr.delete_object()
+            .bucket(&destination)
+            .set_key(key.map(str::to_owned))
+            .set_version_id(version.map(str::to_owned))
+            .send()
+            .await
+            .unwrap();
+    }
+    dr.delete_bucket().bucket(&destination).send().await.unwrap();
+    let run = stack.run_protect(cloudtrail_event("DeleteBucket-destination", &source)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["bucket"], source.as_str());
+    assert_eq!(versioning(&dr, &destination).await, "Enabled");
+}
+
+/// Tags set by CreateBucket or by the S3 Control TagResource/UntagResource (the only way once
+/// ABAC is on for the bucket) protect and detach as PutBucketTagging does.
+#[tokio::test]
+async fn tags_set_by_create_bucket_or_s3_control_protect_and_detach() {
+    let stack = stack();
+    for event in ["CreateBucket-with-tags", "TagResource"] {
+        let source = unique("abac");
+        source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
+        let run = stack.run_protect(cloudtrail_event(event, &source)).await;
+        run.assert_succeeded();
+        assert_eq!(run.step("ValidateSource")["action"], "protect", "{event}: {:?}", run.steps);
+        assert!(run.steps.iter().any(|(name, _)| name == "VerifyProtection"), "{event}: {:?}", run.steps);
+    }
+    let (source, s3) = protected_bucket(stack, "abac-untag").await;
+    tag_bucket(&s3, &source, &[("team", "media")]).await;
+    let run = stack.run_protect(cloudtrail_event("UntagResource", &source)).await;
+    run.assert_succeeded();
+    assert_eq!(run.step("ValidateSource")["action"], "detach");
+}
+
 #[tokio::test]
 async fn suspended_versioning_on_the_source_is_repaired_and_enabling_it_is_ignored() {
     let stack = stack();
@@ -119,6 +174,7 @@ async fn events_s3_dr_does_not_act_on_are_ignored_without_error() {
     source_bucket(stack, &unmanaged, SOURCE_REGION, &[("team", "media")]).await;
     for (event, bucket) in [
         ("PutBucketAcl", source.as_str()),
+        ("TagResource-access-point", source.as_str()),
         ("DeleteBucketReplication-denied", source.as_str()),
         ("DeleteBucketReplication", unmanaged.as_str()),
         ("PutBucketTagging-untagged", unmanaged.as_str()),

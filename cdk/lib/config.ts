@@ -19,7 +19,9 @@ export interface S3DrConfig {
   readonly replicationTimeControl: boolean;
   readonly publicAccess: 'block-all' | 'same-as-source';
   readonly backfill: 'batch' | 'copy' | 'off';
-  /** Completion reports of Batch Replication jobs; `{region}` becomes the source region. */
+  /** Completion reports of Batch Replication jobs; `{region}` becomes the source region and
+   * `{account}` the account. Unset (and backfill batch): each source region's stack creates
+   * `s3-dr-reports-<account>-<region>` (see reportBucketName). */
   readonly batchReportBucket?: string;
   readonly batchReportPrefix: string;
   /** EventBridge schedule expression of the sweep. */
@@ -27,8 +29,14 @@ export interface S3DrConfig {
   readonly alarmEmail?: string;
   readonly xrayTracing: boolean;
   readonly logRetentionDays: number;
-  /** Directory holding the Lambda's `bootstrap` (cargo lambda build --release --arm64). */
+  /** Reserved concurrency of the step Lambda; 0 means none. */
+  readonly reservedConcurrency: number;
+  /** The built Lambda: the zip `cargo lambda build --release --arm64 --output-format zip` writes,
+   * or a directory holding `bootstrap`. */
   readonly lambdaAsset: string;
+  /** Synthesize with a placeholder when lambdaAsset is missing, without an error (`make
+   * bootstrap`: `cdk bootstrap` synthesizes the app). */
+  readonly allowMissingLambda: boolean;
 }
 
 /** [key, default, meaning]; undefined means "no default". */
@@ -44,19 +52,26 @@ export const SETTINGS: [keyof S3DrConfig, unknown, string][] = [
   ['replicationTimeControl', false, 'Replication Time Control (15-minute SLA) and metrics'],
   ['publicAccess', 'block-all', 'destination public access block: block-all or same-as-source'],
   ['backfill', 'batch', 'existing objects: batch (S3 Batch Replication), copy, or off'],
-  ['batchReportBucket', undefined, 'Batch Replication report bucket; {region} = source region'],
+  ['batchReportBucket', undefined, 'Batch Replication report bucket ({region}, {account} substituted); unset: the stacks create s3-dr-reports-<account>-<region> in each source region'],
   ['batchReportPrefix', 's3-dr/batch-reports', 'report key prefix'],
   ['sweepSchedule', 'rate(1 day)', 'EventBridge schedule expression of the sweep'],
   ['alarmEmail', undefined, 'email subscribed to the alarm topic'],
   ['xrayTracing', false, 'X-Ray tracing of the state machines and the Lambda'],
   ['logRetentionDays', 30, 'retention of the Lambda and state machine logs'],
-  ['lambdaAsset', '../target/lambda/s3-dr-lambda', 'directory with the built bootstrap'],
+  ['reservedConcurrency', 10, 'reserved concurrency of the step Lambda (0: none). An account must keep a minimum unreserved (100 per the Lambda docs; all 10 on a new account whose quota is 10): on such an account set 0'],
+  ['lambdaAsset', '../target/lambda/arm64/s3-dr-lambda/bootstrap.zip', 'the built Lambda (make lambda-release): a zip, or a directory with bootstrap'],
+  ['allowMissingLambda', false, 'synthesize with a placeholder Lambda when lambdaAsset is missing (make bootstrap)'],
 ];
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
-/** Merge `context` over the defaults and check it; a bad value throws, naming the key. */
+/**
+ * Merge `context` over the defaults, parse the types and check what only the CDK app uses; a bad
+ * value throws, naming the key. What the Lambda reads (the S3DR_* variables: suffix, match tag,
+ * storage class, public access, backfill, the DR key's region, the report bucket) is checked by
+ * the Lambda's own rules, run at synth by `s3-dr config check` (check-config.ts): one rule set.
+ */
 export function loadConfig(context: Record<string, unknown> | undefined): S3DrConfig {
   const raw: Record<string, unknown> = {};
   for (const [key, fallback] of SETTINGS) {
@@ -79,6 +94,10 @@ export function loadConfig(context: Record<string, unknown> | undefined): S3DrCo
   };
   const text = (key: string): string => (typeof raw[key] === 'string' ? (raw[key] as string) : fail(key, 'expected a string'));
   const optional = (key: string): string | undefined => (raw[key] === undefined || raw[key] === '' ? undefined : text(key));
+  const whole = (key: string, min: number): number => {
+    const value = typeof raw[key] === 'string' && (raw[key] as string).trim() !== '' ? Number(raw[key]) : raw[key];
+    return typeof value === 'number' && Number.isInteger(value) && value >= min ? value : fail(key, `expected a whole number, at least ${min}`);
+  };
 
   const config: S3DrConfig = {
     homeRegion: text('homeRegion'),
@@ -90,37 +109,32 @@ export function loadConfig(context: Record<string, unknown> | undefined): S3DrCo
     drKmsKeyArn: optional('drKmsKeyArn'),
     sourceKmsKeyArns: list('sourceKmsKeyArns'),
     replicationTimeControl: flag('replicationTimeControl'),
-    publicAccess: text('publicAccess') as S3DrConfig['publicAccess'],
-    backfill: text('backfill') as S3DrConfig['backfill'],
+    // Lower case, as the Lambda reads them: the app decides from them too (report buckets).
+    publicAccess: text('publicAccess').toLowerCase() as S3DrConfig['publicAccess'],
+    backfill: text('backfill').toLowerCase() as S3DrConfig['backfill'],
     batchReportBucket: optional('batchReportBucket'),
     batchReportPrefix: text('batchReportPrefix'),
     sweepSchedule: text('sweepSchedule'),
     alarmEmail: optional('alarmEmail'),
     xrayTracing: flag('xrayTracing'),
-    logRetentionDays: Number(raw.logRetentionDays),
+    logRetentionDays: whole('logRetentionDays', 1),
+    reservedConcurrency: raw.reservedConcurrency === undefined || raw.reservedConcurrency === '' ? 0 : whole('reservedConcurrency', 0),
     lambdaAsset: text('lambdaAsset'),
+    allowMissingLambda: flag('allowMissingLambda'),
   };
+  // Checks of what only the app uses: the stacks' regions, the IAM resources, the schedule.
   for (const key of ['homeRegion', 'drRegion'] as const) {
     if (!REGION.test(config[key])) fail(key, 'expected a region name such as us-east-2');
   }
+  if (config.sourceRegions.length === 0) fail('sourceRegions', 'expected at least one region');
   config.sourceRegions.forEach((r) => REGION.test(r) || fail('sourceRegions', `${r} is not a region name`));
   if (config.sourceRegions.includes(config.drRegion)) {
     fail('sourceRegions', `the DR region ${config.drRegion} cannot be a source region`);
   }
-  if (!/^[^=\s]+=.*$/.test(config.matchTag)) fail('matchTag', 'expected KEY=VALUE');
-  if (!/^[a-z0-9.-]{1,20}$/.test(config.destinationSuffix)) fail('destinationSuffix', 'expected 1-20 of a-z 0-9 . -');
-  [config.drKmsKeyArn, ...config.sourceKmsKeyArns].forEach((arn) => {
-    if (arn !== undefined && !KEY_ARN.test(arn)) fail(arn === config.drKmsKeyArn ? 'drKmsKeyArn' : 'sourceKmsKeyArns', `${arn} is not a KMS key ARN`);
-  });
-  if (config.drKmsKeyArn && config.drKmsKeyArn.split(':')[3] !== config.drRegion) {
-    fail('drKmsKeyArn', `the key must be in the DR region ${config.drRegion}`);
-  }
-  if (!['block-all', 'same-as-source'].includes(config.publicAccess)) fail('publicAccess', 'expected block-all or same-as-source');
-  if (!['batch', 'copy', 'off'].includes(config.backfill)) fail('backfill', 'expected batch, copy or off');
-  if (config.backfill === 'batch' && !config.batchReportBucket) {
-    fail('batchReportBucket', 'backfill batch needs a report bucket (name; {region} is replaced by the source region)');
-  }
+  // IAM policies name the keys by ARN (an alias or key id cannot be a policy resource); whether
+  // the DR key is in the DR region is the Lambda's rule (S3DR_DR_KMS_KEY).
+  if (config.drKmsKeyArn !== undefined && !KEY_ARN.test(config.drKmsKeyArn)) fail('drKmsKeyArn', 'expected a KMS key ARN (IAM needs the ARN, not an alias)');
+  config.sourceKmsKeyArns.forEach((arn) => KEY_ARN.test(arn) || fail('sourceKmsKeyArns', `${arn} is not a KMS key ARN`));
   if (!/^(rate|cron)\(.+\)$/.test(config.sweepSchedule)) fail('sweepSchedule', 'expected rate(...) or cron(...)');
-  if (!Number.isInteger(config.logRetentionDays) || config.logRetentionDays < 1) fail('logRetentionDays', 'expected whole days');
   return config;
 }

@@ -1,28 +1,43 @@
-// A source region other than home: forward the CloudTrail events s3-dr reacts to, to the home
-// region's default event bus, where the home stack's rules pick them up.
+// A region other than home whose S3 events s3-dr needs: forward them to the home region's default
+// event bus, where the home stack's rules pick them up (forwarded events keep their fields:
+// source, detail-type, region, detail).
+// - kind 'source': a source region; its tagging and drift events. It also has the region's
+//   Batch Replication report bucket.
+// - kind 'destination': the DR region; versioning changes and deletions on destination buckets.
 
 import { Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { alarmTopic } from './alarm-topic';
 import { S3DrConfig } from './config';
-import { cloudTrailPattern, DRIFT_EVENTS, stepRoleName, TAGGING_EVENTS } from './events';
+import { cloudTrailPattern, destinationPattern, DRIFT_EVENTS, stepRoleName, TAGGING_EVENTS } from './events';
+import { replicationFailedAlarm, reportBucket, s3drAlarm } from './source-region';
+
+export type ForwarderKind = 'source' | 'destination';
 
 export interface ForwarderStackProps extends StackProps {
   readonly config: S3DrConfig;
+  /** @default 'source' */
+  readonly kind?: ForwarderKind;
 }
 
 export class ForwarderStack extends Stack {
+  readonly kind: ForwarderKind;
+  readonly topic: sns.Topic;
+  readonly reportBucket?: s3.Bucket;
+
   constructor(scope: Construct, id: string, props: ForwarderStackProps) {
     super(scope, id, props);
+    const config = props.config;
+    this.kind = props.kind ?? 'source';
     const homeBus = events.EventBus.fromEventBusArn(
       this,
       'HomeBus',
-      this.formatArn({ service: 'events', region: props.config.homeRegion, resource: 'event-bus', resourceName: 'default' }),
+      this.formatArn({ service: 'events', region: config.homeRegion, resource: 'event-bus', resourceName: 'default' }),
     );
     const deadLetters = new sqs.Queue(this, 'ForwardDeadLetters', {
       retentionPeriod: Duration.days(14),
@@ -30,23 +45,22 @@ export class ForwarderStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
     });
     Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the forwarding target.' });
+    // The step role by its fixed name: another stack's role ARN cannot be referenced here.
+    const stepRole = this.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: stepRoleName(config.homeRegion) });
     new events.Rule(this, 'ForwardToHome', {
-      description: `s3-dr: S3 tagging, replication and versioning events of ${this.region} to ${props.config.homeRegion}`,
-      eventPattern: cloudTrailPattern(
-        [...TAGGING_EVENTS, ...DRIFT_EVENTS],
-        this.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: stepRoleName(props.config.homeRegion) }),
-      ),
+      description: this.kind === 'source'
+        ? `s3-dr: S3 tagging, replication and versioning events of ${this.region} to ${config.homeRegion}`
+        : `s3-dr: versioning changes and deletions on destination buckets (*${config.destinationSuffix}) of ${this.region} to ${config.homeRegion}`,
+      eventPattern: this.kind === 'source'
+        ? cloudTrailPattern([...TAGGING_EVENTS, ...DRIFT_EVENTS], stepRole)
+        : destinationPattern(config.destinationSuffix, stepRole),
       targets: [new targets.EventBus(homeBus, { deadLetterQueue: deadLetters })],
     });
-    const topic = alarmTopic(this, props.config.alarmEmail);
-    const alarm = new cloudwatch.Alarm(this, 'ForwardDeadLettersAlarm', {
-      metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `s3-dr: events of ${this.region} could not be forwarded to ${props.config.homeRegion}`,
-    });
-    alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+    this.topic = alarmTopic(this, config.alarmEmail);
+    s3drAlarm(this, 'ForwardDeadLettersAlarm',
+      deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      `s3-dr: events of ${this.region} could not be forwarded to ${config.homeRegion}`, this.topic);
+    replicationFailedAlarm(this, config, this.topic);
+    if (this.kind === 'source') this.reportBucket = reportBucket(this, config);
   }
 }

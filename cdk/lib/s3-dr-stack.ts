@@ -6,19 +6,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { alarmTopic } from './alarm-topic';
 import { S3DrConfig } from './config';
-import { DR_KEY_ALIAS } from './dr-key-stack';
-import { cloudTrailPattern, DRIFT_EVENTS, stepRoleName, TAGGING_EVENTS } from './events';
+import { DR_KEY_ALIAS, replicationRoleName } from './dr-key-stack';
+import { destinationPattern, DRIFT_EVENTS, sourcePattern, stepRoleName, TAGGING_EVENTS } from './events';
+import { annotatePlaceholder, stepLambdaCode } from './lambda-asset';
+import { createsReportBuckets, lambdaEnvironment, reportBucketName } from './lambda-environment';
+import { replicationFailedAlarm, replicationMetricQuery, reportBucket, s3drAlarm } from './source-region';
+
+export { lambdaEnvironment } from './lambda-environment';
 
 export const STATEMACHINE_DIR = path.join(__dirname, '..', '..', 'statemachine');
 
@@ -52,6 +58,12 @@ export class S3DrStack extends Stack {
   readonly replicationRole: iam.Role;
   readonly batchRole: iam.Role;
   readonly deadLetters: sqs.Queue;
+  readonly topic: sns.Topic;
+  /** This region's Batch Replication report bucket, when home is a source region and the stacks
+   * make them. */
+  readonly reportBucket?: s3.Bucket;
+  /** Whether the step Lambda is the placeholder (lambdaAsset missing). */
+  readonly placeholderLambda: boolean;
 
   constructor(scope: Construct, id: string, props: S3DrStackProps) {
     super(scope, id, props);
@@ -80,9 +92,13 @@ export class S3DrStack extends Stack {
     const forS3Objects = { 'kms:EncryptionContext:aws:s3:arn': [anyBucket] };
 
     // --- Roles S3 assumes -----------------------------------------------------------------
+    // Only on behalf of this account's buckets and jobs (confused-deputy protection,
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html#cross-service-confused-deputy-prevention).
+    const forThisAccount = { StringEquals: { 'aws:SourceAccount': this.account } };
     this.replicationRole = new iam.Role(this, 'ReplicationRole', {
-      roleName: `s3-dr-replication-${this.region}`,
-      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+      // A fixed name: the DR key's policy (DrKeyStack, another region) admits it by name.
+      roleName: replicationRoleName(this.region),
+      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com', { conditions: forThisAccount }),
       description: 'S3 replicates tagged buckets to their s3-dr destinations with this role',
     });
     this.replicationRole.addToPolicy(new iam.PolicyStatement({
@@ -128,7 +144,7 @@ export class S3DrStack extends Stack {
 
     this.batchRole = new iam.Role(this, 'BatchOperationsRole', {
       roleName: `s3-dr-batch-${this.region}`,
-      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com'),
+      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com', { conditions: forThisAccount }),
       description: 'S3 Batch Replication jobs that backfill existing objects run with this role',
     });
     this.batchRole.addToPolicy(new iam.PolicyStatement({
@@ -139,26 +155,28 @@ export class S3DrStack extends Stack {
       actions: ['s3:GetReplicationConfiguration', 's3:PutInventoryConfiguration'],
       resources: [anyBucket],
     }));
-    const reportObjects = config.batchReportBucket
-      ? bucketArn(`${config.batchReportBucket.replace('{region}', '*')}/${config.batchReportPrefix}/*`)
-      : undefined;
-    if (reportObjects) {
+    const reports = this.reportObjects(config);
+    if (reports) {
       this.batchRole.addToPolicy(new iam.PolicyStatement({
-        sid: 'WriteCompletionReports', actions: ['s3:PutObject'], resources: [reportObjects],
+        sid: 'WriteCompletionReports', actions: ['s3:PutObject'], resources: [reports.arn], conditions: reports.conditions,
       }));
     }
     Validations.of(this.batchRole).acknowledge(
-      ...['Resource::arn:<AWS::Partition>:s3:::*', 'Resource::arn:<AWS::Partition>:s3:::*/*', ...(reportObjects ? [`Resource::arn:<AWS::Partition>:s3:::${config.batchReportBucket!.replace('{region}', '*')}/${config.batchReportPrefix}/*`] : [])].map((finding) => ({
+      ...['Resource::arn:<AWS::Partition>:s3:::*', 'Resource::arn:<AWS::Partition>:s3:::*/*', ...(reports ? [reports.finding] : [])].map((finding) => ({
         id: `AwsSolutions-IAM5[${finding}]`,
-        reason: 'Jobs act on whichever tagged source bucket needs a backfill, and write reports under the configured prefix of the per-region report bucket.',
+        reason: 'Jobs act on whichever tagged source bucket needs a backfill, and write reports under the configured prefix of the per-region report buckets (the ones the stacks make: in this account only).',
       })),
     );
 
     // --- The step Lambda ------------------------------------------------------------------
+    // Log groups: names generated by CloudFormation, kept when the stack is deleted or the group
+    // replaced, deleted when the creation that made them rolls back (DeletionPolicy
+    // RetainExceptOnCreate, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html):
+    // a fixed name retained by a failed or destroyed stack made the next deploy fail ("already
+    // exists").
     const functionLogs = new logs.LogGroup(this, 'StepFunctionLogs', {
-      logGroupName: '/aws/lambda/s3-dr-step',
       retention,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const functionRole = new iam.Role(this, 'StepFunctionRole', {
       // A fixed name: the event rules of every region leave out the events its calls cause.
@@ -166,14 +184,20 @@ export class S3DrStack extends Stack {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 's3-dr step Lambda: exactly the calls its steps make',
     });
+    const { code, placeholder } = stepLambdaCode(config);
+    this.placeholderLambda = placeholder;
     this.stepFunction = new lambda.Function(this, 'StepFunction', {
       functionName: 's3-dr-step',
       description: 's3-dr: every step of every workflow (dispatches on the step name)',
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.ARM_64,
       handler: 'bootstrap',
-      code: lambda.Code.fromAsset(config.lambdaAsset),
+      code,
       role: functionRole,
+      // Reserved: the sweep and many protect runs at once cannot starve the account's other
+      // functions, nor be starved by them (0: none; the account must keep a minimum unreserved,
+      // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+      reservedConcurrentExecutions: config.reservedConcurrency > 0 ? config.reservedConcurrency : undefined,
       // 512 MB: the copy backfill keeps 16 copies in flight; 15 minutes: the longest task
       // (a copy page, the sweep) has 900 s in the ASL, and the SDK's retries (3 attempts,
       // backoff up to 20 s per call) finish inside it.
@@ -190,6 +214,7 @@ export class S3DrStack extends Stack {
         detach: machineArn('detach-bucket'),
       }),
     });
+    if (placeholder) annotatePlaceholder(this.stepFunction, config);
     functionLogs.grantWrite(functionRole);
     this.grantStepCalls(functionRole, config, { anyBucket, anyObject, destinationBuckets, destinationObjects, protect: machineArn('protect-bucket'), detach: machineArn('detach-bucket') });
 
@@ -202,9 +227,8 @@ export class S3DrStack extends Stack {
         definitionSubstitutions: { ProtectFunctionArn: this.stepFunction.functionArn },
         logs: {
           destination: new logs.LogGroup(this, `StateMachineLogs-${stem}`, {
-            logGroupName: `/aws/vendedlogs/states/${machineName(stem)}`,
             retention,
-            removalPolicy: RemovalPolicy.RETAIN,
+            removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
           }),
           level: sfn.LogLevel.ALL,
           includeExecutionData: true,
@@ -237,14 +261,22 @@ export class S3DrStack extends Stack {
     Validations.of(this.deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the EventBridge targets.' });
     const target = (machine: sfn.StateMachine, input?: events.RuleTargetInput) =>
       new targets.SfnStateMachine(machine, { input, deadLetterQueue: this.deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(6) });
+    // This region's events and those the forwarders send (they keep their region and fields).
     new events.Rule(this, 'TaggingEvents', {
-      description: 's3-dr: a bucket was tagged or untagged (protect or detach)',
-      eventPattern: cloudTrailPattern(TAGGING_EVENTS, functionRole.roleArn),
+      description: 's3-dr: a bucket was created, tagged or untagged (protect or detach)',
+      eventPattern: sourcePattern(TAGGING_EVENTS, functionRole.roleArn, config.drRegion),
       targets: [target(protect)],
     });
     new events.Rule(this, 'DriftEvents', {
       description: 's3-dr: replication or versioning changed on a bucket (repair if still tagged)',
-      eventPattern: cloudTrailPattern(DRIFT_EVENTS, functionRole.roleArn),
+      eventPattern: sourcePattern(DRIFT_EVENTS, functionRole.roleArn, config.drRegion),
+      targets: [target(protect)],
+    });
+    // Destination buckets: forwarded from the DR region, or this region's own when it is the DR
+    // region.
+    new events.Rule(this, 'DestinationEvents', {
+      description: 's3-dr: versioning changed on, or something deleted from, a destination bucket (repair)',
+      eventPattern: destinationPattern(config.destinationSuffix, functionRole.roleArn),
       targets: [target(protect)],
     });
     new events.Rule(this, 'SweepSchedule', {
@@ -255,30 +287,29 @@ export class S3DrStack extends Stack {
 
     // --- Observability --------------------------------------------------------------------
     const topic = alarmTopic(this, config.alarmEmail);
-    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => {
-      const created = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      created.addAlarmAction(new cloudwatchActions.SnsAction(topic));
-      return created;
-    };
+    this.topic = topic;
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) => s3drAlarm(this, id, metric, description, topic);
+    // No alarm on the Lambda's Errors: the workflows retry and catch its errors (a transient one
+    // would page people); a workflow that fails for good raises FailedExecutions.
     for (const [stem, machine] of Object.entries(this.stateMachines)) {
       alarm(`FailedExecutions-${stem}`, machine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
         `s3-dr ${stem}: an execution failed; its error names the bucket and the fix (README: troubleshooting)`);
     }
     alarm('DeadLetters', this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       's3-dr: EventBridge could not start a workflow for an event; the message is in the dead-letter queue');
-    // The backfill's own metrics (embedded in the Lambda's log lines, no dimension: `s3-dr
-    // status --all` names the buckets): objects S3 cannot copy are a person's decision.
-    alarm('ObjectsNotReplicable', new cloudwatch.Metric({ namespace: 's3-dr', metricName: 'ObjectsNotReplicable', period: Duration.minutes(5), statistic: 'Sum' }),
+    // The Lambda's own metrics (embedded in its log lines, namespace s3-dr, no dimension: `s3-dr
+    // status --all` names the buckets): what a person has to look at.
+    const own = (metricName: string) => new cloudwatch.Metric({ namespace: 's3-dr', metricName, period: Duration.minutes(5), statistic: 'Sum' });
+    alarm('ObjectsNotReplicable', own('ObjectsNotReplicable'),
       's3-dr: a backfill found objects S3 cannot copy (archived and not restored, or SSE-C); `s3-dr status --all` names the buckets and an example key');
-    alarm('LambdaErrors', this.stepFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      's3-dr: the step Lambda failed (named errors are expected to be caught by the workflows; look at the logs)');
+    alarm('BackfillObjectsFailed', own('BackfillObjectsFailed'),
+      's3-dr: a backfill could not copy some objects (after its retries); `s3-dr status --all` names the buckets');
+    alarm('SweepBucketsFailed', own('SweepBucketsFailed'),
+      's3-dr: the sweep could not check or start protection for some buckets; the sweep execution\'s output and the Lambda logs name them');
+    // What S3 publishes and writes in the source regions (and the DR region): the report bucket
+    // and the replication failures of this region, when it is one of them.
+    if (config.sourceRegions.includes(this.region) || config.drRegion === this.region) replicationFailedAlarm(this, config, topic);
+    if (config.sourceRegions.includes(this.region)) this.reportBucket = reportBucket(this, config);
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `s3-dr-${this.region}` });
     const machines = Object.entries(this.stateMachines);
@@ -312,20 +343,46 @@ export class S3DrStack extends Stack {
       }),
     );
     if (config.replicationTimeControl) {
-      const search = (metric: string, statistic: string) => new cloudwatch.MathExpression({
-        expression: `SEARCH('{AWS/S3,SourceBucket,DestinationBucket,RuleId} RuleId="s3-dr" MetricName="${metric}"', '${statistic}', 300)`,
+      // S3 publishes replication metrics in a source or the DR region (see replicationFailedAlarm):
+      // one graph per region, each querying its own region.
+      const query = (metric: string, region: string, aggregate: 'SUM' | 'MAX') => new cloudwatch.MathExpression({
+        expression: replicationMetricQuery(metric, aggregate),
         label: metric,
         period: Duration.minutes(5),
+        searchRegion: region,
       });
-      dashboard.addWidgets(new cloudwatch.GraphWidget({
-        title: 'S3 replication (rules with RTC): latency, pending operations, failures',
-        width: 24,
-        left: [search('ReplicationLatency', 'Maximum')],
-        right: [search('OperationsPendingReplication', 'Maximum'), search('OperationsFailedReplication', 'Sum')],
-      }));
+      dashboard.addWidgets(...[...config.sourceRegions, config.drRegion].map((region) => new cloudwatch.GraphWidget({
+        title: `S3 replication in ${region} (rules with RTC): latency, pending operations, failures`,
+        width: 12,
+        region,
+        left: [query('ReplicationLatency', region, 'MAX')],
+        right: [query('OperationsPendingReplication', region, 'MAX'), query('OperationsFailedReplication', region, 'SUM')],
+      })));
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });
+  }
+
+  /**
+   * Where Batch Replication reports are written and read: under the prefix of the report buckets
+   * the stacks make (s3-dr-reports-<account>-<region>, of this account only: aws:ResourceAccount,
+   * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount),
+   * or of the configured bucket (`{region}` any, `{account}` this account).
+   */
+  private reportObjects(config: S3DrConfig): { arn: string; conditions?: Record<string, unknown>; finding: string } | undefined {
+    const account = Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account;
+    const objects = (bucket: string) => this.formatArn({ service: 's3', region: '', account: '', resource: `${bucket}/${config.batchReportPrefix}/*` });
+    if (createsReportBuckets(config)) {
+      const bucket = reportBucketName(this.account, '*');
+      return {
+        arn: objects(bucket),
+        conditions: { StringEquals: { 'aws:ResourceAccount': this.account } },
+        finding: `Resource::arn:<AWS::Partition>:s3:::${reportBucketName(account, '*')}/${config.batchReportPrefix}/*`,
+      };
+    }
+    if (!config.batchReportBucket) return undefined;
+    const pattern = (acct: string) => config.batchReportBucket!.replace('{region}', '*').replace('{account}', acct);
+    return { arn: objects(pattern(this.account)), finding: `Resource::arn:<AWS::Partition>:s3:::${pattern(account)}/${config.batchReportPrefix}/*` };
   }
 
   /** The DR key as IAM grants it (see DrKeyGrant). */
@@ -379,13 +436,16 @@ export class S3DrStack extends Stack {
       this.formatArn({ service: 'states', resource: 'execution', resourceName: 's3-dr-protect-bucket:*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
     ]);
     // A Batch Replication job's completion report, read when tasks failed.
-    if (config.batchReportBucket) {
-      allow('ReadBatchReports', ['s3:GetObject'], [
-        this.formatArn({ service: 's3', region: '', account: '', resource: `${config.batchReportBucket.replace('{region}', '*')}/${config.batchReportPrefix}/*` }),
-      ]);
-    }
+    const reports = this.reportObjects(config);
+    if (reports) allow('ReadBatchReports', ['s3:GetObject'], [reports.arn], reports.conditions);
     allow('PassReplicationRole', ['iam:PassRole'], [this.replicationRole.roleArn], { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } });
-    allow('PassBatchRole', ['iam:PassRole'], [this.batchRole.roleArn], { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } });
+    // No iam:PassedToService for the batch role: S3's documentation gives no value for it. Its
+    // Batch Operations pages grant iam:PassRole on the role ARN only ("Granting permissions for
+    // Batch Operations", https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html;
+    // the S3 Bucket Keys example, https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-copy-example-bucket-key.html),
+    // while other examples use batchoperations.s3.amazonaws.com or s3.amazonaws.com. A wrong
+    // value would deny every CreateJob; the ARN scope (this one role) holds either way.
+    allow('PassBatchRole', ['iam:PassRole'], [this.batchRole.roleArn]);
     // ValidateSource resolves the DR key; the copy backfill reads SSE-KMS sources and writes
     // with the DR key, both through S3 only.
     const drKey = this.drKeyGrant(config);
@@ -409,7 +469,7 @@ export class S3DrStack extends Stack {
           'Resource::*',
           `Resource::arn:<AWS::Partition>:s3:*:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:job/*`,
           `Resource::arn:<AWS::Partition>:states:${Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:execution:s3-dr-protect-bucket:*`,
-          ...(config.batchReportBucket ? [`Resource::arn:<AWS::Partition>:s3:::${config.batchReportBucket.replace('{region}', '*')}/${config.batchReportPrefix}/*`] : []),
+          ...(reports ? [reports.finding] : []),
           ...this.kmsFindings(config),
         ].map((finding) => ({
           id: `AwsSolutions-IAM5[${finding}]`,
@@ -425,28 +485,6 @@ export class S3DrStack extends Stack {
 export interface DrKeyGrant {
   readonly resources: string[];
   readonly conditions: Record<string, unknown>;
-}
-
-function lambdaEnvironment(config: S3DrConfig, arns: { stepRole: string; replicationRole: string; batchRole: string; protect: string; detach: string }): Record<string, string> {
-  const environment: Record<string, string> = {
-    S3DR_DR_REGION: config.drRegion,
-    S3DR_DESTINATION_SUFFIX: config.destinationSuffix,
-    S3DR_MATCH_TAG: config.matchTag,
-    S3DR_REPLICATION_ROLE_ARN: arns.replicationRole,
-    S3DR_STORAGE_CLASS: config.storageClass,
-    S3DR_RTC: String(config.replicationTimeControl),
-    S3DR_PUBLIC_ACCESS: config.publicAccess,
-    S3DR_BACKFILL: config.backfill,
-    S3DR_BATCH_ROLE_ARN: arns.batchRole,
-    S3DR_BATCH_REPORT_PREFIX: config.batchReportPrefix,
-    S3DR_PROTECT_STATE_MACHINE_ARN: arns.protect,
-    S3DR_DETACH_STATE_MACHINE_ARN: arns.detach,
-    // Events the Lambda's own calls cause come back through CloudTrail: it ignores them.
-    S3DR_STEP_ROLE_ARN: arns.stepRole,
-    S3DR_DR_KMS_KEY: config.drKmsKeyArn ?? DR_KEY_ALIAS,
-  };
-  if (config.batchReportBucket) environment.S3DR_BATCH_REPORT_BUCKET = config.batchReportBucket;
-  return environment;
 }
 
 function logRetention(days: number): logs.RetentionDays {

@@ -1,63 +1,20 @@
 // The CDK app, synthesized offline with a placeholder Lambda asset: CDK assertions on what it
-// deploys, cdk-nag's AwsSolutions checks, and the configuration's validation.
-// `make test` also runs cfn-lint on the synthesized templates.
+// deploys, cdk-nag's AwsSolutions checks, and the configuration's validation. The other
+// *.test.ts files cover the Lambda asset, alarms, log groups, report buckets, events, the DR key
+// and the configuration check. `make test` also runs cfn-lint on the synthesized templates.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildApp } from '../lib/app';
 import { loadConfig } from '../lib/config';
 import { DRIFT_EVENTS, TAGGING_EVENTS } from '../lib/events';
 import { STATEMACHINE_DIR, statemachineStems } from '../lib/s3-dr-stack';
-
-const ACCOUNT = '123456789012';
-const DR_KEY = 'arn:aws:kms:us-east-2:123456789012:key/1111aaaa-2222-3333-4444-555566667777';
-const SOURCE_KEY = 'arn:aws:kms:us-west-2:123456789012:key/8888bbbb-2222-3333-4444-555566667777';
-
-function placeholderAsset(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 's3-dr-asset-'));
-  writeFileSync(path.join(dir, 'bootstrap'), '#!/bin/sh\n# placeholder: the tests do not build the release Lambda\n');
-  return dir;
-}
-
-function synth(overrides: Record<string, unknown> = {}) {
-  process.env.CDK_DEFAULT_ACCOUNT = ACCOUNT;
-  const cdkJson = JSON.parse(readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8'));
-  const app = new App({
-    context: { s3dr: { ...cdkJson.context.s3dr, lambdaAsset: placeholderAsset(), ...overrides } },
-  });
-  const built = buildApp(app);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  // cdk-nag reports through CDK's policy validation: findings make synth throw.
-  app.synth();
-  return {
-    ...built,
-    home: Template.fromStack(built.home),
-    forwarders: built.forwarders.map((f) => ({ region: f.region, template: Template.fromStack(f) })),
-  };
-}
+import { DR_KEY, list, SOURCE_KEY, statements, synth } from './helpers';
 
 const deployed = synth({ drKmsKeyArn: DR_KEY, sourceKmsKeyArns: [SOURCE_KEY], alarmEmail: 'oncall@example.com', replicationTimeControl: true });
 const home = deployed.home;
-
-/** Every statement of every IAM policy in the template (inline role policies included). */
-function statements(template: Template): any[] {
-  const found: any[] = [];
-  for (const policy of Object.values<any>(template.findResources('AWS::IAM::Policy'))) {
-    found.push(...policy.Properties.PolicyDocument.Statement);
-  }
-  for (const role of Object.values<any>(template.findResources('AWS::IAM::Role'))) {
-    for (const policy of role.Properties.Policies ?? []) found.push(...policy.PolicyDocument.Statement);
-  }
-  return found;
-}
-
-const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 describe('the step Lambda', () => {
   it('is the Rust binary on provided.al2023, arm64, with JSON logs kept for a while', () => {
@@ -68,9 +25,19 @@ describe('the step Lambda', () => {
       Handler: 'bootstrap',
       MemorySize: 512,
       Timeout: 900,
-      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^StepFunctionLogs') } }),
     });
-    home.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/lambda/s3-dr-step', RetentionInDays: 30 });
+    home.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('has reserved concurrency, 10 by default, none when set to 0', () => {
+    home.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 10 });
+    const none = synth({ reservedConcurrency: 0, backfill: 'copy' });
+    none.home.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 's3-dr-step', ReservedConcurrentExecutions: Match.absent() });
+    const some = synth({ backfill: 'copy' }, { commandLine: { reservedConcurrency: '25' } });
+    some.home.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 25 });
+    assert.throws(() => loadConfig({ reservedConcurrency: -1 }), /s3dr\.reservedConcurrency=/);
+    assert.throws(() => loadConfig({ reservedConcurrency: 2.5 }), /s3dr\.reservedConcurrency=/);
   });
 
   it('gets its configuration from cdk.json, and the ARNs of the workflows it starts', () => {
@@ -84,7 +51,8 @@ describe('the step Lambda', () => {
           S3DR_DR_KMS_KEY: DR_KEY,
           S3DR_RTC: 'true',
           S3DR_BACKFILL: 'batch',
-          S3DR_BATCH_REPORT_BUCKET: 's3-dr-reports-{region}',
+          // The stacks make the report buckets; the Lambda substitutes {account} and {region}.
+          S3DR_BATCH_REPORT_BUCKET: 's3-dr-reports-{account}-{region}',
           S3DR_REPLICATION_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReplicationRole'), 'Arn'] },
           S3DR_BATCH_ROLE_ARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BatchOperationsRole'), 'Arn'] },
           // The events its own calls cause are recognised by its role, and ignored.
@@ -185,9 +153,10 @@ describe('IAM, least privilege', () => {
   it('passes only the replication and batch roles, each to its service', () => {
     const passes = all.filter((s) => list(s.Action).includes('iam:PassRole'));
     assert.equal(passes.length, 2);
-    const passed = passes.map((s) => [JSON.stringify(s.Resource), s.Condition.StringEquals['iam:PassedToService']]);
+    const passed = passes.map((s) => [JSON.stringify(s.Resource), s.Condition?.StringEquals?.['iam:PassedToService']]);
     assert.ok(passed.some(([resource, service]) => resource.includes('ReplicationRole') && service === 's3.amazonaws.com'), JSON.stringify(passed));
-    assert.ok(passed.some(([resource, service]) => resource.includes('BatchOperationsRole') && service === 'batchoperations.s3.amazonaws.com'), JSON.stringify(passed));
+    // The batch role by its ARN only: S3 documents no iam:PassedToService value for it.
+    assert.ok(passed.some(([resource, service]) => resource.includes('BatchOperationsRole') && service === undefined), JSON.stringify(passed));
   });
 
   it('uses KMS keys only through S3, or the DR key itself', () => {
@@ -208,13 +177,16 @@ describe('IAM, least privilege', () => {
     }
   });
 
-  it('lets S3 assume the replication role and Batch Operations the batch role, nothing else', () => {
+  it('lets S3 assume the replication role and Batch Operations the batch role, for this account only', () => {
+    // Confused-deputy protection: only on behalf of this account's buckets and jobs.
+    const forThisAccount = { StringEquals: { 'aws:SourceAccount': '123456789012' } };
     home.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 's3.amazonaws.com' } })] },
+      RoleName: 's3-dr-replication-us-east-1',
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 's3.amazonaws.com' }, Condition: forThisAccount })] },
       Policies: Match.absent(),
     });
     home.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' } })] },
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' }, Condition: forThisAccount })] },
     });
     const replication = all.find((s) => s.Sid === 'WriteReplicasToDestinations');
     assert.deepEqual(replication.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*-dr/*']] });
@@ -252,14 +224,8 @@ describe('IAM, least privilege', () => {
 });
 
 describe('observability', () => {
-  it('alarms on failed executions of every workflow, dead letters and Lambda errors, to an encrypted topic', () => {
-    home.resourceCountIs('AWS::CloudWatch::Alarm', statemachineStems().length + 3);
-    home.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ObjectsNotReplicable', Namespace: 's3-dr' });
-    for (const alarm of Object.values<any>(home.findResources('AWS::CloudWatch::Alarm'))) {
-      assert.equal(alarm.Properties.AlarmActions.length, 1);
-    }
-    home.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States' });
-    home.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible' });
+  // Alarms themselves: alarms.test.ts.
+  it('sends alarms to an encrypted topic with the configured email', () => {
     home.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     home.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
@@ -274,17 +240,32 @@ describe('observability', () => {
 });
 
 describe('configuration', () => {
-  it('defaults apply and bad values name the key', () => {
-    const defaults = loadConfig({ batchReportBucket: 'reports-{region}' });
+  it('defaults apply, and bad values of what only the app uses name the key', () => {
+    const defaults = loadConfig({});
     assert.equal(defaults.drRegion, 'us-east-2');
     assert.equal(defaults.sweepSchedule, 'rate(1 day)');
+    assert.equal(defaults.batchReportBucket, undefined);
+    assert.equal(defaults.reservedConcurrency, 10);
+    assert.equal(defaults.lambdaAsset, '../target/lambda/arm64/s3-dr-lambda/bootstrap.zip');
+    assert.equal(defaults.allowMissingLambda, false);
     for (const [key, value] of [
-      ['drRegion', 'mars'], ['sourceRegions', ['us-east-2']], ['backfill', 'rsync'], ['drKmsKeyArn', 'alias/x'],
-      ['drKmsKeyArn', SOURCE_KEY], ['sweepSchedule', 'daily'], ['destinationSuffix', '_DR'], ['replicationTimeControl', 'maybe'],
+      ['drRegion', 'mars'], ['homeRegion', 'home'], ['sourceRegions', ['us-east-2']], ['sourceRegions', []], ['drKmsKeyArn', 'alias/x'],
+      ['sourceKmsKeyArns', ['key']], ['sweepSchedule', 'daily'], ['replicationTimeControl', 'maybe'], ['logRetentionDays', 0],
+      ['reservedConcurrency', 'many'], ['allowMissingLambda', 'yes'],
     ] as const) {
-      assert.throws(() => loadConfig({ batchReportBucket: 'r', [key]: value }), new RegExp(`s3dr\\.${key}=`), `${key}=${JSON.stringify(value)}`);
+      assert.throws(() => loadConfig({ [key]: value }), new RegExp(`s3dr\\.${key}=`), `${key}=${JSON.stringify(value)}`);
     }
-    assert.throws(() => loadConfig({ backfill: 'batch' }), /batchReportBucket/);
+  });
+
+  it('leaves what the Lambda reads to the Lambda\'s rules (one rule set: check-config.test.ts)', () => {
+    for (const [key, value] of [
+      ['backfill', 'rsync'], ['drKmsKeyArn', SOURCE_KEY], ['destinationSuffix', '_DR'], ['matchTag', '=x'], ['storageClass', 'TAPE'],
+      ['publicAccess', 'open'], ['batchReportBucket', 'Reports_Bucket'],
+    ] as const) {
+      assert.doesNotThrow(() => loadConfig({ [key]: value }), `${key}=${JSON.stringify(value)}`);
+    }
+    // Lower-cased as the Lambda reads them: the app decides from backfill too.
+    assert.equal(loadConfig({ backfill: 'Batch' }).backfill, 'batch');
   });
 
   it('synthesizes without the optional parts (no keys, no email, RTC off, copy backfill)', () => {

@@ -74,6 +74,22 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// The Lambda's settings, checked by the Lambda's own rules (no AWS call).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check S3DR_* settings: from --env-file (a JSON object of variable -> value, the
+    /// environment a deployment gives the Lambda; `make synth` checks the CDK stack's this way),
+    /// else from this process's environment. Prints `ok`, or the problem and exits non-zero.
+    Check {
+        #[arg(long)]
+        env_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +99,9 @@ pub enum Output {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    if let Command::Config { action: ConfigAction::Check { env_file } } = &cli.command {
+        return exit_code(check_config(env_file.as_deref()));
+    }
     let clients = Clients::from_env(cli.region.clone()).await;
     let result = match cli.command {
         Command::Protect { buckets, wait, backfill, state_machine_arn } => {
@@ -110,7 +129,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Err(error) => Err(error.to_string()),
         },
+        Command::Config { .. } => Ok(()),
     };
+    exit_code(result)
+}
+
+fn exit_code(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {
@@ -118,4 +142,25 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn check_config(env_file: Option<&std::path::Path>) -> Result<(), String> {
+    let values = match env_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(values)) => values,
+                _ => return Err(format!("{} is not a JSON object of variable -> value", path.display())),
+            }
+        }
+        // This shell's S3DR_* may include the CLI's own (S3DR_STATE_MACHINE_ARN): only the
+        // Lambda's settings are checked.
+        None => std::env::vars()
+            .filter(|(name, _)| crate::config::SETTINGS.iter().any(|(known, _, _)| known == name))
+            .map(|(name, value)| (name, value.into()))
+            .collect(),
+    };
+    crate::config::check_settings(&values).map_err(|error| error.to_string())?;
+    println!("ok");
+    Ok(())
 }

@@ -114,7 +114,7 @@ pub async fn run(
             let account_id = context.require_account_id()?;
             let client = context.clients.s3control(&plan.region);
             // The report is in the source region's report bucket, under the job's prefix.
-            let (_, report_bucket) = config.require_batch(&plan.region)?;
+            let (_, report_bucket) = config.require_batch(&plan.region, Some(account_id))?;
             let report_s3 = context.clients.s3(&plan.region);
             let report_prefix = config.batch_report_prefix_for(&plan.bucket);
             let report = batch::ReportLocation { s3: &report_s3, bucket: &report_bucket, prefix: &report_prefix };

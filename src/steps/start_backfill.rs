@@ -224,8 +224,8 @@ pub fn job_request(
     scope: Scope,
 ) -> Result<JobRequest, DrError> {
     let config = context.config;
-    let (role, report_bucket) = config.require_batch(&plan.region)?;
     let account_id = context.require_account_id()?.to_owned();
+    let (role, report_bucket) = config.require_batch(&plan.region, Some(&account_id))?;
     // The rule's settings, the scope and the execution: a retry of this step finds its own
     // job, a later execution (after a failed job, say) may start a new one.
     let spec = plan.rule_spec(destination, config);

@@ -15,9 +15,17 @@
 //! s3control DescribeJob while a batch backfill is named on the destination);
 //! states:StartExecution per bucket that needs work. At most `S3DR_SWEEP_CONCURRENCY` buckets
 //! at once. One bucket's failure is counted and reported; it never fails the sweep.
+//!
+//! Starts are paced (`S3DR_SWEEP_START_RATE` per second): every execution invokes the step
+//! Lambda, whose concurrency is reserved, and a burst of hundreds would be throttled. Starts
+//! that would come after [`START_WINDOW`] are deferred to the next sweep (counted, not failed),
+//! so the sweep ends inside the Lambda's 15 minutes whatever the account's size.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -39,6 +47,9 @@ use crate::tags::{self, Tag};
 const MAX_FAILURES_LISTED: usize = 20;
 /// Starts listed by name: an execution's state must stay under 256 KiB whatever the account.
 const MAX_STARTED_LISTED: usize = 500;
+/// How long after the sweep began executions may still be started (the Lambda has 15 minutes;
+/// reading every bucket comes first).
+pub const START_WINDOW: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +66,8 @@ pub struct Report {
     pub detached: usize,
     /// Work that another start already had under way (same bucket, same 15 minutes).
     pub already_started: usize,
+    /// Buckets that needed work but whose start fell after the start window: the next sweep's.
+    pub deferred: usize,
     pub failed: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
@@ -66,7 +79,13 @@ pub struct Report {
 }
 
 /// What a bucket needed, and what was started for it.
-type Outcome = (Verdict, Option<Started>);
+type Outcome = (Verdict, Option<Paced>);
+
+/// A start, or none yet: the start window had closed.
+enum Paced {
+    Started(Started),
+    Deferred,
+}
 
 /// What one bucket needs.
 enum Verdict {
@@ -75,6 +94,43 @@ enum Verdict {
     Unmanaged,
     Repair(String),
     Detach,
+}
+
+/// Paces starts at a fixed rate until a deadline. Each caller takes the next free slot.
+struct StartPacer {
+    interval: Duration,
+    deadline: Instant,
+    next: Mutex<Instant>,
+}
+
+impl StartPacer {
+    fn new(per_second: u32, deadline: Instant) -> StartPacer {
+        let interval = Duration::from_secs(1) / per_second.max(1);
+        StartPacer { interval, deadline, next: Mutex::new(Instant::now()) }
+    }
+
+    /// Waits for this caller's slot; false (at once) if the slot is past the deadline.
+    async fn slot(&self) -> bool {
+        let slot = {
+            let mut next = self.next.lock().await;
+            match next_slot(Instant::now(), *next, self.interval, self.deadline) {
+                Some((slot, after)) => {
+                    *next = after;
+                    slot
+                }
+                None => return false,
+            }
+        };
+        tokio::time::sleep_until(slot).await;
+        true
+    }
+}
+
+/// The slot for a start asked for at `now` when the next free one is `next`, and the one after
+/// it; None when the slot would be past `deadline`.
+fn next_slot(now: Instant, next: Instant, interval: Duration, deadline: Instant) -> Option<(Instant, Instant)> {
+    let slot = next.max(now);
+    (slot <= deadline).then(|| (slot, slot + interval))
 }
 
 /// A bucket as the first pass read it: its region and tags.
@@ -91,6 +147,8 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     let buckets = bucket::list_all(&context.clients.s3(&context.clients.home_region())).await?;
     let sfn = context.clients.sfn();
     let now = SystemTime::now();
+    let pacer = StartPacer::new(config.sweep_start_rate, Instant::now() + START_WINDOW);
+    let pacer = &pacer;
 
     // First pass: every bucket's tags. A destination needs nothing more (its tags hold its
     // backfill's state, which its source's check reads from here).
@@ -139,9 +197,12 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
                         ),
                         _ => return Ok((verdict, None)),
                     };
+                    if !pacer.slot().await {
+                        return Ok((verdict, Some(Paced::Deferred)));
+                    }
                     let execution_name = execution_name(workflow.name(), &name, now);
                     let started = start(sfn, arn, &execution_name, &name, &input).await?;
-                    Ok((verdict, Some(started)))
+                    Ok((verdict, Some(Paced::Started(started))))
                 }
                 .await;
                 (name, outcome)
@@ -155,9 +216,11 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     for (name, outcome) in first_failures.into_iter().chain(outcomes) {
         match outcome {
             Ok((verdict, started)) => {
+                let deferred = matches!(started, Some(Paced::Deferred));
                 match &verdict {
                     Verdict::Healthy => report.protected += 1,
                     Verdict::Backfilling => report.backfilling += 1,
+                    Verdict::Repair(_) | Verdict::Detach if deferred => {}
                     Verdict::Repair(_) => report.repaired += 1,
                     Verdict::Detach => report.detached += 1,
                     Verdict::Unmanaged => {}
@@ -166,11 +229,14 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
                     report.tagged += 1;
                 }
                 match (&verdict, started) {
-                    (Verdict::Repair(why), Some(Started::Started(_))) => {
+                    (Verdict::Repair(why), Some(Paced::Started(Started::Started(_)))) => {
                         report.started.push(format!("{name}: protect ({why})"))
                     }
-                    (Verdict::Detach, Some(Started::Started(_))) => report.started.push(format!("{name}: detach")),
-                    (_, Some(Started::AlreadyStarted(_))) => report.already_started += 1,
+                    (Verdict::Detach, Some(Paced::Started(Started::Started(_)))) => {
+                        report.started.push(format!("{name}: detach"))
+                    }
+                    (_, Some(Paced::Started(Started::AlreadyStarted(_)))) => report.already_started += 1,
+                    (_, Some(Paced::Deferred)) => report.deferred += 1,
                     _ => {}
                 }
             }
@@ -187,7 +253,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     report.started.truncate(MAX_STARTED_LISTED);
     report.changed = !report.started.is_empty();
     report.summary = format!(
-        "{} buckets scanned, {} tagged: {} protected, {} backfilling, {} repair started, {} detach started, {} already under way, {} failed",
+        "{} buckets scanned, {} tagged: {} protected, {} backfilling, {} repair started, {} detach started, {} already under way, {} deferred to the next sweep, {} failed",
         report.scanned,
         report.tagged,
         report.protected,
@@ -195,6 +261,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
         report.repaired,
         report.detached,
         report.already_started,
+        report.deferred,
         report.failed
     );
     Ok(report)
@@ -263,4 +330,26 @@ async fn assess(
         }
     }
     Ok(Verdict::Repair(why.join(", ").trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_are_spaced_by_the_rate_and_stop_at_the_deadline() {
+        let t0 = Instant::now();
+        let (interval, deadline) = (Duration::from_millis(500), t0 + Duration::from_secs(1));
+        // A burst of asks at t0 gets t0, t0+0.5 s, t0+1 s, then nothing.
+        let mut next = t0;
+        let mut slots = Vec::new();
+        while let Some((slot, after)) = next_slot(t0, next, interval, deadline) {
+            slots.push(slot - t0);
+            next = after;
+        }
+        assert_eq!(slots, [Duration::ZERO, interval, 2 * interval]);
+        // After a quiet spell the next ask starts at once, not at the stale slot.
+        let later = t0 + Duration::from_millis(800);
+        assert_eq!(next_slot(later, t0 + interval, interval, deadline), Some((later, later + interval)));
+    }
 }

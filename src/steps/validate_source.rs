@@ -33,6 +33,13 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         return Ok(plan);
     }
     let kind = trigger.kind();
+    // A failed call, an event s3-dr does not act on: said without a single AWS call.
+    if let EventKind::Irrelevant(reason) = &kind {
+        tracing::info!(%reason, "nothing to do");
+        let mut plan = SourcePlan::skip(trigger.bucket(), "", false, trigger.describe());
+        plan.reason = Some(reason.clone());
+        return Ok(plan);
+    }
     let home = context.clients.s3(&context.clients.home_region());
 
     // Decide from the bucket's current state. A suspended destination is its source's business,
@@ -54,6 +61,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
             tagged: config.match_tag.matches(&current_tags),
             destination_of: tags::destination_of(&current_tags).map(str::to_owned),
             has_rule: None,
+            named_source: naming::source_named_by(&bucket, &config.destination_suffix),
         };
         let mut decision = decide(&kind, &facts, &bucket);
         if decision == Decision::NeedRule {
@@ -100,7 +108,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
     }
 
     if backfill == Strategy::Batch {
-        config.require_batch(&region)?;
+        config.require_batch(&region, context.account_id.as_deref())?;
         if context.account_id.is_none() {
             return Err(DrError::InvalidConfig(
                 "backfill strategy batch needs the account id, read from the Lambda's function ARN, which was not available".to_owned(),

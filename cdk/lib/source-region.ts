@@ -1,0 +1,82 @@
+// What the stack of a source region (the home stack when home is a source region, a forwarder
+// otherwise) or of the DR region has, whichever stack it is: the Batch Replication report bucket
+// and the alarm on S3's replication failures, which must live in those regions.
+
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { S3DrConfig } from './config';
+import { createsReportBuckets, reportBucketName } from './lambda-environment';
+
+/** The replication rule s3-dr writes (src/replication.rs, RULE_ID). */
+export const RULE_ID = 's3-dr';
+/** How long Batch Replication completion reports are kept. */
+export const REPORT_DAYS = 90;
+
+/** An alarm of s3-dr: one bad datapoint in 5 minutes, no data is fine, to the stack's topic. */
+export function s3drAlarm(scope: Construct, id: string, metric: cloudwatch.IMetric, description: string, topic: sns.ITopic): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, id, {
+    metric,
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: description,
+  });
+  alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+  return alarm;
+}
+
+/** S3's replication metrics of the s3-dr rules, summed over every source and destination bucket
+ * (a CloudWatch Metrics Insights query; alarms accept one that returns a single series:
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-alarms.html). */
+export function replicationMetricQuery(metricName: string, aggregate: 'SUM' | 'MAX' = 'SUM'): string {
+  return `SELECT ${aggregate}(${metricName}) FROM SCHEMA("AWS/S3", SourceBucket, DestinationBucket, RuleId) WHERE RuleId = '${RULE_ID}'`;
+}
+
+/**
+ * The alarm on S3's replication failures of the s3-dr rules, for the stack of every region where
+ * S3 may publish them. The metrics exist only with RTC (which turns replication metrics on). AWS's
+ * metric table (https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html, "Which
+ * Region is this metric published in?") places at least Bytes Pending Replication in the
+ * destination bucket's region, while the S3 console shows the metrics on the source bucket: the
+ * alarm is made in each source region and in the DR region (the destinations' region). A region
+ * without the data stays OK (missing data is not breaching).
+ */
+export function replicationFailedAlarm(scope: Construct, config: S3DrConfig, topic: sns.ITopic): cloudwatch.Alarm | undefined {
+  const region = Stack.of(scope).region;
+  if (!config.replicationTimeControl) return undefined;
+  return s3drAlarm(scope, 'ReplicationOperationsFailed', new cloudwatch.MathExpression({
+    expression: replicationMetricQuery('OperationsFailedReplication'),
+    label: 'OperationsFailedReplication',
+    period: Duration.minutes(5),
+  }), `s3-dr: S3 failed to replicate objects of protected buckets (replication metrics in ${region}, rule ${RULE_ID}); \`s3-dr status --all\` shows the buckets`, topic);
+}
+
+/**
+ * The Batch Replication report bucket of a source region's stack, when the stacks make them
+ * (backfill batch and no batchReportBucket in cdk.json). A job runs in the source bucket's
+ * region and writes its completion report there, so each source region has its own:
+ * s3-dr-reports-<account>-<region>, which the Lambda derives (S3DR_BATCH_REPORT_BUCKET).
+ */
+export function reportBucket(scope: Construct, config: S3DrConfig): s3.Bucket | undefined {
+  if (!createsReportBuckets(config)) return undefined;
+  const stack = Stack.of(scope);
+  const bucket = new s3.Bucket(scope, 'BatchReportBucket', {
+    bucketName: reportBucketName(stack.account, stack.region),
+    encryption: s3.BucketEncryption.S3_MANAGED,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    enforceSSL: true,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    lifecycleRules: [{ id: 'expire-reports', expiration: Duration.days(REPORT_DAYS) }],
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  Validations.of(bucket).acknowledge({
+    id: 'AwsSolutions-S1',
+    reason: 'The bucket holds only S3 Batch Replication completion reports, written by S3 Batch Operations and read by the step Lambda; CloudTrail records the jobs, and access logs would need one more bucket per region for no extra insight.',
+  });
+  return bucket;
+}
