@@ -56,7 +56,7 @@ shipped: build
 	mkdir -p $(SHIPPED)
 	cp target/debug/s3-dr-lambda target/debug/s3-dr $(SHIPPED)/
 
-# Cheap failures first; the release build (about 11 min cold) last but the CDK checks, which
+# Cheap failures first; the release build (about 6 min cold here) last but the CDK checks, which
 # synthesize the app around the zip it makes.
 test: tools shipped ## install what the tests need, then fmt, clippy, every Rust test, the release zip and the CDK checks
 	$(CARGO) fmt --check

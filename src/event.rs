@@ -243,16 +243,17 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
         .and_then(Value::as_str)
         .ok_or_else(|| DrError::InvalidInput("the CloudTrail event has no detail.eventName".to_owned()))?;
     let parameters = detail.get("requestParameters");
-    if let Some(resource) = parameters.and_then(resource_arn).filter(|arn| bucket_of_arn(arn).is_none()) {
-        if parameters.and_then(|p| p.get("bucketName")).is_none() {
-            return Ok(Trigger::NotABucket { event_name: event_name.to_owned(), resource: resource.to_owned() });
+    let bucket = match event_subject(detail) {
+        Subject::Bucket(bucket) => bucket,
+        Subject::Other(resource) => {
+            return Ok(Trigger::NotABucket { event_name: event_name.to_owned(), resource: resource.to_owned() })
         }
-    }
-    let bucket = parameters.and_then(event_bucket).ok_or_else(|| {
-        DrError::InvalidInput(format!(
-            "the CloudTrail {event_name} event names no bucket (detail.requestParameters.bucketName, or a bucket ARN in resourceArn)"
-        ))
-    })?;
+        Subject::Unknown => {
+            return Err(DrError::InvalidInput(format!(
+                "the CloudTrail {event_name} event names no bucket (detail.requestParameters.bucketName, a bucket ARN in requestParameters.resourceArn or detail.resources)"
+            )))
+        }
+    };
     Ok(Trigger::CloudTrail {
         bucket: checked_bucket(bucket)?,
         event_name: event_name.to_owned(),
@@ -273,21 +274,45 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
     })
 }
 
-/// The bucket a CloudTrail S3 event is about: `bucketName` for the S3 API; for the S3 Control
-/// TagResource/UntagResource, the bucket ARN the call names (`POST /v20180820/tags/{ResourceArn+}`,
-/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_TagResource.html). CloudTrail's
-/// spelling of that parameter is not documented for S3 Control, so the spellings its other
-/// services use are accepted; an ARN that is not a bucket's (an access point's, a job's) names
-/// no bucket.
-fn event_bucket(parameters: &Value) -> Option<&str> {
-    if let Some(bucket) = parameters.get("bucketName").and_then(Value::as_str) {
-        return Some(bucket);
-    }
-    bucket_of_arn(resource_arn(parameters)?)
+/// What a CloudTrail S3 event is about.
+enum Subject<'a> {
+    Bucket(&'a str),
+    /// An ARN that is not a bucket's (an access point's, a job's): S3 Control tags those too.
+    Other(&'a str),
+    Unknown,
 }
 
-fn resource_arn(parameters: &Value) -> Option<&str> {
-    ["resourceArn", "ResourceArn", "resourceARN"].iter().find_map(|k| parameters.get(*k)?.as_str())
+/// `requestParameters.bucketName` for the S3 API. The S3 Control TagResource/UntagResource name
+/// the bucket by ARN (`POST /v20180820/tags/{ResourceArn+}`,
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_TagResource.html); how CloudTrail
+/// spells that request parameter is not documented for S3 Control, so the spellings of its
+/// other services are tried, then the event's `resources` list, which CloudTrail documents
+/// (`ARN`, `type` AWS::S3::Bucket:
+/// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
+fn event_subject(detail: &Value) -> Subject<'_> {
+    let parameters = detail.get("requestParameters");
+    if let Some(bucket) = parameters.and_then(|p| p.get("bucketName")).and_then(Value::as_str) {
+        return Subject::Bucket(bucket);
+    }
+    let named = parameters
+        .into_iter()
+        .flat_map(|p| ["resourceArn", "ResourceArn", "resourceARN"].into_iter().filter_map(|k| p.get(k)?.as_str()));
+    let listed = detail
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("ARN").and_then(Value::as_str));
+    let mut other = None;
+    for arn in named.chain(listed) {
+        match bucket_of_arn(arn) {
+            Some(bucket) => return Subject::Bucket(bucket),
+            None => {
+                other.get_or_insert(arn);
+            }
+        }
+    }
+    other.map_or(Subject::Unknown, Subject::Other)
 }
 
 /// `arn:<partition>:s3:::<bucket>` -> `<bucket>`; None for any other ARN.
@@ -539,6 +564,14 @@ mod tests {
         assert!(
             matches!(access_point.kind(), EventKind::Irrelevant(why) if why.contains("accesspoint") && why.contains("not a bucket"))
         );
+        // If CloudTrail spells the request parameter otherwise, the documented `resources` list
+        // still names the bucket.
+        let mut renamed: Value = serde_json::from_str(include_str!("../tests/fixtures/cloudtrail/TagResource.json"))?;
+        let parameters =
+            renamed.pointer_mut("/detail/requestParameters").and_then(Value::as_object_mut).ok_or("no parameters")?;
+        let arn = parameters.remove("resourceArn").ok_or("no resourceArn")?;
+        parameters.insert("someOtherSpelling".into(), arn);
+        assert_eq!(parse_trigger(&renamed)?.bucket(), "BUCKET");
         assert_eq!(bucket_of_arn("arn:aws:s3:::photos"), Some("photos"));
         assert_eq!(bucket_of_arn("arn:aws-cn:s3:::photos"), Some("photos"));
         for other in ["arn:aws:s3:::photos/key", "arn:aws:s3:us-west-2:1:accesspoint/a", "arn:aws:s3:::", "photos"] {

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -24,11 +24,17 @@ export function alarmTopic(scope: Construct, email: string | undefined): sns.Top
   const key = new kms.Key(scope, 'AlarmTopicKey', {
     description: `s3-dr alarm topic encryption (${Stack.of(scope).stackName})`,
     enableKeyRotation: true,
+    // Scheduled for deletion with its stack (CDK's default, RETAIN, left an orphan key costing
+    // $1/month per destroyed stack: https://aws.amazon.com/kms/pricing/): it only encrypts alarm
+    // notifications, which nothing reads once the topic is gone.
+    removalPolicy: RemovalPolicy.DESTROY,
     pendingWindow: Duration.days(7),
   });
   // CloudWatch publishes alarm notifications to the encrypted topic with this key
   // (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
-  // for this account's alarms only.
+  // for this account's alarms only. Not pinned to the topic by kms:EncryptionContext:aws:sns:topicArn:
+  // the topic's ARN in the key policy would be a cycle (the topic names the key), or need a fixed
+  // topic name (a replaced topic, email subscriptions to confirm again).
   key.addToResourcePolicy(new iam.PolicyStatement({
     sid: 'CloudWatchAlarmsOfThisAccount',
     principals: [cloudWatch],

@@ -45,6 +45,11 @@ export function buildApp(app: App): S3DrApp {
     description: 's3-dr: tag a bucket dr=true and it is replicated to the DR region',
     config,
   });
+  // KMS rejects a key policy whose principals do not exist yet
+  // (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html): the key stack
+  // deploys after the home stack, which makes the roles. No cycle: the home stack names the key
+  // only by its alias.
+  drKey?.addStackDependency(home, 'the key policy names roles the home stack creates');
   const forwarders = config.sourceRegions
     .filter((region) => region !== config.homeRegion)
     .map((region) => new ForwarderStack(app, `S3DrForwarder-${region}`, {

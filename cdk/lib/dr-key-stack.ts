@@ -4,9 +4,10 @@
 // may hold SSE-KMS objects, so the deployment always has one: `alias/s3-dr`, which is also the
 // Lambda's default S3DR_DR_KMS_KEY.
 //
-// The key policy keeps KMS's default statement (the account's IAM policies decide) and admits,
-// through S3 in the DR region only, the replication role and the step Lambda's role; they are
-// granted the key by its alias (`kms:ResourceAliases`), so no ARN has to cross regions. The key
+// The key policy keeps KMS's default statement (the account's IAM policies decide) and admits
+// the replication role and the step Lambda's role by name, through S3 in the DR region only (and
+// DescribeKey for the step role, which ValidateSource calls directly); the roles' IAM policies
+// grant the key by its alias (`kms:ResourceAliases`), so no ARN has to cross regions. The key
 // is retained when the stack goes: the DR copies are encrypted with it.
 
 import { ArnFormat, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
@@ -39,24 +40,34 @@ export class DrKeyStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
       pendingWindow: Duration.days(30),
     });
-    // KMS rejects a key policy whose principal is a role that does not exist yet
-    // (MalformedPolicyDocumentException, "invalid principals":
-    // https://repost.aws/knowledge-center/kms-policy-error-invalid-principals), and this stack
-    // may deploy before the home stack makes the roles: the principal is the account, narrowed to
-    // the two roles by aws:PrincipalArn
-    // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn),
-    // and to S3 in the DR region by kms:ViaService
-    // (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
-    const role = (name: string) => this.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    // The roles themselves are the principals (a statement whose principal is the account root
+    // grants nothing beyond KMS's default one). KMS rejects a key policy naming a role that does
+    // not exist yet (MalformedPolicyDocumentException,
+    // https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html): the app deploys
+    // this stack after the home stack, which makes them (app.ts). Their names are fixed (S3DrStack).
+    // KMS stores a role principal as the role's unique ID: a role deleted and made again (home
+    // stack destroyed and redeployed) is no longer matched until this policy is written again
+    // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles);
+    // the roles keep the key meanwhile through the default statement and their IAM policies.
+    // The data-key actions only through S3 in the DR region (kms:ViaService,
+    // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+    const role = (name: string) => new iam.ArnPrincipal(
+      this.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }));
+    const replicationRole = role(replicationRoleName(props.homeRegion));
+    const stepRole = role(stepRoleName(props.homeRegion));
     this.key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'S3DrRolesThroughS3InTheDrRegion',
-      principals: [new iam.AccountPrincipal(this.account)],
+      principals: [replicationRole, stepRole],
       actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
       resources: ['*'],
-      conditions: {
-        ArnEquals: { 'aws:PrincipalArn': [role(replicationRoleName(props.homeRegion)), role(stepRoleName(props.homeRegion))] },
-        StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` },
-      },
+      conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+    }));
+    // ValidateSource calls DescribeKey itself, not through S3.
+    this.key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'S3DrStepRoleDescribesTheKey',
+      principals: [stepRole],
+      actions: ['kms:DescribeKey'],
+      resources: ['*'],
     }));
   }
 }

@@ -2,7 +2,7 @@
 // event bus, where the home stack's rules pick them up (forwarded events keep their fields:
 // source, detail-type, region, detail).
 // - kind 'source': a source region; its tagging and drift events. It also has the region's
-//   Batch Replication report bucket.
+//   Batch Replication report bucket and the alarm on S3's replication failures.
 // - kind 'destination': the DR region; versioning changes and deletions on destination buckets.
 
 import { Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
@@ -60,7 +60,11 @@ export class ForwarderStack extends Stack {
     s3drAlarm(this, 'ForwardDeadLettersAlarm',
       deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       `s3-dr: events of ${this.region} could not be forwarded to ${config.homeRegion}`, this.topic);
-    replicationFailedAlarm(this, config, this.topic);
-    if (this.kind === 'source') this.reportBucket = reportBucket(this, config);
+    // S3 publishes OperationsFailedReplication in the source bucket's region only (see
+    // replicationFailedAlarm): the DR region's forwarder has no such alarm.
+    if (this.kind === 'source') {
+      replicationFailedAlarm(this, config, this.topic);
+      this.reportBucket = reportBucket(this, config);
+    }
   }
 }

@@ -92,9 +92,14 @@ export class S3DrStack extends Stack {
     const forS3Objects = { 'kms:EncryptionContext:aws:s3:arn': [anyBucket] };
 
     // --- Roles S3 assumes -----------------------------------------------------------------
-    // Only on behalf of this account's buckets and jobs (confused-deputy protection,
-    // https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html#cross-service-confused-deputy-prevention).
-    const forThisAccount = { StringEquals: { 'aws:SourceAccount': this.account } };
+    // Confused-deputy protection (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html):
+    // whenever S3 puts aws:SourceAccount in its AssumeRole request, it must be this account. AWS's
+    // S3 pages show these trust policies without conditions
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html),
+    // and if S3 did not send the key, StringEquals would deny every AssumeRole and replication
+    // would fail silently: StringEqualsIfExists protects whenever the key is present and never
+    // locks S3 out when it is not.
+    const forThisAccount = { StringEqualsIfExists: { 'aws:SourceAccount': this.account } };
     this.replicationRole = new iam.Role(this, 'ReplicationRole', {
       // A fixed name: the DR key's policy (DrKeyStack, another region) admits it by name.
       roleName: replicationRoleName(this.region),
@@ -306,10 +311,13 @@ export class S3DrStack extends Stack {
       's3-dr: a backfill could not copy some objects (after its retries); `s3-dr status --all` names the buckets');
     alarm('SweepBucketsFailed', own('SweepBucketsFailed'),
       's3-dr: the sweep could not check or start protection for some buckets; the sweep execution\'s output and the Lambda logs name them');
-    // What S3 publishes and writes in the source regions (and the DR region): the report bucket
-    // and the replication failures of this region, when it is one of them.
-    if (config.sourceRegions.includes(this.region) || config.drRegion === this.region) replicationFailedAlarm(this, config, topic);
-    if (config.sourceRegions.includes(this.region)) this.reportBucket = reportBucket(this, config);
+    // What S3 publishes and writes in a source region: the replication failures of its buckets
+    // and the report bucket, when this region is one (the DR region, never a source region, has
+    // no OperationsFailedReplication: see replicationFailedAlarm).
+    if (config.sourceRegions.includes(this.region)) {
+      replicationFailedAlarm(this, config, topic);
+      this.reportBucket = reportBucket(this, config);
+    }
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `s3-dr-${this.region}` });
     const machines = Object.entries(this.stateMachines);
@@ -343,21 +351,30 @@ export class S3DrStack extends Stack {
       }),
     );
     if (config.replicationTimeControl) {
-      // S3 publishes replication metrics in a source or the DR region (see replicationFailedAlarm):
-      // one graph per region, each querying its own region.
+      // Each graph queries the region S3 publishes its metrics in
+      // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html): failures in
+      // each source bucket's region, latency and pending operations in the destination's (DR).
       const query = (metric: string, region: string, aggregate: 'SUM' | 'MAX') => new cloudwatch.MathExpression({
         expression: replicationMetricQuery(metric, aggregate),
         label: metric,
         period: Duration.minutes(5),
         searchRegion: region,
       });
-      dashboard.addWidgets(...[...config.sourceRegions, config.drRegion].map((region) => new cloudwatch.GraphWidget({
-        title: `S3 replication in ${region} (rules with RTC): latency, pending operations, failures`,
-        width: 12,
-        region,
-        left: [query('ReplicationLatency', region, 'MAX')],
-        right: [query('OperationsPendingReplication', region, 'MAX'), query('OperationsFailedReplication', region, 'SUM')],
-      })));
+      dashboard.addWidgets(
+        ...config.sourceRegions.map((region) => new cloudwatch.GraphWidget({
+          title: `S3 replication failures from ${region} (rules with RTC)`,
+          width: 12,
+          region,
+          left: [query('OperationsFailedReplication', region, 'SUM')],
+        })),
+        new cloudwatch.GraphWidget({
+          title: `S3 replication into ${config.drRegion} (rules with RTC): latency, pending operations`,
+          width: 12,
+          region: config.drRegion,
+          left: [query('ReplicationLatency', config.drRegion, 'MAX')],
+          right: [query('OperationsPendingReplication', config.drRegion, 'MAX')],
+        }),
+      );
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboardName });

@@ -1,6 +1,6 @@
 // What the stack of a source region (the home stack when home is a source region, a forwarder
-// otherwise) or of the DR region has, whichever stack it is: the Batch Replication report bucket
-// and the alarm on S3's replication failures, which must live in those regions.
+// otherwise) has, whichever stack it is: the Batch Replication report bucket and the alarm on S3's
+// replication failures, which must live in that region.
 
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -38,13 +38,18 @@ export function replicationMetricQuery(metricName: string, aggregate: 'SUM' | 'M
 }
 
 /**
- * The alarm on S3's replication failures of the s3-dr rules, for the stack of every region where
- * S3 may publish them. The metrics exist only with RTC (which turns replication metrics on). AWS's
- * metric table (https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html, "Which
- * Region is this metric published in?") places at least Bytes Pending Replication in the
- * destination bucket's region, while the S3 console shows the metrics on the source bucket: the
- * alarm is made in each source region and in the DR region (the destinations' region). A region
- * without the data stays OK (missing data is not breaching).
+ * The alarm on S3's replication failures of the s3-dr rules, for the stack of each source region.
+ * The metrics exist only with RTC (which turns replication metrics on). Where S3 publishes them
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html, "Which Region is this
+ * metric published in?"):
+ *
+ *   OperationsFailedReplication                     the source bucket's region
+ *   ReplicationLatency, BytesPendingReplication,
+ *   OperationsPendingReplication                    the destination bucket's region (DR region)
+ *
+ * so this alarm is made in each source region only (the DR region never has this metric: it is
+ * never a source region). A source region without failures stays OK (missing data is not
+ * breaching).
  */
 export function replicationFailedAlarm(scope: Construct, config: S3DrConfig, topic: sns.ITopic): cloudwatch.Alarm | undefined {
   const region = Stack.of(scope).region;
@@ -72,7 +77,16 @@ export function reportBucket(scope: Construct, config: S3DrConfig): s3.Bucket | 
     enforceSSL: true,
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     lifecycleRules: [{ id: 'expire-reports', expiration: Duration.days(REPORT_DAYS) }],
-    removalPolicy: RemovalPolicy.RETAIN,
+    // Deleted with its stack, and when the creation that made it rolls back: the name is fixed,
+    // so a retained bucket made the next deploy fail ("already exists"). It holds only Batch job
+    // completion reports (operational logs that expire after REPORT_DAYS, not user data), so its
+    // objects are emptied first: CloudFormation deletes a bucket only once it is empty
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html).
+    removalPolicy: RemovalPolicy.DESTROY,
+    // CDK's provider Lambda empties the bucket on delete. cdk-nag 3 raises no finding on it (its
+    // role and function are plain CfnResources, which the IAM4/L1 rules do not inspect), so there
+    // is nothing to acknowledge.
+    autoDeleteObjects: true,
   });
   Validations.of(bucket).acknowledge({
     id: 'AwsSolutions-S1',
@@ -80,3 +94,4 @@ export function reportBucket(scope: Construct, config: S3DrConfig): s3.Bucket | 
   });
   return bucket;
 }
+

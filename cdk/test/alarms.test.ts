@@ -1,6 +1,6 @@
 // Alarms that mean something, delivered: every alarm topic (every stack) lets CloudWatch publish
-// and keeps its TLS deny; alarms on what a person must act on; S3's replication failures where S3
-// publishes them.
+// and keeps its TLS deny, and its key goes with the stack; alarms on what a person must act on;
+// S3's replication failures where S3 publishes them (the source regions).
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
@@ -41,6 +41,8 @@ describe('alarm topics', () => {
           const key = template.findResources('AWS::KMS::Key')[keyId];
           const keyGrant = key.Properties.KeyPolicy.Statement.find((s: any) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
           assert.deepEqual([list(keyGrant.Action).sort(), keyGrant.Condition], [['kms:Decrypt', 'kms:GenerateDataKey*'], wanted], stack.stackName);
+          // Deleted (after a 7-day pending window) with its stack: no orphan key per destroyed stack.
+          assert.deepEqual([key.DeletionPolicy, key.UpdateReplacePolicy, key.Properties.PendingWindowInDays], ['Delete', 'Delete', 7], stack.stackName);
         }
       }
       // The home stack and the three forwarders (us-west-2, the DR region's); the DR key has none.
@@ -75,13 +77,15 @@ describe('alarms', () => {
     assert.equal(home.length, statemachineStems().length + 4);
   });
 
-  it('watch S3\'s replication failures with RTC, by a Metrics Insights query, in every source region and the DR region', () => {
+  it('watch S3\'s replication failures with RTC, by a Metrics Insights query, in every source region only', () => {
     const query = 'SELECT SUM(OperationsFailedReplication) FROM SCHEMA("AWS/S3", SourceBucket, DestinationBucket, RuleId) WHERE RuleId = \'s3-dr\'';
     assert.equal(replicationMetricQuery('OperationsFailedReplication'), query);
     const failed = (template: Template) => alarms(template).filter((a) => a.Metrics?.[0]?.Expression === query);
-    // Home (us-east-1) is a source region; us-west-2 another; us-east-2 the DR region.
+    // Home (us-east-1) is a source region; us-west-2 another; us-east-2 the DR region, where S3
+    // does not publish OperationsFailedReplication (the source bucket's region only).
     const regions = rtc.templates.filter(({ template }) => failed(template).length === 1).map(({ stack }) => stack.region).sort();
-    assert.deepEqual(regions, ['us-east-1', 'us-east-2', 'us-west-2']);
+    assert.deepEqual(regions, ['us-east-1', 'us-west-2']);
+    assert.equal(failed(rtc.drForwarder!).length, 0, 'none in the DR region\'s forwarder');
     for (const { template } of rtc.templates) {
       for (const alarm of failed(template)) {
         assert.deepEqual(alarm.Metrics, [{ Expression: query, Id: 'expr_1', Label: 'OperationsFailedReplication', Period: 300, ReturnData: true }]);
@@ -91,16 +95,31 @@ describe('alarms', () => {
     // Home in neither kind of region: no such alarm at home.
     const elsewhere = synth({ replicationTimeControl: true, homeRegion: 'eu-west-1', backfill: 'copy' });
     assert.equal(failed(elsewhere.home).length, 0);
+    // Home is the DR region: none at home either (no DR forwarder then); the source regions have theirs.
+    const atDr = synth({ replicationTimeControl: true, homeRegion: 'us-east-2', backfill: 'copy' });
+    assert.equal(atDr.drForwarder, undefined);
+    assert.equal(failed(atDr.home).length, 0);
+    assert.deepEqual(atDr.forwarders.filter((f) => failed(f.template).length === 1).map((f) => f.region), ['us-east-1', 'us-west-2']);
   });
 
-  it('leave a dashboard graph of replication per source region and the DR region, each in its region', () => {
+  it('leave a dashboard graph of failures per source region and one of latency and pending operations in the DR region', () => {
     const [dashboard] = Object.values<any>(rtc.home.findResources('AWS::CloudWatch::Dashboard'));
     // The body is a Fn::Join of JSON text and references (inside JSON strings).
     const body = dashboard.Properties.DashboardBody['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
-    const widgets = JSON.parse(body).widgets.filter((w: any) => /^S3 replication in/.test(w.properties.title));
-    assert.deepEqual(widgets.map((w: any) => w.properties.region), ['us-east-1', 'us-west-2', 'us-east-2']);
-    for (const widget of widgets) {
-      assert.match(JSON.stringify(widget.properties.metrics), /SELECT SUM\(OperationsFailedReplication\)/);
-    }
+    const widgets = JSON.parse(body).widgets.filter((w: any) => /^S3 replication/.test(w.properties.title));
+    // Each metric of a graph: [{ expression, label, region }]; CDK leaves out the region when it is
+    // the dashboard's own (home, us-east-1).
+    const graphed = (widget: any) => widget.properties.metrics.map(([m]: any) => [m.label, m.region ?? 'us-east-1', m.expression]);
+    const select = (aggregate: string, metric: string) => replicationMetricQuery(metric, aggregate as 'SUM' | 'MAX');
+    assert.deepEqual(widgets.map((w: any) => [w.properties.region, graphed(w)]), [
+      ['us-east-1', [['OperationsFailedReplication', 'us-east-1', select('SUM', 'OperationsFailedReplication')]]],
+      ['us-west-2', [['OperationsFailedReplication', 'us-west-2', select('SUM', 'OperationsFailedReplication')]]],
+      ['us-east-2', [
+        ['ReplicationLatency', 'us-east-2', select('MAX', 'ReplicationLatency')],
+        ['OperationsPendingReplication', 'us-east-2', select('MAX', 'OperationsPendingReplication')],
+      ]],
+    ]);
+    const [noRtc] = Object.values<any>(plain.home.findResources('AWS::CloudWatch::Dashboard'));
+    assert.ok(!JSON.stringify(noRtc).includes('S3 replication'), 'no replication graphs without RTC');
   });
 });

@@ -1,5 +1,5 @@
 // Batch Replication report buckets: made by the stacks, one per source region, when cdk.json
-// names none; the configured one otherwise.
+// names none (emptied and deleted with their stack); the configured one otherwise.
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
@@ -22,11 +22,9 @@ describe('report buckets, made by the stacks (backfill batch, no batchReportBuck
     built.forwarders[0].template.hasResourceProperties('AWS::S3::Bucket', { BucketName: 's3-dr-reports-123456789012-us-west-2' });
   });
 
-  it('are private, S3-encrypted, TLS-only, owner-enforced, expire reports after 90 days and are retained', () => {
+  it('are private, S3-encrypted, TLS-only, owner-enforced, expire reports after 90 days', () => {
     for (const template of [built.home, built.forwarders[0].template]) {
       template.hasResource('AWS::S3::Bucket', {
-        DeletionPolicy: 'Retain',
-        UpdateReplacePolicy: 'Retain',
         Properties: Match.objectLike({
           BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
           PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
@@ -38,6 +36,28 @@ describe('report buckets, made by the stacks (backfill batch, no batchReportBuck
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
       });
     }
+  });
+
+  it('go with their stack, emptied first (fixed names: a retained bucket made the next deploy fail)', () => {
+    for (const template of [built.home, built.forwarders[0].template]) {
+      const [[id, bucket]] = Object.entries<any>(template.findResources('AWS::S3::Bucket'));
+      assert.deepEqual([bucket.DeletionPolicy, bucket.UpdateReplacePolicy], ['Delete', 'Delete']);
+      // CDK's autoDeleteObjects: a custom resource that empties this bucket before it is deleted.
+      const [emptier] = Object.values<any>(template.findResources('Custom::S3AutoDeleteObjects'));
+      assert.deepEqual(emptier.Properties.BucketName, { Ref: id });
+      assert.equal(emptier.DependsOn.length > 0, true);
+      // Its provider may delete objects of this bucket only (the bucket policy names its role).
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id },
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Allow',
+          Action: Match.arrayWith(['s3:DeleteObject*']),
+          Principal: { AWS: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CustomS3AutoDeleteObjectsCustomResourceProviderRole'), 'Arn'] } },
+        })]) },
+      });
+    }
+    // The DR region's forwarder has no bucket, so no emptier either.
+    assert.equal(Object.keys(built.drForwarder!.findResources('Custom::S3AutoDeleteObjects')).length, 0);
   });
 
   it('are named by the account token when the account is not known at synth', () => {

@@ -178,16 +178,26 @@ describe('IAM, least privilege', () => {
   });
 
   it('lets S3 assume the replication role and Batch Operations the batch role, for this account only', () => {
-    // Confused-deputy protection: only on behalf of this account's buckets and jobs.
-    const forThisAccount = { StringEquals: { 'aws:SourceAccount': '123456789012' } };
+    // Confused-deputy protection whenever S3 sends aws:SourceAccount; no lockout when it does not.
+    const forThisAccount = { StringEqualsIfExists: { 'aws:SourceAccount': '123456789012' } };
     home.hasResourceProperties('AWS::IAM::Role', {
       RoleName: 's3-dr-replication-us-east-1',
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 's3.amazonaws.com' }, Condition: forThisAccount })] },
       Policies: Match.absent(),
     });
     home.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 's3-dr-batch-us-east-1',
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' }, Condition: forThisAccount })] },
     });
+    // Exactly that condition (no StringEquals on aws:SourceAccount, which would deny every
+    // AssumeRole whose request lacks the key), in both trust policies.
+    for (const service of ['s3.amazonaws.com', 'batchoperations.s3.amazonaws.com']) {
+      const trusting = Object.values<any>(home.findResources('AWS::IAM::Role'))
+        .flatMap((r) => r.Properties.AssumeRolePolicyDocument.Statement)
+        .filter((st: any) => st.Principal?.Service === service);
+      assert.equal(trusting.length, 1, service);
+      assert.deepEqual(trusting[0].Condition, forThisAccount, service);
+    }
     const replication = all.find((s) => s.Sid === 'WriteReplicasToDestinations');
     assert.deepEqual(replication.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*-dr/*']] });
     // Source objects under any key of the account, through S3 in a source region only, for S3
