@@ -88,7 +88,6 @@ deploy: lambda-release $(CDK_STAMP) build ## deploy every stack to the account o
 # arm64 zip is built with: an aarch64 binary cannot run on this machine.
 bench: tools shipped lambda-release ## benchmarks on the local stack (numbers, and the command that reproduces them)
 	$(CARGO) build --release --bin s3-dr-lambda
-	$(PYTHON) local/check_release.py $(LAMBDA_ZIP)
 	$(PYTHON) local/bench_cold_start.py --rust target/release/s3-dr-lambda
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_protect
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_backfill
