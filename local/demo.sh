@@ -30,7 +30,7 @@ done
 [ -s "$ENV_FILE" ] || { echo "the local stack did not get ready in 30 s; see $LOG" >&2; exit 1; }
 set -a; . "$ENV_FILE"; set +a
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. "$(dirname "$0")/term.sh"
 BUCKET="demo-photos-$(date +%s)"
 
 step "Local stack on $AWS_ENDPOINT_URL: moto 5.2.5 running statemachine/*.asl.json, tasks served by target/debug/s3-dr-lambda"

@@ -343,12 +343,9 @@ fn tag_from(value: &Value) -> Option<Tag> {
 }
 
 fn checked_bucket(bucket: &str) -> Result<String, DrError> {
-    if naming::is_plausible_existing_bucket_name(bucket) {
-        Ok(bucket.to_owned())
-    } else {
-        Err(DrError::InvalidInput(format!(
-            "{bucket:?} is not a bucket name (3-255 characters of letters, digits, '.', '-', '_')"
-        )))
+    match naming::why_not_a_bucket_name(bucket) {
+        None => Ok(bucket.to_owned()),
+        Some(rule) => Err(DrError::InvalidInput(format!("{bucket:?} is not a bucket name: {rule}"))),
     }
 }
 

@@ -41,7 +41,22 @@ pub fn execution_name(workflow: &str, bucket: &str, now: SystemTime) -> String {
 /// characters. Derived, never random: a hand-over that is retried asks for the same name and
 /// finds the execution it started, so the backfill cannot fork.
 pub fn continuation_name(root: &str, generation: u32) -> String {
-    let suffix = format!("-g{generation}");
+    with_suffix(root, &format!("-g{generation}"))
+}
+
+/// The name of the `attempt`th execution of one window's work: the window's name, then
+/// `<name>-a2`, `-a3`, ... for work asked for again after the previous one ended (a second drift
+/// after a repair finished in the same 15 minutes). Deterministic, so that two starters of the
+/// same attempt still collide on the name.
+pub fn attempt_name(base: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        return base.to_owned();
+    }
+    with_suffix(base, &format!("-a{attempt}"))
+}
+
+/// `<root><suffix>`, the root cut (and followed by a hash of the whole) to fit 80 characters.
+fn with_suffix(root: &str, suffix: &str) -> String {
     let name = format!("{root}{suffix}");
     if name.len() <= MAX_NAME {
         return name;
@@ -51,6 +66,10 @@ pub fn continuation_name(root: &str, generation: u32) -> String {
     let cut: String = root.chars().take(room).collect();
     format!("{cut}-{hash}{suffix}")
 }
+
+/// Attempts per window before the work is left to the next window (the sweep, or the next
+/// event): ten repairs of one bucket in 15 minutes is a person at work, not drift.
+pub const MAX_ATTEMPTS_PER_WINDOW: u32 = 10;
 
 /// `arn:aws:states:<region>:<account>:execution:<state machine>:<name>` from the state
 /// machine's ARN.
@@ -74,11 +93,15 @@ pub async fn is_running(sfn: &aws_sdk_sfn::Client, execution_arn: &str, bucket: 
 pub enum Started {
     /// A new execution (its ARN).
     Started(String),
-    /// An execution of this name exists (running, or finished within the window).
+    /// Nothing started: an execution of this name exists (from `start`, one that is running:
+    /// the same work under way; from `start_named`, the one asked for, running or not).
     AlreadyStarted(String),
 }
 
-pub async fn start(
+/// Start an execution of exactly this name, once: if one of that name exists (running or not),
+/// it is the one (a retried hand-over finds the successor it started; a continuation must never
+/// fork).
+pub async fn start_named(
     sfn: &aws_sdk_sfn::Client,
     state_machine_arn: &str,
     name: &str,
@@ -91,6 +114,37 @@ pub async fn start(
             Ok(Started::AlreadyStarted(name.to_owned()))
         }
         Err(error) => Err(error).aws(bucket, "StartExecution"),
+    }
+}
+
+/// Start the window's work on `bucket` named `name`. Step Functions refuses a name that any
+/// execution of the state machine has had (ExecutionAlreadyExists: running, or closed, for 90
+/// days, https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+/// A running one is the same work under way; a closed one is work that was done, and the work
+/// asked for now (a second drift in the same window) gets the next attempt's name, so that a
+/// repair is never postponed to the next sweep by the name window.
+pub async fn start(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    name: &str,
+    bucket: &str,
+    input: &Value,
+) -> Result<Started, DrError> {
+    let mut attempt = 1;
+    loop {
+        let attempt_name = attempt_name(name, attempt);
+        match start_named(sfn, state_machine_arn, &attempt_name, bucket, input).await? {
+            Started::Started(arn) => return Ok(Started::Started(arn)),
+            Started::AlreadyStarted(_) => {
+                let arn = execution_arn(state_machine_arn, &attempt_name);
+                // Unknown (Step Functions cannot tell) counts as running: never a duplicate.
+                let running = is_running(sfn, &arn, bucket).await?.unwrap_or(true);
+                if running || attempt >= MAX_ATTEMPTS_PER_WINDOW {
+                    return Ok(Started::AlreadyStarted(attempt_name));
+                }
+                attempt += 1;
+            }
+        }
     }
 }
 
@@ -122,6 +176,16 @@ mod tests {
         assert!(name.len() <= 80 && name.ends_with("-g3"), "{name}");
         assert_eq!(name, continuation_name(&long, 3));
         assert_ne!(name, continuation_name(&format!("{}y", "x".repeat(79)), 3));
+    }
+
+    #[test]
+    fn attempts_after_the_first_are_suffixed_and_fit() {
+        assert_eq!(attempt_name("protect-photos-20261126T0515", 1), "protect-photos-20261126T0515");
+        assert_eq!(attempt_name("protect-photos-20261126T0515", 2), "protect-photos-20261126T0515-a2");
+        let long = execution_name("protect", &"a".repeat(63), at(0));
+        let second = attempt_name(&long, 10);
+        assert!(second.len() <= 80 && second.ends_with("-a10"), "{second}");
+        assert_eq!(second, attempt_name(&long, 10));
     }
 
     #[test]

@@ -28,8 +28,22 @@ pub fn is_valid_bucket_name(name: &str) -> bool {
 /// Names an existing bucket may have: also the legacy us-east-1 forms (uppercase, `_`, up to
 /// 255 characters). Used to reject malformed input before any AWS call.
 pub fn is_plausible_existing_bucket_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    why_not_a_bucket_name(name).is_none()
+}
+
+/// The rule `name` breaks for an existing bucket's name, if any (the Lambda's input check and
+/// the CLI's arguments share it). Buckets made in us-east-1 before March 2018 may have names of
+/// up to 255 characters with uppercase letters and `_`, so those pass: S3 answers for them.
+pub fn why_not_a_bucket_name(name: &str) -> Option<String> {
+    if !(3..=255).contains(&name.len()) {
+        return Some(format!(
+            "a bucket name has 3 to 63 characters (255 for legacy us-east-1 buckets); this one has {}",
+            name.len()
+        ));
+    }
+    name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))).map(|c| {
+        format!("a bucket name has only letters, digits, '.', '-' (and '_' in legacy names); this one has {c:?}")
+    })
 }
 
 fn looks_like_ip_address(name: &str) -> bool {

@@ -138,12 +138,16 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
     assess(clients, config, name, &region, &tags, replication.as_ref(), None).await
 }
 
-/// One line per tagged bucket that is not protected: why (for the CLI's exit status).
+/// One line per bucket asked about that does not exist, and per tagged bucket that is not
+/// protected: why (for the CLI's exit status).
 pub fn problems(statuses: &[BucketStatus]) -> Vec<String> {
     statuses
         .iter()
-        .filter(|s| s.tagged && !s.protected)
-        .map(|s| format!("{}: tagged but not protected ({})", s.bucket, s.problems().join(", ")))
+        .filter_map(|s| match (s.exists, s.tagged && !s.protected) {
+            (false, _) => Some(format!("{}: no such bucket (or not visible to these credentials)", s.bucket)),
+            (true, true) => Some(format!("{}: tagged but not protected ({})", s.bucket, s.problems().join(", "))),
+            (true, false) => None,
+        })
         .collect()
 }
 

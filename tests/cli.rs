@@ -88,6 +88,63 @@ async fn status_shows_an_unprotected_bucket_as_such() {
     assert_eq!(report[0]["protected"], false);
 }
 
+/// Bucket arguments are checked by the Lambda's own rule before anything starts: a usage error
+/// (exit 2) naming the rule. (`Bad_Name` and a 70-character name are legal legacy us-east-1
+/// names, so they pass: S3 answers for them.)
+#[test]
+fn bad_bucket_names_are_usage_errors_before_anything_starts() {
+    for (args, rule) in [
+        (vec!["protect", ""], "3 to 63 characters"),
+        (vec!["detach", "ab"], "3 to 63 characters"),
+        (vec!["status", "has space"], "' '"),
+        (vec!["plan", "a/b"], "'/'"),
+    ] {
+        let output = Command::new(cli_binary())
+            .args(&args)
+            .args(
+                ["--state-machine-arn", "arn:aws:states:us-east-1:123456789012:stateMachine:x"]
+                    .iter()
+                    .filter(|_| matches!(args[0], "protect" | "detach")),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output.stderr));
+        assert!(text(&output.stderr).contains(rule), "{args:?}: {}", text(&output.stderr));
+    }
+}
+
+/// Asking about a bucket that does not exist is a problem like any other: non-zero, named.
+#[tokio::test]
+async fn status_of_a_missing_bucket_fails_naming_it() {
+    let stack = stack();
+    let missing = unique("cli-missing");
+    let status = s3_dr(stack, &["status", &missing]);
+    assert!(!status.status.success(), "{}", text(&status.stdout));
+    let stderr = text(&status.stderr);
+    assert!(stderr.contains(&missing) && stderr.contains("no such bucket"), "{stderr}");
+}
+
+/// Output fits where it goes: piped (as here), no escape codes from the CLI's logs, and the
+/// local scripts' headings are plain when piped or with NO_COLOR.
+#[tokio::test]
+async fn piped_output_has_no_escape_codes() {
+    let stack = stack();
+    let source = unique("cli-pipe");
+    source_bucket(stack, &source, SOURCE_REGION, &[]).await;
+    let logged = s3_dr_with(stack, &["status", &source], &[("RUST_LOG", "debug")]);
+    assert!(!logged.stderr.is_empty(), "debug logs expected on stderr");
+    assert!(!logged.stderr.contains(&0x1b) && !logged.stdout.contains(&0x1b), "{}", text(&logged.stderr));
+    for no_color in [None, Some("1")] {
+        let mut heading = Command::new("bash");
+        heading.current_dir(repo_root()).args(["-c", ". local/term.sh; step hello"]);
+        if let Some(value) = no_color {
+            heading.env("NO_COLOR", value);
+        }
+        let output = heading.output().unwrap();
+        assert_eq!(text(&output.stdout), "\n== hello\n", "NO_COLOR={no_color:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_failed_bucket_gives_a_non_zero_exit_and_a_one_line_reason() {
     let stack = stack();

@@ -448,10 +448,10 @@ export class S3DrStack extends Stack {
     allow('BatchBackfillStatus', ['s3:DescribeJob'], [this.formatArn({ service: 's3', region: '*', resource: 'job', resourceName: '*' })]);
     allow('StartWorkflows', ['states:StartExecution'], [arns.protect, arns.detach]);
     // StartBackfill and the sweep ask whether the execution that wrote a backfill's heartbeat
-    // still runs.
-    allow('ReadProtectExecutions', ['states:DescribeExecution'], [
-      this.formatArn({ service: 'states', resource: 'execution', resourceName: 's3-dr-protect-bucket:*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-    ]);
+    // still runs; a start whose name is taken asks whether that protect or detach execution
+    // still runs (src/executions.rs, start).
+    allow('ReadWorkflowExecutions', ['states:DescribeExecution'], ['protect-bucket', 'detach-bucket'].map((stem) =>
+      this.formatArn({ service: 'states', resource: 'execution', resourceName: `s3-dr-${stem}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })));
     // A Batch Replication job's completion report, read when tasks failed.
     const reports = this.reportObjects(config);
     if (reports) allow('ReadBatchReports', ['s3:GetObject'], [reports.arn], reports.conditions);
@@ -485,7 +485,7 @@ export class S3DrStack extends Stack {
           `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}/*`,
           'Resource::*',
           `Resource::arn:<AWS::Partition>:s3:*:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:job/*`,
-          `Resource::arn:<AWS::Partition>:states:${Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:execution:s3-dr-protect-bucket:*`,
+          ...['protect-bucket', 'detach-bucket'].map((stem) => `Resource::arn:<AWS::Partition>:states:${Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:execution:s3-dr-${stem}:*`),
           ...(reports ? [reports.finding] : []),
           ...this.kmsFindings(config),
         ].map((finding) => ({

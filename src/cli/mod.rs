@@ -27,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Start one protect execution per bucket.
     Protect {
-        #[arg(required = true)]
+        #[arg(required = true, value_parser = bucket_name)]
         buckets: Vec<String>,
         /// Wait for the executions and print each step as it finishes.
         #[arg(long)]
@@ -43,7 +43,7 @@ pub enum Command {
     /// Start one detach execution per bucket (removes the s3-dr rule of an untagged bucket,
     /// marks its destination; deletes no data).
     Detach {
-        #[arg(required = true)]
+        #[arg(required = true, value_parser = bucket_name)]
         buckets: Vec<String>,
         #[arg(long)]
         wait: bool,
@@ -60,13 +60,13 @@ pub enum Command {
     /// A dry run of the protect workflow: every read it makes, no write, and what each step
     /// would change. Reads the same S3DR_* settings as the Lambda.
     Plan {
-        #[arg(required = true)]
+        #[arg(required = true, value_parser = bucket_name)]
         buckets: Vec<String>,
     },
     /// Show each bucket's DR state (reads only); non-zero exit if a tagged bucket is not
     /// protected.
     Status {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        #[arg(required_unless_present = "all", conflicts_with = "all", value_parser = bucket_name)]
         buckets: Vec<String>,
         /// Every bucket of the account.
         #[arg(long)]
@@ -132,6 +132,15 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config { .. } => Ok(()),
     };
     exit_code(result)
+}
+
+/// A bucket argument, by the rule the Lambda applies to its input: a bad one is a usage error
+/// (exit 2) before anything is started.
+fn bucket_name(name: &str) -> Result<String, String> {
+    match crate::naming::why_not_a_bucket_name(name) {
+        None => Ok(name.to_owned()),
+        Some(rule) => Err(rule),
+    }
 }
 
 fn exit_code(result: Result<(), String>) -> ExitCode {

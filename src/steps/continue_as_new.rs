@@ -19,7 +19,7 @@ use crate::backfill::{unix_now, Continuation};
 use crate::bucket;
 use crate::config::Workflow;
 use crate::error::DrError;
-use crate::executions::{continuation_name, start, Started};
+use crate::executions::{continuation_name, start_named, Started};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::steps::{Invocation, StepContext};
 
@@ -83,7 +83,7 @@ pub async fn run(
     let heartbeat = Heartbeat { at: unix_now(), writer: name.clone(), work };
     let s3 = context.clients.s3(&destination.region);
     bucket::update_tags(&s3, &destination.bucket, |current| state::with_heartbeat(current, &heartbeat, None)).await?;
-    let started = start(&context.clients.sfn(), state_machine, &name, &plan.bucket, &new_input).await?;
+    let started = start_named(&context.clients.sfn(), state_machine, &name, &plan.bucket, &new_input).await?;
     tracing::info!(execution = %name, generation, "backfill handed over to a new execution");
     Ok(Output {
         bucket: plan.bucket.clone(),

@@ -216,11 +216,12 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     for (name, outcome) in first_failures.into_iter().chain(outcomes) {
         match outcome {
             Ok((verdict, started)) => {
-                let deferred = matches!(started, Some(Paced::Deferred));
+                // Counted as started only when this sweep started it (not deferred, not under way).
+                let started_now = matches!(started, Some(Paced::Started(Started::Started(_))));
                 match &verdict {
                     Verdict::Healthy => report.protected += 1,
                     Verdict::Backfilling => report.backfilling += 1,
-                    Verdict::Repair(_) | Verdict::Detach if deferred => {}
+                    Verdict::Repair(_) | Verdict::Detach if !started_now => {}
                     Verdict::Repair(_) => report.repaired += 1,
                     Verdict::Detach => report.detached += 1,
                     Verdict::Unmanaged => {}
