@@ -88,9 +88,9 @@ pub fn backfill_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Va
 
 /// After a sweep: `SweepBucketsFailed` (buckets it could not check; the alarm's metric) and
 /// `SweepBucketsDeferred` (starts left to the next sweep by the start window), no dimension.
-pub fn sweep_metrics(step: &str, report: &Value, now: SystemTime) -> Option<Value> {
-    (step == "Sweep")
-        .then(|| fleet_counts(report, &[("SweepBucketsFailed", "failed"), ("SweepBucketsDeferred", "deferred")], now))
+pub fn sweep_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Value> {
+    let report = state.get(step).filter(|_| step == "Sweep")?;
+    Some(fleet_counts(report, &[("SweepBucketsFailed", "failed"), ("SweepBucketsDeferred", "deferred")], now))
 }
 
 /// One EMF record of counts without a dimension in namespace `s3-dr`: each (metric, field of
@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn a_sweep_reports_its_failures_and_deferrals_as_metrics() -> TestResult {
-        let report = json!({"scanned": 9, "failed": 2, "deferred": 1});
+        // The state the dispatcher returns: the input, and the step's report under its name.
+        let report = json!({"requestedBy": "schedule", "Sweep": {"scanned": 9, "failed": 2, "deferred": 1}});
         let record = sweep_metrics("Sweep", &report, UNIX_EPOCH).ok_or("no record")?;
         assert_eq!(
             (record["SweepBucketsFailed"].as_u64(), record["SweepBucketsDeferred"].as_u64()),

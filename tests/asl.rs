@@ -8,7 +8,7 @@ use std::process::Command;
 use common::*;
 use s3_dr::steps::Step;
 use s3_dr::DrError;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The Lambda service's transient errors
 /// (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
@@ -58,11 +58,26 @@ fn every_state_machine_passes_asl_validator() {
 #[test]
 fn every_task_invokes_a_known_step_named_as_its_state() {
     let mut used = HashSet::new();
+    for file in statemachine_files() {
+        // Every workflow starts by wrapping its input, whatever JSON it is, in an object: the
+        // first Task reads it from there, and its Catch has an object to add `$.error` to.
+        let asl = read_json(&file);
+        let start = &asl["States"][asl["StartAt"].as_str().unwrap()];
+        assert_eq!(
+            (&start["Type"], &start["Parameters"]),
+            (&json!("Pass"), &json!({"request.$": "$"})),
+            "{}",
+            file.display()
+        );
+        let first = start["Next"].as_str().unwrap();
+        assert_eq!(asl["States"][first]["Parameters"]["Payload"]["input.$"], "$.request", "{}", file.display());
+    }
     for (name, state) in statemachine_files().iter().flat_map(|file| tasks(&read_json(file))) {
         assert_eq!(state["Resource"], "arn:aws:states:::lambda:invoke", "{name}");
         assert_eq!(state["Parameters"]["FunctionName"], "${ProtectFunctionArn}", "{name}");
         assert_eq!(state["Parameters"]["Payload"]["step"], name.as_str(), "{name}: the step value is the state name");
-        assert_eq!(state["Parameters"]["Payload"]["input.$"], "$", "{name}: each step sees the whole state");
+        let input = state["Parameters"]["Payload"]["input.$"].as_str();
+        assert!(matches!(input, Some("$" | "$.request")), "{name}: each step sees the whole state (or request)");
         assert_eq!(state["OutputPath"], "$.Payload", "{name}: the Lambda returns the state plus its result");
         used.insert(Step::parse(&name).unwrap_or_else(|| panic!("{name} is not a step of the Lambda")).name());
     }

@@ -258,6 +258,26 @@ async fn malformed_input_fails_with_invalid_input() {
     }
 }
 
+/// Any JSON may start an execution. An array, a string, a number, null or a boolean is answered
+/// by every workflow with InvalidInput from the Lambda, not a States.Runtime (moto) or
+/// States.ResultPathMatchFailure (AWS) from a Catch that cannot add `$.error` to a non-object:
+/// the first state wraps the input in an object.
+#[tokio::test]
+async fn every_workflow_answers_a_non_object_input_with_invalid_input() {
+    let stack = stack();
+    for workflow in ["protect", "detach", "sweep"] {
+        for input in [json!([]), json!(["photos"]), json!("photos"), json!(42), json!(null), json!(true)] {
+            let run = stack.run_workflow(workflow, input.clone()).await;
+            run.assert_failed_with("InvalidInput");
+            assert!(
+                run.cause.as_deref().is_some_and(|c| c.contains("expected") || c.contains("JSON object")),
+                "{workflow} {input}: {run:?}"
+            );
+            assert!(run.steps.len() <= 1, "{workflow} {input}: nothing after the first step: {run:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_missing_bucket_fails_with_a_named_error() {
     let run = stack().run_protect(json!({ "bucket": unique("never-created") })).await;

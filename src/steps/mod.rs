@@ -247,6 +247,9 @@ pub async fn run_step(
                 let plan = detach_plan(step, input)?;
                 to_json(Box::pin(mark_destination_detached::run(context, &plan)).await)
             }
+            Step::Sweep if !input.is_object() => Err(DrError::InvalidInput(format!(
+                "the sweep's input is a JSON object (such as {{\"requestedBy\": \"schedule\"}}), got {input}"
+            ))),
             Step::Sweep => to_json(Box::pin(sweep::run(context)).await),
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
