@@ -113,6 +113,28 @@ fn bad_bucket_names_are_usage_errors_before_anything_starts() {
     }
 }
 
+/// `detach` of a tagged bucket and `protect` of an untagged one would succeed having done
+/// nothing: refused before anything starts, saying what to do.
+#[tokio::test]
+async fn detach_of_a_tagged_bucket_and_protect_of_an_untagged_one_are_refused() {
+    let stack = stack();
+    let tagged = unique("cli-tagged");
+    source_bucket(stack, &tagged, SOURCE_REGION, &[("dr", "true")]).await;
+    let untagged = unique("cli-untagged");
+    source_bucket(stack, &untagged, SOURCE_REGION, &[]).await;
+    let detach_arn = stack.workflow_arn("detach");
+    for (args, says) in [
+        (vec!["detach", tagged.as_str(), "--state-machine-arn", detach_arn.as_str()], "remove the tag first"),
+        (vec!["protect", untagged.as_str()], "tag it first"),
+    ] {
+        let output = s3_dr(stack, &args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output.stdout));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(says) && stderr.contains("nothing started"), "{args:?}: {stderr}");
+        assert!(!text(&output.stdout).contains("started"), "{args:?}: {}", text(&output.stdout));
+    }
+}
+
 /// Asking about a bucket that does not exist is a problem like any other: non-zero, named.
 #[tokio::test]
 async fn status_of_a_missing_bucket_fails_naming_it() {

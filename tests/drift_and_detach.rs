@@ -274,6 +274,13 @@ async fn two_protect_executions_at_once_end_with_one_rule() {
     for run in [&first, &second] {
         run.assert_succeeded();
     }
+    // And they did run at once: each started before the other stopped.
+    assert!(
+        first.span.0 < second.span.1 && second.span.0 < first.span.1,
+        "the executions did not overlap: {:?} and {:?}",
+        first.span,
+        second.span
+    );
     let replication = s3_dr::bucket::replication(&s3, &source).await.unwrap().unwrap();
     assert_eq!(replication.rules().len(), 1);
     assert_eq!(our_rules(Some(&replication)), 1);

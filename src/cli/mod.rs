@@ -105,11 +105,19 @@ pub async fn run(cli: Cli) -> ExitCode {
     let clients = Clients::from_env(cli.region.clone()).await;
     let result = match cli.command {
         Command::Protect { buckets, wait, backfill, state_machine_arn } => {
-            let extra = backfill.map(|value| ("backfill", serde_json::Value::from(value)));
-            protect::run(&clients, "protect", &state_machine_arn, &buckets, extra, wait).await
+            match check_tags(&clients, &buckets, Wanted::Tagged).await {
+                Ok(()) => {
+                    let extra = backfill.map(|value| ("backfill", serde_json::Value::from(value)));
+                    protect::run(&clients, "protect", &state_machine_arn, &buckets, extra, wait).await
+                }
+                Err(reason) => Err(reason),
+            }
         }
         Command::Detach { buckets, wait, state_machine_arn } => {
-            protect::run(&clients, "detach", &state_machine_arn, &buckets, None, wait).await
+            match check_tags(&clients, &buckets, Wanted::Untagged).await {
+                Ok(()) => protect::run(&clients, "detach", &state_machine_arn, &buckets, None, wait).await,
+                Err(reason) => Err(reason),
+            }
         }
         Command::Sweep { wait, state_machine_arn } => {
             let inputs = [("all-buckets".to_owned(), serde_json::json!({ "requestedBy": "s3-dr CLI" }))];
@@ -132,6 +140,42 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config { .. } => Ok(()),
     };
     exit_code(result)
+}
+
+/// What `protect` and `detach` need of a bucket's tags for their workflow to do anything.
+#[derive(Clone, Copy, PartialEq)]
+enum Wanted {
+    Tagged,
+    Untagged,
+}
+
+/// The tag decides what the workflows do: `protect` of an untagged bucket and `detach` of a
+/// tagged one would end "SUCCEEDED" having done nothing (and a detached bucket that is still
+/// tagged is protected again by the next event or sweep). Refused before anything starts, each
+/// bucket named with what to do. A bucket that does not exist is left to the workflow, which
+/// names it.
+async fn check_tags(clients: &Clients, buckets: &[String], wanted: Wanted) -> Result<(), String> {
+    let config = Config::from_env().map_err(|error| error.to_string())?;
+    let home = clients.s3(&clients.home_region());
+    let mut refused = Vec::new();
+    for bucket in buckets {
+        let Some(region) = crate::bucket::region(&home, bucket).await.map_err(|e| e.to_string())? else { continue };
+        let tags = crate::bucket::tags(&clients.s3(&region), bucket).await.map_err(|e| e.to_string())?;
+        let tag = &config.match_tag;
+        match (config.match_tag.matches(&tags), wanted) {
+            (false, Wanted::Tagged) => refused.push(format!(
+                "{bucket}: not tagged {tag}, so protect would do nothing; tag it first (that alone protects it: the tagging event starts the workflow)"
+            )),
+            (true, Wanted::Untagged) => refused.push(format!(
+                "{bucket}: still tagged {tag}, so detach would do nothing (and the next event or sweep protects it again); remove the tag first (that alone detaches it)"
+            )),
+            _ => {}
+        }
+    }
+    match refused.is_empty() {
+        true => Ok(()),
+        false => Err(format!("nothing started:\n{}", refused.join("\n"))),
+    }
 }
 
 /// A bucket argument, by the rule the Lambda applies to its input: a bad one is a usage error

@@ -217,6 +217,8 @@ pub struct Execution {
     pub steps: Vec<(String, Value)>,
     /// Start to stop, as Step Functions recorded them.
     pub duration: Duration,
+    /// (start, stop) in seconds since the epoch, as Step Functions recorded them.
+    pub span: (f64, f64),
 }
 
 impl Execution {
@@ -286,6 +288,7 @@ pub async fn wait_execution(sfn: &aws_sdk_sfn::Client, arn: &str) -> Execution {
         Duration::from_secs_f64((seconds(described.stop_date()) - seconds(Some(described.start_date()))).max(0.0));
     Execution {
         duration,
+        span: (seconds(Some(described.start_date())), seconds(described.stop_date())),
         status: described.status().clone(),
         error: described.error().map(str::to_owned),
         cause: described.cause().map(str::to_owned),
