@@ -155,22 +155,36 @@ enum Wanted {
 /// bucket named with what to do. A bucket that does not exist is left to the workflow, which
 /// names it.
 async fn check_tags(clients: &Clients, buckets: &[String], wanted: Wanted) -> Result<(), String> {
+    use futures::StreamExt;
     let config = Config::from_env().map_err(|error| error.to_string())?;
+    let tag = &config.match_tag;
     let home = clients.s3(&clients.home_region());
+    // Two reads per bucket, 16 buckets at once (as the sweep reads them).
+    let checked: Vec<Result<Option<String>, String>> = futures::stream::iter(buckets)
+        .map(|bucket| {
+            let home = &home;
+            async move {
+                let Some(region) = crate::bucket::region(home, bucket).await.map_err(|e| e.to_string())? else {
+                    return Ok(None);
+                };
+                let tags = crate::bucket::tags(&clients.s3(&region), bucket).await.map_err(|e| e.to_string())?;
+                Ok(match (tag.matches(&tags), wanted) {
+                    (false, Wanted::Tagged) => Some(format!(
+                        "{bucket}: not tagged {tag}, so protect would do nothing; tag it first (that alone protects it: the tagging event starts the workflow)"
+                    )),
+                    (true, Wanted::Untagged) => Some(format!(
+                        "{bucket}: still tagged {tag}, so detach would do nothing (and the next event or sweep protects it again); remove the tag first (that alone detaches it)"
+                    )),
+                    _ => None,
+                })
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
     let mut refused = Vec::new();
-    for bucket in buckets {
-        let Some(region) = crate::bucket::region(&home, bucket).await.map_err(|e| e.to_string())? else { continue };
-        let tags = crate::bucket::tags(&clients.s3(&region), bucket).await.map_err(|e| e.to_string())?;
-        let tag = &config.match_tag;
-        match (config.match_tag.matches(&tags), wanted) {
-            (false, Wanted::Tagged) => refused.push(format!(
-                "{bucket}: not tagged {tag}, so protect would do nothing; tag it first (that alone protects it: the tagging event starts the workflow)"
-            )),
-            (true, Wanted::Untagged) => refused.push(format!(
-                "{bucket}: still tagged {tag}, so detach would do nothing (and the next event or sweep protects it again); remove the tag first (that alone detaches it)"
-            )),
-            _ => {}
-        }
+    for outcome in checked {
+        refused.extend(outcome?);
     }
     match refused.is_empty() {
         true => Ok(()),

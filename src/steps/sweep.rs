@@ -48,8 +48,9 @@ const MAX_FAILURES_LISTED: usize = 20;
 /// Starts listed by name: an execution's state must stay under 256 KiB whatever the account.
 const MAX_STARTED_LISTED: usize = 500;
 /// How long after the sweep began executions may still be started (the Lambda has 15 minutes;
-/// reading every bucket comes first).
+/// reading every bucket comes first), and how much of the invocation is kept after the last.
 pub const START_WINDOW: Duration = Duration::from_secs(600);
+const AFTER_LAST_START: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,6 +127,14 @@ impl StartPacer {
     }
 }
 
+/// When starts stop: [`START_WINDOW`] after the sweep began, or earlier if the invocation's own
+/// deadline leaves less ([`AFTER_LAST_START`] kept for the report).
+fn start_deadline(now: Instant, invocation_deadline: Option<SystemTime>) -> Instant {
+    let left = invocation_deadline
+        .map(|d| d.duration_since(SystemTime::now()).unwrap_or_default().saturating_sub(AFTER_LAST_START));
+    now + left.map_or(START_WINDOW, |left| left.min(START_WINDOW))
+}
+
 /// The slot for a start asked for at `now` when the next free one is `next`, and the one after
 /// it; None when the slot would be past `deadline`.
 fn next_slot(now: Instant, next: Instant, interval: Duration, deadline: Instant) -> Option<(Instant, Instant)> {
@@ -147,7 +156,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     let buckets = bucket::list_all(&context.clients.s3(&context.clients.home_region())).await?;
     let sfn = context.clients.sfn();
     let now = SystemTime::now();
-    let pacer = StartPacer::new(config.sweep_start_rate, Instant::now() + START_WINDOW);
+    let pacer = StartPacer::new(config.sweep_start_rate, start_deadline(Instant::now(), context.deadline));
     let pacer = &pacer;
 
     // First pass: every bucket's tags. A destination needs nothing more (its tags hold its
@@ -352,5 +361,17 @@ mod tests {
         // After a quiet spell the next ask starts at once, not at the stale slot.
         let later = t0 + Duration::from_millis(800);
         assert_eq!(next_slot(later, t0 + interval, interval, deadline), Some((later, later + interval)));
+    }
+
+    #[test]
+    fn starts_stop_in_time_for_the_invocation_to_report() {
+        let t0 = Instant::now();
+        assert_eq!(start_deadline(t0, None), t0 + START_WINDOW);
+        let far = SystemTime::now() + Duration::from_secs(900);
+        assert_eq!(start_deadline(t0, Some(far)), t0 + START_WINDOW);
+        // Five minutes left: starts stop a minute before the end, not ten minutes from now.
+        let near = start_deadline(t0, Some(SystemTime::now() + Duration::from_secs(300)));
+        assert!(near <= t0 + Duration::from_secs(240) && near > t0 + Duration::from_secs(230), "{:?}", near - t0);
+        assert_eq!(start_deadline(t0, Some(SystemTime::now())), t0);
     }
 }
