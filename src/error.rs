@@ -148,9 +148,24 @@ impl DrError {
     }
 }
 
+/// The longest error message the Lambda returns. Step Functions keeps at most 32,768
+/// characters of a cause, and a message that echoes a 100 kB input is no clearer for it
+/// (tests/hostile_inputs.rs).
+pub const MAX_ERROR_MESSAGE: usize = 2_000;
+
+/// `text`, or its first `max_chars` characters and how many were left out: for messages that
+/// quote what they were given.
+pub fn abbreviated(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}... ({} more characters)", &text[..end], text[end..].chars().count()),
+    }
+}
+
 impl From<DrError> for lambda_runtime::Diagnostic {
     fn from(error: DrError) -> Self {
-        lambda_runtime::Diagnostic { error_type: error.error_type().to_owned(), error_message: error.to_string() }
+        let error_message = abbreviated(&error.to_string(), MAX_ERROR_MESSAGE);
+        lambda_runtime::Diagnostic { error_type: error.error_type().to_owned(), error_message }
     }
 }
 

@@ -226,7 +226,7 @@ pub fn parse_trigger(input: &Value) -> Result<Trigger, DrError> {
     if let Some(bucket) = object.get("bucket") {
         let bucket = bucket
             .as_str()
-            .ok_or_else(|| DrError::InvalidInput(format!("\"bucket\" must be a string, got {bucket}")))?;
+            .ok_or_else(|| quoted_invalid("\"bucket\" must be a string, got", &bucket.to_string(), ""))?;
         return Ok(Trigger::Manual { bucket: checked_bucket(bucket)? });
     }
     let Some(detail) = object.get("detail").filter(|d| d.is_object()) else {
@@ -345,8 +345,14 @@ fn tag_from(value: &Value) -> Option<Tag> {
 fn checked_bucket(bucket: &str) -> Result<String, DrError> {
     match naming::why_not_a_bucket_name(bucket) {
         None => Ok(bucket.to_owned()),
-        Some(rule) => Err(DrError::InvalidInput(format!("{bucket:?} is not a bucket name: {rule}"))),
+        Some(rule) => Err(quoted_invalid("", &format!("{bucket:?}"), &format!(" is not a bucket name: {rule}"))),
     }
+}
+
+/// An `InvalidInput` that quotes the value it was given, shortened: an input can be 256 KiB.
+fn quoted_invalid(before: &str, value: &str, after: &str) -> DrError {
+    let value = crate::error::abbreviated(value, 100);
+    DrError::InvalidInput(format!("{before}{}{value}{after}", if before.is_empty() { "" } else { " " }))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::clients::Clients;
@@ -17,7 +18,8 @@ pub struct Handler {
 }
 
 impl Handler {
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Diagnostic> {
+        let payload = parse_payload(event.payload.get())?;
         let config = self.config.as_ref().map_err(|error| Diagnostic::from(error.clone()))?;
         let context = StepContext {
             config,
@@ -27,8 +29,8 @@ impl Handler {
             deadline: Some(UNIX_EPOCH + Duration::from_millis(event.context.deadline)),
         };
         let started = Instant::now();
-        let result = dispatch(&context, &event.payload).await;
-        if let Some(step) = event.payload.get("step").and_then(Value::as_str) {
+        let result = dispatch(&context, &payload).await;
+        if let Some(step) = payload.get("step").and_then(Value::as_str) {
             let outcome = result.as_ref().map_or_else(DrError::error_type, |_| "Succeeded");
             // CloudWatch turns these lines into metrics (the dashboard's step durations, the
             // backfill's outcome and its alarm).
@@ -42,6 +44,18 @@ impl Handler {
         }
         result.map_err(Diagnostic::from)
     }
+}
+
+/// The invocation's payload, parsed here rather than by `lambda_runtime`: its own parse
+/// fails on JSON nested deeper than serde_json's limit (128) with an error named after a Rust
+/// type (`&lambda_runtime::deserializer::DeserializeError`), which no Catch can name. Taken as
+/// raw text (serde_json checks its syntax without recursing), any payload gets `InvalidInput`.
+pub fn parse_payload(raw: &str) -> Result<Value, DrError> {
+    serde_json::from_str(raw).map_err(|e| {
+        DrError::InvalidInput(format!(
+            "the request cannot be read as JSON ({e}); a step's input is a JSON object no deeper than 128 levels"
+        ))
+    })
 }
 
 /// One CloudWatch embedded-metric-format record: `StepDuration` (ms) and `StepInvocations`
@@ -126,6 +140,19 @@ mod tests {
     use super::*;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// A payload nested past serde_json's recursion limit still reaches us as text, and is
+    /// answered with our own error name.
+    #[test]
+    fn a_payload_nested_too_deep_is_invalid_input() -> TestResult {
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let raw: Box<RawValue> = serde_json::from_str(&format!(r#"{{"step": "ValidateSource", "input": {deep}}}"#))?;
+        let error = parse_payload(raw.get()).err().ok_or("parsed")?;
+        assert_eq!(error.error_type(), "InvalidInput");
+        assert!(error.to_string().contains("128 levels"), "{error}");
+        assert!(parse_payload(r#"{"step": "Sweep", "input": {}}"#).is_ok());
+        Ok(())
+    }
 
     #[test]
     fn account_comes_from_the_function_arn() {

@@ -37,8 +37,9 @@ pub const BACKFILL_TAGS: [&str; 4] = [MARKER_TAG, PROGRESS_TAG, CATCH_UP_TAG, NO
 const MAX_TAG_VALUE: usize = 256;
 /// Step Functions' limit on execution names.
 const MAX_WRITER: usize = 80;
-/// Room left in a progress value for the cursor after `copy:<10-digit time>:<writer>:`.
-const MAX_CURSOR: usize = MAX_TAG_VALUE - 17 - MAX_WRITER;
+/// Room left in a progress value for the cursor or job id after the longest head,
+/// `batch:<10-digit time>:<writer>:` (tests/properties.rs found `copy:`'s 17 a character short).
+const MAX_CURSOR: usize = MAX_TAG_VALUE - "batch:".len() - 10 - 2 - MAX_WRITER;
 /// A heartbeat older than this is taken for a dead backfill when Step Functions cannot be asked
 /// about its writer. A copy writes one after each page, and a page takes at most one invocation
 /// (15 minutes); with two retries of a timed-out invocation and their backoff, a live copy can

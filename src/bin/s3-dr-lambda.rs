@@ -8,7 +8,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use s3_dr::clients::Clients;
 use s3_dr::config::Config;
 use s3_dr::lambda::Handler;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,5 +19,5 @@ async fn main() -> Result<(), Error> {
         tracing::error!(%error, "invalid configuration: every invocation will fail with InvalidConfig");
     }
     let handler = &handler;
-    run(service_fn(move |event: LambdaEvent<Value>| async move { handler.handle(event).await })).await
+    run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move { handler.handle(event).await })).await
 }

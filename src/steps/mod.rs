@@ -248,7 +248,8 @@ pub async fn run_step(
                 to_json(Box::pin(mark_destination_detached::run(context, &plan)).await)
             }
             Step::Sweep if !input.is_object() => Err(DrError::InvalidInput(format!(
-                "the sweep's input is a JSON object (such as {{\"requestedBy\": \"schedule\"}}), got {input}"
+                "the sweep's input is a JSON object (such as {{\"requestedBy\": \"schedule\"}}), got {}",
+                abbreviate(input)
             ))),
             Step::Sweep => to_json(Box::pin(sweep::run(context)).await),
             Step::VerifyProtection => {
@@ -340,12 +341,7 @@ fn to_json<T: Serialize>(result: Result<T, DrError>) -> Result<Value, DrError> {
 }
 
 fn abbreviate(value: &Value) -> String {
-    let text = value.to_string();
-    if text.len() > 200 {
-        format!("{}...", text.chars().take(200).collect::<String>())
-    } else {
-        text
-    }
+    crate::error::abbreviated(&value.to_string(), 200)
 }
 
 #[cfg(test)]

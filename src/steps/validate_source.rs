@@ -170,7 +170,10 @@ fn backfill_strategy(input: &Value, config: &crate::config::Config) -> Result<(S
                 Strategy::EXPECTED
             ))
         }),
-        Some(other) => Err(DrError::InvalidInput(format!("\"backfill\" must be a string, got {other}"))),
+        Some(other) => Err(DrError::InvalidInput(format!(
+            "\"backfill\" must be a string, got {}",
+            crate::error::abbreviated(&other.to_string(), 100)
+        ))),
     }
 }
 
