@@ -16,10 +16,17 @@ So a task invocation travels: moto interpreter -> Invoke API -> queue -> the bin
 `errorType`. (`cargo lambda watch` answers errors with HTTP 500, which moto's interpreter
 turns into `States.Runtime`: see ../shared/reference/emulator-facts.md.)
 
+Faults, for tests of what AWS does at scale: `--s3-fault-rate`, `--s3-latency-ms`,
+`--s3-fault-proxy` put local/fault_proxy.py (SlowDown, InternalError after applying, dropped
+connections, latency; control API `<proxy>/__s3dr/faults`, announced as S3DR_FAULT_PROXY_URL)
+between the Lambda and S3 only, so clients still see the truth; and
+`POST /__s3dr/lambda-faults` on this port makes chosen invocations fail as a Lambda timeout
+(Sandbox.Timedout) or a killed runtime (Lambda.Unknown), though they still run.
+
 On start it enables real Step Functions execution, creates the IAM roles and one state machine
 per `statemachine/*.asl.json` (placeholders substituted as CDK does), prints the environment a
 client needs, and runs until Ctrl-C (or, with --exit-on-stdin-eof, until its parent goes away).
-It stops exactly what it started: its server thread and its Lambda worker processes.
+It stops exactly what it started: its server threads and its Lambda worker processes.
 """
 
 from __future__ import annotations
@@ -88,14 +95,83 @@ class LambdaService:
         self.in_flight: dict[str, Invocation] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.faults: list[dict[str, Any]] = []  # queued by POST /__s3dr/lambda-faults
+        self.injected: list[dict[str, Any]] = []
+
+    # -- Lambda-level faults (the control API /__s3dr/lambda-faults) --
+    # Emulated: what Step Functions sees when a function times out or its runtime dies (out of
+    # memory, a crash): the Invoke API answers 200 with `X-Amz-Function-Error: Unhandled` and
+    # errorType Sandbox.Timedout or Lambda.Unknown, which the ASL's Retry/Catch then handle; and
+    # the function did run, with whatever writes it made. "when": "start" (the default) answers
+    # at once while the function runs on (so a retry may overlap it, as after a Step Functions
+    # TimeoutSeconds); "end" answers once the function has finished all its work (killed just
+    # before it could return). Not emulated: the process is not killed or cut short (a run
+    # never stops half-way through one S3 call), no cold start follows, and the worker's own
+    # result is accepted by the Runtime API and discarded.
+    FAULT_MESSAGES = {
+        "Sandbox.Timedout": f"Task timed out after {INVOKE_TIMEOUT_SECONDS}.00 seconds",
+        "Lambda.Unknown": "RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+    }
+
+    def queue_faults(self, request: dict[str, Any]) -> None:
+        """Validate a POST, then queue its faults in order (`"clear": true` first forgets
+        what was queued and injected before)."""
+        entries = request.get("next") or []
+        if not isinstance(entries, list) or not all(
+                isinstance(entry, dict) and isinstance(entry.get("errorType"), str) for entry in entries):
+            raise ValueError('expected {"next": [{"errorType": "Sandbox.Timedout"}, ...], "match": "..."}')
+        faults = [{"errorType": entry["errorType"],
+                   "errorMessage": entry.get("errorMessage"),
+                   "match": entry.get("match", request.get("match")),
+                   "when": entry.get("when", "start")} for entry in entries]
+        if any(fault["when"] not in ("start", "end") for fault in faults):
+            raise ValueError('"when" is "start" (answer at once) or "end" (after the function ran)')
+        with self.lock:
+            if request.get("clear"):
+                self.faults.clear()
+                self.injected.clear()
+            self.faults.extend(faults)
+
+    def fault_report(self) -> dict[str, Any]:
+        with self.lock:
+            return {"pending": [dict(fault) for fault in self.faults],
+                    "injected": [dict(entry) for entry in self.injected]}
+
+    def _take_fault(self, invocation: Invocation) -> dict[str, Any] | None:
+        """The first queued fault whose `match` is in the payload: as sent, or re-serialized
+        spaced or compact, so `"step": "X"` and `"step":"X"` both match."""
+        text = invocation.payload.decode(errors="replace")
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        forms = (text, json.dumps(parsed), json.dumps(parsed, separators=(",", ":")))
+        with self.lock:
+            for index, fault in enumerate(self.faults):
+                if fault["match"] is None or any(fault["match"] in form for form in forms):
+                    del self.faults[index]
+                    step = parsed.get("step") if isinstance(parsed, dict) else None
+                    self.injected.append({"errorType": fault["errorType"], "step": step, "when": fault["when"],
+                                          "requestId": invocation.request_id, "at": round(time.time(), 3)})
+                    return fault
+        return None
 
     # -- Invoke API (called by moto's ASL interpreter and by any SDK client) --
     def invoke(self, payload: bytes, invocation_type: str) -> tuple[int, dict[str, str], bytes]:
         invocation = Invocation(request_id=str(uuid.uuid4()), payload=payload or b"{}")
         headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": "$LATEST"}
+        fault = self._take_fault(invocation) if invocation_type != "Event" else None
         self.pending.put(invocation)
         if invocation_type == "Event":
             return 202, headers, b""
+        if fault is not None:
+            if fault["when"] == "end":
+                invocation.done.wait(INVOKE_TIMEOUT_SECONDS)
+            message = fault["errorMessage"] or self.FAULT_MESSAGES.get(fault["errorType"], fault["errorType"])
+            body = json.dumps({"errorType": fault["errorType"],
+                               "errorMessage": message.replace("{request_id}", invocation.request_id)}).encode()
+            log(f"injected {fault['errorType']} into invocation {invocation.request_id} ({fault['when']})")
+            return 200, {**headers, "X-Amz-Function-Error": "Unhandled"}, body
         if not invocation.done.wait(INVOKE_TIMEOUT_SECONDS):
             with self.lock:
                 self.in_flight.pop(invocation.request_id, None)
@@ -162,10 +238,26 @@ class FrontApp:
         if method == "POST" and match:
             known = self.lambdas.complete(match["id"], self._body(environ), match["kind"] == "error")
             return self._respond(start_response, 202 if known else 404, {}, b"{}")
+        if path == "/__s3dr/lambda-faults":
+            return self._lambda_faults(environ, start_response, method)
         if path == "/2018-06-01/runtime/init/error":
             log(f"Lambda init error: {self._body(environ).decode(errors='replace')}")
             return self._respond(start_response, 202, {}, b"{}")
         return self.moto_app(environ, start_response)
+
+    def _lambda_faults(self, environ: dict[str, Any], start_response: Callable, method: str) -> list[bytes]:
+        """POST queues Lambda-level faults for the next matching invocations; GET reports them."""
+        if method == "POST":
+            try:
+                request = json.loads(self._body(environ) or b"{}")
+                if not isinstance(request, dict):
+                    raise ValueError("expected a JSON object")
+                self.lambdas.queue_faults(request)
+            except ValueError as error:
+                return self._respond(start_response, 400, {"Content-Type": "application/json"},
+                                     json.dumps({"error": str(error)}).encode())
+        body = json.dumps(self.lambdas.fault_report()).encode()
+        return self._respond(start_response, 200, {"Content-Type": "application/json"}, body)
 
     @staticmethod
     def _body(environ: dict[str, Any]) -> bytes:
@@ -174,7 +266,7 @@ class FrontApp:
 
     @staticmethod
     def _respond(start_response: Callable, status: int, headers: dict[str, str], body: bytes) -> list[bytes]:
-        reason = {200: "OK", 202: "Accepted", 404: "Not Found", 503: "Service Unavailable"}[status]
+        reason = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}[status]
         start_response(f"{status} {reason}", [*headers.items(), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -290,6 +382,15 @@ def provision(endpoint: str, home_region: str, dr_region: str, function_arn: str
     return machines
 
 
+def latency_range(text: str) -> tuple[int, int]:
+    """--s3-latency-ms LO,HI, checked while parsing, before anything is started."""
+    from fault_proxy import parse_latency
+    try:
+        return parse_latency(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected LO,HI milliseconds, not {text!r}") from error
+
+
 def main(argv: list[str] | None = None) -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -305,6 +406,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="stop when standard input closes (tests: the stack dies with them)")
+    faults = parser.add_argument_group(
+        "S3 faults", "a proxy (local/fault_proxy.py) between the Lambda and S3; tests' own clients bypass it")
+    faults.add_argument("--s3-fault-rate", type=float, default=0.0, metavar="FLOAT",
+                        help="share of the Lambda's S3 requests that get SlowDown, InternalError "
+                             "after applying, or a dropped connection (default 0)")
+    faults.add_argument("--s3-latency-ms", type=latency_range, default=(0, 0), metavar="LO,HI",
+                        help="random delay added to each of the Lambda's S3 requests (default 0,0)")
+    faults.add_argument("--s3-fault-seed", type=int, default=11, metavar="INT", help="seed of the fault draws (default 11)")
+    faults.add_argument("--s3-fault-proxy", action="store_true",
+                        help="start the proxy even with no faults, to set them later through its control API")
+    parser.add_argument("--s3-backend", choices=("moto", "localstack"), default="moto",
+                        help="the S3 every client uses: moto on this port (default), or LocalStack's "
+                             "stricter S3 (local/strict_s3.py; `make strict-tools` installs it)")
+    parser.add_argument("--strict-python", default=os.path.join(here, "..", ".venv-strict", "bin", "python"),
+                        help="the Python with LocalStack, for --s3-backend localstack (default .venv-strict)")
     args = parser.parse_args(argv)
 
     from moto.moto_server.werkzeug_app import (
@@ -344,6 +460,28 @@ def main(argv: list[str] | None = None) -> int:
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
+    # Where S3 requests go. `s3_backend_url` is the S3 every client uses (moto on this port
+    # unless --s3-backend names another); `lambda_s3_url` is where the Lambda's S3 clients send
+    # them (the backend, or a fault-injecting proxy in front of it). Both reach the SDKs through
+    # the service-specific AWS_ENDPOINT_URL_S3, which wins over AWS_ENDPOINT_URL for S3 only.
+    s3_backend_url = endpoint
+    localstack = None
+    if args.s3_backend == "localstack":
+        # moto keeps Step Functions, IAM, KMS and STS; only S3 moves (its buckets start empty).
+        import strict_s3
+        localstack, s3_backend_url = strict_s3.start(args.strict_python,
+                                                     os.path.join(here, "..", "target", "strict-s3"))
+        client_env["S3DR_S3_BACKEND"] = "localstack"
+        log(f"S3 is LocalStack's, {s3_backend_url} (log {localstack.strict_s3_log})")
+    lambda_s3_url = s3_backend_url
+    fault_proxy = None
+    if args.s3_fault_proxy or args.s3_fault_rate > 0 or args.s3_latency_ms != (0, 0):
+        from fault_proxy import start as start_fault_proxy
+        fault_proxy, lambda_s3_url = start_fault_proxy(s3_backend_url, args.s3_fault_rate, args.s3_latency_ms,
+                                                       args.s3_fault_seed)
+        client_env["S3DR_FAULT_PROXY_URL"] = lambda_s3_url
+        log(f"S3 fault proxy {lambda_s3_url} -> {s3_backend_url}: rate {args.s3_fault_rate}, "
+            f"latency {args.s3_latency_ms} ms, seed {args.s3_fault_seed}; control API {lambda_s3_url}/__s3dr/faults")
     try:
         if not args.no_patches:
             if not args.lambda_bin or not os.access(args.lambda_bin, os.X_OK):
@@ -367,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
             }
+            if s3_backend_url != endpoint:
+                client_env["AWS_ENDPOINT_URL_S3"] = s3_backend_url
+            if lambda_s3_url != endpoint:
+                lambda_env["AWS_ENDPOINT_URL_S3"] = lambda_s3_url
             workers = LambdaWorkers(os.path.abspath(args.lambda_bin), args.workers, lambda_env)
             workers.start()
             machines = provision(endpoint, args.home_region, lambda_env["S3DR_DR_REGION"], function_arn,
@@ -388,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# s3-dr local stack on {endpoint}: moto 5.2.5"
               + (f" (patched: {', '.join(patched)})" if patched else " (unpatched)")
               + (f", {args.workers} Lambda workers of {args.lambda_bin}" if workers else "")
+              + (f", S3 on LocalStack 4.14.0 at {s3_backend_url}" if localstack else "")
               + ". Client environment:", flush=True)
         print("\n".join(lines), flush=True)
         print("# ready (Ctrl-C stops the stack)", flush=True)
@@ -398,6 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         lambdas.stopping.set()
         if workers:
             workers.stop()
+        if fault_proxy:
+            fault_proxy.shutdown()
+            fault_proxy.backend.close()
+        if localstack:
+            strict_s3.stop(localstack)
         server.shutdown()
         if args.env_file and os.path.exists(args.env_file):
             os.remove(args.env_file)

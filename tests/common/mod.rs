@@ -33,6 +33,9 @@ pub const REPLICATION_ROLE: &str = "arn:aws:iam::123456789012:role/s3-dr-replica
 
 pub struct Stack {
     pub endpoint: String,
+    /// Where S3 requests go: `endpoint` (moto), or LocalStack's S3 when the stack runs with
+    /// `--s3-backend localstack` (S3DR_TEST_S3=localstack, `make test-strict`).
+    pub s3_endpoint: String,
     pub env: HashMap<String, String>,
     pub state_machine_arn: String,
     // Held for the life of the process: closing stdin stops the stack.
@@ -83,9 +86,19 @@ pub fn stack() -> &'static Stack {
     stack_with(&[])
 }
 
+/// The stack of this test binary, started with `extra_args` for local/stack.py (such as
+/// `--s3-fault-proxy`) on the first call.
+pub fn stack_with_args(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> &'static Stack {
+    STACK.get_or_init(|| start_stack(lambda_env, extra_args))
+}
+
 /// Start a launcher; `extra_args` e.g. `--no-patches`. Returns once it printed "# ready".
 pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
     let root = repo_root();
+    let mut extra_args = extra_args.to_vec();
+    if strict_s3() {
+        extra_args.extend(["--s3-backend", "localstack"]);
+    }
     let log_path = root.join("target").join(format!(
         "local-stack-{}.log",
         std::env::current_exe()
@@ -99,7 +112,7 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
         .arg(root.join("local/stack.py"))
         .args(["--port", "0", "--exit-on-stdin-eof", "--lambda-bin"])
         .arg(lambda_binary())
-        .args(extra_args)
+        .args(&extra_args)
         .current_dir(&root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -129,6 +142,7 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
         .unwrap_or_else(|| panic!("the local stack did not start; see {}", log_path.display()))
         .clone();
     Stack {
+        s3_endpoint: env.get("AWS_ENDPOINT_URL_S3").cloned().unwrap_or_else(|| endpoint.clone()),
         endpoint,
         state_machine_arn: env.get("S3DR_STATE_MACHINE_ARN").cloned().unwrap_or_default(),
         env,
@@ -136,9 +150,40 @@ pub fn start_stack(lambda_env: &[(&str, &str)], extra_args: &[&str]) -> Stack {
     }
 }
 
+/// S3DR_TEST_S3=localstack: S3 is LocalStack's (stricter than moto), Step Functions, KMS and
+/// IAM stay moto's (`make test-strict`).
+pub fn strict_s3() -> bool {
+    std::env::var("S3DR_TEST_S3").is_ok_and(|v| v == "localstack")
+}
+
+/// What LocalStack's S3 does not do as AWS does, for the few tests that rest on it: they say
+/// so and return, under `make test-strict` only.
+pub fn skip_on_strict_s3(why: &str) -> bool {
+    if strict_s3() {
+        eprintln!("skipped on LocalStack's S3: {why}");
+    }
+    strict_s3()
+}
+
+/// Hands S3 clients built from an `SdkConfig` the stack's S3 endpoint, as the SDK's
+/// `AWS_ENDPOINT_URL_S3` does (a service's own endpoint wins over `AWS_ENDPOINT_URL`).
+#[derive(Debug)]
+struct S3Endpoint(String);
+
+impl aws_types::service_config::LoadServiceConfig for S3Endpoint {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        (key.service_id().eq_ignore_ascii_case("s3") && key.profile() == "endpoint_url").then(|| self.0.clone())
+    }
+}
+
 impl Stack {
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
-        sdk_config(&self.endpoint, region, Credentials::new("test", "test", None, None, "tests")).await
+        let config = sdk_config(&self.endpoint, region, Credentials::new("test", "test", None, None, "tests")).await;
+        let mut builder = config.into_builder().service_config(S3Endpoint(self.s3_endpoint.clone()));
+        // An endpoint set in code would win over every service's own; as if it came from the
+        // environment (AWS_ENDPOINT_URL), the S3 one goes first.
+        builder.insert_origin("endpoint_url", aws_types::origin::Origin::shared_environment_variable());
+        builder.build()
     }
 
     pub async fn clients(&self) -> Clients {
@@ -451,7 +496,11 @@ pub fn foreign_rule() -> ReplicationRule {
 }
 
 /// Add `rule` to the bucket's replication configuration (role: the s3-dr replication role).
+/// S3 refuses a rule whose destination is missing or unversioned ("Destination bucket must
+/// have versioning enabled"; LocalStack checks it, moto does not): the rule's destination is
+/// made first, versioned.
 pub async fn add_replication_rule(s3: &aws_sdk_s3::Client, bucket: &str, rule: &ReplicationRule) {
+    ensure_rule_destination(s3, rule).await;
     let mut rules = s3_dr::bucket::replication(s3, bucket).await.unwrap().map(|c| c.rules).unwrap_or_default();
     rules.push(rule.clone());
     s3.put_bucket_replication()
@@ -462,6 +511,27 @@ pub async fn add_replication_rule(s3: &aws_sdk_s3::Client, bucket: &str, rule: &
         .send()
         .await
         .unwrap();
+}
+
+/// The rule's destination bucket, made (in the client's region) and versioned if need be.
+pub async fn ensure_rule_destination(s3: &aws_sdk_s3::Client, rule: &ReplicationRule) {
+    let Some(target) = rule.destination().and_then(|d| s3_dr::event::bucket_of_arn(d.bucket())) else { return };
+    if s3.head_bucket().bucket(target).send().await.is_err() {
+        let region = s3.config().region().map_or(HOME_REGION.to_owned(), |r| r.to_string());
+        let mut request = s3.create_bucket().bucket(target);
+        if region != "us-east-1" {
+            request = request.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
+        }
+        if let Err(error) = request.send().await {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&error).unwrap_or_default().to_owned();
+            assert!(code.starts_with("BucketAlready"), "create {target}: {error:?}");
+        }
+    }
+    set_versioning(s3, target, BucketVersioningStatus::Enabled).await;
 }
 
 /// The configuration the stack's Lambda runs with (as far as the rule is concerned).
@@ -602,4 +672,25 @@ pub async fn create_locked_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &
         .send()
         .await
         .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+}
+
+/// A JSON request to a control endpoint of the local tooling (the fault proxy's
+/// `/__s3dr/faults`, the stack's `/__s3dr/lambda-faults`): plain HTTP/1.0 on loopback.
+pub fn control(method: &str, url: &str, body: Option<&Value>) -> Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap_or_else(|| panic!("not an http URL: {url}"));
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    let (head, text) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{method} {url}: {head}\n{text}");
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
