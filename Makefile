@@ -16,7 +16,7 @@ LAMBDA_DIR := target/lambda/arm64
 LAMBDA_ZIP := $(LAMBDA_DIR)/s3-dr-lambda/bootstrap.zip
 CDK := cd cdk && CDK_DISABLE_CLI_TELEMETRY=true S3DR_CLI_BIN=$(abspath target/debug/s3-dr) npx cdk
 
-.PHONY: help tools build shipped local demo test cdk-test lambda-release synth bootstrap deploy bench clean
+.PHONY: help tools build shipped local demo test cdk-test lambda-release synth bootstrap deploy bench clean strict-tools test-strict
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -62,7 +62,7 @@ test: tools shipped ## install what the tests need, then fmt, clippy, every Rust
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr $(CARGO) test --all-targets
-	$(MAKE) lambda-release cdk-test
+	$(MAKE) test-strict lambda-release cdk-test
 
 cdk-test: $(CDK_STAMP) $(VENV_STAMP) build ## the CDK app: type check, assertions + cdk-nag, synth around the release zip, cfn-lint
 	cd cdk && npx tsc --noEmit -p .
@@ -92,6 +92,38 @@ bench: tools shipped lambda-release ## benchmarks on the local stack (numbers, a
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_protect
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_backfill
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_sweep
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_faults
+
+# A second, stricter S3: LocalStack's S3 provider in host mode (no Docker), from the pinned
+# localstack-core, for `local/stack.py --s3-backend localstack`. It runs on Python 3.13 only
+# (3.11 fails on PEP 695 syntax, 3.12 on warnings.deprecated): python3.13 on PATH, else pyenv's,
+# else PYTHON313=/path/to/python3.13.
+STRICT_VENV := .venv-strict
+STRICT_STAMP := $(STRICT_VENV)/.installed
+PYTHON313 ?=
+
+$(STRICT_STAMP): local/strict-requirements.txt local/strict-constraints.txt
+	@py=; for candidate in $(or $(PYTHON313),python3.13 "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13); do \
+		py=$$("$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13); print(sys.executable)' 2>/dev/null) && break; \
+	done; \
+	if [ -z "$$py" ]; then \
+		echo "make strict-tools: LocalStack's S3 runs on Python 3.13 only; none found ($(or $(PYTHON313),python3.13 on PATH or pyenv's 3.13.x))." >&2; \
+		echo "Install Python 3.13 (e.g. \`pyenv install 3.13\` or your distribution's python3.13 and python3.13-venv), or pass PYTHON313=/path/to/python3.13." >&2; \
+		exit 1; \
+	fi; \
+	echo "$$py -m venv $(STRICT_VENV)"; "$$py" -m venv $(STRICT_VENV)
+	$(STRICT_VENV)/bin/pip install --quiet --disable-pip-version-check -r local/strict-requirements.txt -c local/strict-constraints.txt
+	touch $@
+
+strict-tools: $(STRICT_STAMP) ## install LocalStack's S3 (pinned, Python 3.13, .venv-strict) for `local/stack.py --s3-backend localstack`
+
+# The core workflow tests again, with the Lambda's S3 (and the tests' own S3 clients) on
+# LocalStack's S3 while moto runs the state machines, KMS and IAM.
+STRICT_TESTS := protect_workflow drift_and_detach clone_settings backfill_once copy_backfill
+
+test-strict: tools shipped strict-tools ## the core workflow tests against LocalStack's stricter S3
+	S3DR_TEST_S3=localstack S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda S3DR_CLI_BIN=$(abspath $(SHIPPED))/s3-dr \
+		$(CARGO) test $(addprefix --test ,$(STRICT_TESTS))
 
 clean:
-	rm -rf $(VENV) tools/node_modules cdk/node_modules cdk/cdk.out target
+	rm -rf $(VENV) $(STRICT_VENV) tools/node_modules cdk/node_modules cdk/cdk.out target

