@@ -175,23 +175,14 @@ pub async fn policy(s3: &Client, bucket: &str) -> Result<Option<String>, DrError
 /// request has a parameter, here MaxBuckets). Pages of 10,000 by ContinuationToken.
 pub async fn list_all(s3: &Client) -> Result<Vec<(String, Option<String>)>, DrError> {
     let mut buckets = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = s3
-            .list_buckets()
-            .max_buckets(10_000)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .aws("(all buckets)", "ListBuckets")?;
+    let mut pages = s3.list_buckets().max_buckets(10_000).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("(all buckets)", "ListBuckets")?;
         buckets.extend(
             page.buckets().iter().filter_map(|b| Some((b.name()?.to_owned(), b.bucket_region().map(str::to_owned)))),
         );
-        match page.continuation_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => return Ok(buckets),
-        }
     }
+    Ok(buckets)
 }
 
 /// Whether the bucket holds any object version or delete marker (one small list call).

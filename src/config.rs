@@ -2,7 +2,7 @@
 //! Endpoints are not configured here: the SDK reads the standard `AWS_ENDPOINT_URL`, so the same
 //! binary talks to AWS or to the local stack.
 
-use crate::backfill::Strategy;
+use crate::backfill::{Strategy, MIN_PART_SIZE};
 use crate::error::DrError;
 use crate::naming;
 use crate::replication::{ReplicaKey, RuleSpec};
@@ -15,8 +15,6 @@ pub const DEFAULT_STORAGE_CLASS: &str = "STANDARD";
 pub const DEFAULT_BATCH_REPORT_PREFIX: &str = "s3-dr/batch-reports";
 /// CopyObject's own limit: larger objects must be copied in parts.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
-/// S3's smallest part (except the last), so the smallest useful threshold.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 pub const DEFAULT_COPY_PAGE_SIZE: i32 = 1000;
 pub const DEFAULT_COPY_CONCURRENCY: usize = 16;
 /// A page of the copy backfill stops taking objects once it holds this many bytes, so that one

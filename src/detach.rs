@@ -2,13 +2,33 @@
 //! replicated to. Nothing here deletes a bucket, an object or a version.
 
 use aws_sdk_s3::types::{ReplicationConfiguration, ReplicationRule};
+use serde::{Deserialize, Serialize};
 
-use crate::replication::RULE_ID;
+use crate::replication::is_ours;
 use crate::tags::Tag;
 
 pub const STATUS_TAG: &str = "s3-dr:status";
 pub const DETACHED: &str = "detached";
 pub const DETACHED_AT_TAG: &str = "s3-dr:detached-at";
+
+/// ValidateDetach's findings, which the other detach steps act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetachPlan {
+    /// `detach` or `skip`.
+    pub action: String,
+    pub bucket: String,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub has_rule: bool,
+    /// The destination (from the rule, or by the naming rule) and its region, if it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_region: Option<String>,
+    pub changed: bool,
+}
 
 /// What removing the `s3-dr` rule means for a replication configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,10 +55,6 @@ pub fn remove_our_rule(configuration: Option<&ReplicationConfiguration>) -> Rule
     RuleRemoval::Keep(kept)
 }
 
-fn is_ours(rule: &ReplicationRule) -> bool {
-    rule.id() == Some(RULE_ID)
-}
-
 /// The destination bucket the `s3-dr` rule replicates to (`arn:<partition>:s3:::<name>`).
 pub fn destination_of_rule(configuration: Option<&ReplicationConfiguration>) -> Option<String> {
     let rule = configuration?.rules().iter().find(|r| is_ours(r))?;
@@ -59,15 +75,10 @@ pub fn detached_tags(current: &[Tag], today: &str) -> Option<Vec<Tag>> {
     Some(tags)
 }
 
-/// Today's UTC date, `YYYY-MM-DD`.
-pub fn today() -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    now.fmt(aws_smithy_types::date_time::Format::DateTime).map(|t| t.chars().take(10).collect()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replication::RULE_ID;
     use aws_sdk_s3::types::{Destination, ReplicationRuleStatus};
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -113,7 +124,6 @@ mod tests {
             ]
         );
         assert_eq!(detached_tags(&marked, "2026-12-01"), None);
-        assert_eq!(today().len(), 10);
         Ok(())
     }
 }

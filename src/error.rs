@@ -30,7 +30,9 @@ const TRANSIENT_CODES: &[&str] = &[
 /// permission problem: these codes are classified before the status.
 pub const ARCHIVED_OBJECT_CODES: &[&str] = &["InvalidObjectState", "ObjectNotInActiveTierError"];
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+/// The variant's name is its `errorType` (derived: `strum::IntoStaticStr`), and
+/// [`DrError::ALL_ERROR_TYPES`] lists them all (`strum::VariantNames`).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames)]
 pub enum DrError {
     /// The step event is malformed: nothing was read or changed.
     #[error("invalid input: {0}")]
@@ -81,7 +83,7 @@ pub enum DrError {
     #[error("{operation} for bucket {bucket}: the object is archived ({code}) and S3 cannot read or copy it until it is restored")]
     ObjectArchived { bucket: String, operation: &'static str, code: String },
 
-    #[error("access denied on {operation} for bucket {bucket}: {message}. Grant the s3-dr Lambda role this action on the bucket (and check bucket policies and SCPs)")]
+    #[error("access denied on {operation} for bucket {bucket}: {message}. Grant the s3-dr Lambda role {} on it (and check bucket policies and SCPs)", iam_actions(operation))]
     AccessDenied { bucket: String, operation: &'static str, message: String },
 
     #[error("{operation} failed for bucket {bucket}: {code}: {message}")]
@@ -91,61 +93,62 @@ pub enum DrError {
     #[error("{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow")]
     TransientAwsError { bucket: String, operation: &'static str, detail: String },
 
-    /// A bug in s3-dr, not in the caller's input or AWS.
-    #[error("internal error: {0}")]
+    /// A bug in s3-dr, not in the caller's input or AWS. Not `InternalError`: that is S3's
+    /// code for its own transient failure, and an alarm or a Retry must not mistake one for
+    /// the other.
+    #[error("internal error in s3-dr: {0}. This is a bug: please report it with the execution's input")]
+    #[strum(serialize = "S3DrInternalError")]
     Internal(String),
 }
 
 impl DrError {
     /// The Lambda `errorType`, matched by the ASL files.
     pub fn error_type(&self) -> &'static str {
-        match self {
-            DrError::InvalidInput(_) => "InvalidInput",
-            DrError::InvalidConfig(_) => "InvalidConfig",
-            DrError::SourceBucketNotFound { .. } => "SourceBucketNotFound",
-            DrError::SourceInDrRegion { .. } => "SourceInDrRegion",
-            DrError::SourceIsDestination { .. } => "SourceIsDestination",
-            DrError::BucketNameTaken { .. } => "BucketNameTaken",
-            DrError::DestinationConflict { .. } => "DestinationConflict",
-            DrError::KmsKeyMissing { .. } => "KmsKeyMissing",
-            DrError::ReplicationConflict { .. } => "ReplicationConflict",
-            DrError::InvalidSourcePolicy { .. } => "InvalidSourcePolicy",
-            DrError::SettingsNotCloned { .. } => "SettingsNotCloned",
-            DrError::BackfillFailed { .. } => "BackfillFailed",
-            DrError::VerificationFailed { .. } => "VerificationFailed",
-            DrError::ObjectArchived { .. } => "ObjectArchived",
-            DrError::AccessDenied { .. } => "AccessDenied",
-            DrError::AwsRequestFailed { .. } => "AwsRequestFailed",
-            DrError::TransientAwsError { .. } => "TransientAwsError",
-            DrError::Internal(_) => "InternalError",
-        }
+        self.into()
     }
 
     /// Every `errorType` the Lambda can return, for the ASL consistency test.
-    pub const ALL_ERROR_TYPES: &'static [&'static str] = &[
-        "InvalidInput",
-        "InvalidConfig",
-        "SourceBucketNotFound",
-        "SourceInDrRegion",
-        "SourceIsDestination",
-        "BucketNameTaken",
-        "DestinationConflict",
-        "KmsKeyMissing",
-        "ReplicationConflict",
-        "InvalidSourcePolicy",
-        "SettingsNotCloned",
-        "BackfillFailed",
-        "VerificationFailed",
-        "ObjectArchived",
-        "AccessDenied",
-        "AwsRequestFailed",
-        "TransientAwsError",
-        "InternalError",
-    ];
+    pub const ALL_ERROR_TYPES: &'static [&'static str] = <DrError as strum::VariantNames>::VARIANTS;
 
     pub fn is_transient(&self) -> bool {
         matches!(self, DrError::TransientAwsError { .. })
     }
+}
+
+/// The IAM action(s) an API call needs, where the name differs from the call's: what to grant
+/// is what an operator must be told ("Required permissions for Amazon S3 API operations",
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html;
+/// KMS, Step Functions and S3 Control actions are named as their calls).
+pub fn iam_actions(operation: &str) -> String {
+    let actions: &[&str] = match operation {
+        "GetBucketReplication" => &["s3:GetReplicationConfiguration"],
+        "PutBucketReplication" | "DeleteBucketReplication" => &["s3:PutReplicationConfiguration"],
+        "DeleteBucketTagging" => &["s3:PutBucketTagging"],
+        "GetBucketEncryption" => &["s3:GetEncryptionConfiguration"],
+        "PutBucketEncryption" | "DeleteBucketEncryption" => &["s3:PutEncryptionConfiguration"],
+        "GetBucketLifecycleConfiguration" => &["s3:GetLifecycleConfiguration"],
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => &["s3:PutLifecycleConfiguration"],
+        "GetBucketCors" => &["s3:GetBucketCORS"],
+        "PutBucketCors" | "DeleteBucketCors" => &["s3:PutBucketCORS"],
+        "GetPublicAccessBlock" => &["s3:GetBucketPublicAccessBlock"],
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => &["s3:PutBucketPublicAccessBlock"],
+        "DeleteBucketOwnershipControls" => &["s3:PutBucketOwnershipControls"],
+        "GetObjectLockConfiguration" => &["s3:GetBucketObjectLockConfiguration"],
+        "PutObjectLockConfiguration" => &["s3:PutBucketObjectLockConfiguration"],
+        "HeadBucket" | "ListObjectsV2" | "ListObjects" => &["s3:ListBucket"],
+        "ListObjectVersions" => &["s3:ListBucketVersions"],
+        "ListBuckets" => &["s3:ListAllMyBuckets"],
+        "HeadObject" => &["s3:GetObject"],
+        "CopyObject" | "UploadPartCopy" => &["s3:GetObject (source)", "s3:PutObject (destination)"],
+        "CreateMultipartUpload" | "CompleteMultipartUpload" => &["s3:PutObject"],
+        "DescribeKey" => &["kms:DescribeKey"],
+        "StartExecution" => &["states:StartExecution"],
+        "DescribeExecution" => &["states:DescribeExecution"],
+        "CreateJob" => &["s3:CreateJob"],
+        "DescribeJob" => &["s3:DescribeJob"],
+        _ => return format!("s3:{operation}"),
+    };
+    actions.join(" and ")
 }
 
 /// The longest error message the Lambda returns. Step Functions keeps at most 32,768
@@ -228,15 +231,9 @@ where
     }
 }
 
+/// The error and its chain of causes, as the SDK formats them.
 fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
 }
 
 /// `.aws(bucket, "GetBucketTagging")?` on any SDK call.

@@ -4,7 +4,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{aws_code, AwsResultExt, DrError};
 
@@ -21,19 +20,33 @@ const MAX_NAME: usize = 80;
 pub fn execution_name(workflow: &str, bucket: &str, now: SystemTime) -> String {
     let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let window = seconds - seconds % DEDUP_WINDOW_SECONDS;
-    let stamp = aws_smithy_types::DateTime::from_secs(window as i64)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .map(|t| t.replace(['-', ':'], "").chars().take(13).collect::<String>())
-        .unwrap_or_default();
-    // Names allow letters, digits, '-' and '_'; bucket names may also hold '.'.
-    let clean: String = bucket.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let stamp = crate::clock::minute_stamp(UNIX_EPOCH + std::time::Duration::from_secs(window));
+    let clean = name_part(bucket);
     let name = format!("{workflow}-{clean}-{stamp}");
     if name.len() <= MAX_NAME {
         return name;
     }
-    let hash: String = Sha256::digest(bucket.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash = crate::naming::hex_digest(bucket, 8);
     let room = MAX_NAME - workflow.len() - stamp.len() - hash.len() - 3;
     format!("{workflow}-{}-{hash}-{stamp}", &clean[..room.min(clean.len())])
+}
+
+/// A bucket name as an execution name may hold it: names allow letters, digits, '-' and '_';
+/// bucket names may also hold '.' (and legacy ones other characters), which become '_'.
+pub fn name_part(bucket: &str) -> String {
+    bucket.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+/// `<action>-<bucket>-<UTC time>-<4 hex>`, for a start by an operator (the CLI): readable,
+/// unique per call, within the 80 characters Step Functions allows.
+pub fn manual_execution_name(action: &str, bucket: &str, now: SystemTime) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let bucket: String = name_part(bucket).chars().take(40).collect();
+    let salt = since_epoch.subsec_nanos()
+        ^ (std::process::id() << 16)
+        ^ COUNTER.fetch_add(0x9e37, std::sync::atomic::Ordering::Relaxed);
+    format!("{action}-{bucket}-{}-{:04x}", crate::clock::second_stamp(now), salt & 0xffff)
 }
 
 /// The name of the execution that continues `root`'s backfill for the `generation`th time:
@@ -61,7 +74,7 @@ fn with_suffix(root: &str, suffix: &str) -> String {
     if name.len() <= MAX_NAME {
         return name;
     }
-    let hash: String = Sha256::digest(root.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash = crate::naming::hex_digest(root, 8);
     let room = MAX_NAME - suffix.len() - hash.len() - 1;
     let cut: String = root.chars().take(room).collect();
     format!("{cut}-{hash}{suffix}")
@@ -155,6 +168,18 @@ mod tests {
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn manual_names_are_readable_valid_and_unique() {
+        let now = at(1_795_665_600); // 2026-11-26T04:00:00Z
+        let a = manual_execution_name("protect", "my.photos", now);
+        let b = manual_execution_name("protect", "my.photos", now);
+        assert!(a.starts_with("protect-my_photos-20261126T040000Z-"), "{a}");
+        assert_ne!(a, b);
+        let long = manual_execution_name("protect", &"x".repeat(255), now);
+        assert!(long.len() <= 80, "{long}");
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 
     #[test]

@@ -73,6 +73,14 @@ pub fn source_named_by(bucket: &str, suffix: &str) -> Option<String> {
     (destination_bucket_name(source, suffix) == bucket).then(|| source.to_owned())
 }
 
+/// The first `hex_chars` hexadecimal digits of the SHA-256 of `text`: the one short, stable
+/// hash behind shortened names (buckets, executions) and request tokens.
+pub fn hex_digest(text: &str, hex_chars: usize) -> String {
+    let mut hex: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    hex.truncate(hex_chars);
+    hex
+}
+
 /// The destination bucket name for `source`. Deterministic: the same inputs always give the
 /// same name. `suffix` must have passed [`check_suffix`].
 pub fn destination_bucket_name(source: &str, suffix: &str) -> String {
@@ -82,8 +90,7 @@ pub fn destination_bucket_name(source: &str, suffix: &str) -> String {
     }
     // The hash is of the exact source name, so two sources that sanitize or truncate to the
     // same prefix still get different destinations.
-    let digest = Sha256::digest(source.as_bytes());
-    let hash: String = digest.iter().take(HASH_LEN / 2).map(|b| format!("{b:02x}")).collect();
+    let hash = hex_digest(source, HASH_LEN);
     let room = MAX_BUCKET_NAME_LEN - suffix.len() - HASH_LEN - 1;
     let sanitized: String = source
         .chars()

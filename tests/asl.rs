@@ -26,7 +26,7 @@ const LAMBDA_SERVICE_ERRORS: [&str; 5] = [
 /// safe: a copy page skips what the killed one copied.
 const TIMEOUT_ERRORS: [&str; 3] = ["States.Timeout", "Lambda.Unknown", "Sandbox.Timedout"];
 /// Errors that are not terminal by name: retried (transient) or a bug (caught by States.ALL).
-const NOT_CAUGHT_BY_NAME: [&str; 2] = ["TransientAwsError", "InternalError"];
+const NOT_CAUGHT_BY_NAME: [&str; 2] = ["TransientAwsError", "S3DrInternalError"];
 
 fn statemachine_files() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(repo_root().join("statemachine"))

@@ -110,7 +110,7 @@ async fn settings_are_cloned_rewritten_kept_in_step_and_written_once() {
     let dr = stack.s3(DR_REGION).await;
     // Tags: the user's, plus our markers (source, backfill done); never the trigger tag.
     let tags = s3_dr::settings::sorted(s3_dr::bucket::tags(&dr, &destination).await.unwrap());
-    let backfilled = format!("copy {}", s3_dr::detach::today());
+    let backfilled = format!("copy {}", s3_dr::clock::today());
     assert_eq!(
         tags,
         vec![

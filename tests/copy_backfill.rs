@@ -136,7 +136,7 @@ async fn copy_backfill_resumes_an_interrupted_run_and_copies_every_object_once_w
     // The destination is marked as backfilled, and a second run does not look again: no
     // backfill call at all, no write anywhere.
     let tags = s3_dr::backfill::state::BackfillTags::read(&s3_dr::bucket::tags(&dr, &destination).await.unwrap());
-    assert_eq!((tags.marker, tags.progress), (Some(format!("copy {}", s3_dr::detach::today())), None));
+    assert_eq!((tags.marker, tags.progress), (Some(format!("copy {}", s3_dr::clock::today())), None));
     let again = stack.run_protect(json!({ "bucket": source })).await;
     again.assert_succeeded();
     assert_no_backfill_and_no_write(&again);

@@ -76,6 +76,10 @@ async fn access_denied_is_terminal_and_says_what_to_grant() {
         message.contains("GetBucketReplication") && message.contains("photos") && message.contains("Grant"),
         "{message}"
     );
+    // What to grant is the IAM action, which for this call has another name.
+    assert!(message.contains("Grant the s3-dr Lambda role s3:GetReplicationConfiguration on it"), "{message}");
+    assert_eq!(s3_dr::error::iam_actions("HeadBucket"), "s3:ListBucket");
+    assert_eq!(s3_dr::error::iam_actions("PutBucketVersioning"), "s3:PutBucketVersioning");
 }
 
 #[tokio::test]
@@ -167,4 +171,8 @@ fn every_error_maps_to_its_stable_error_type() {
     ];
     let types: Vec<&str> = samples.iter().map(DrError::error_type).collect();
     assert_eq!(types, DrError::ALL_ERROR_TYPES);
+    // These names are the API: the ASL files match them. Derived from the variants, except
+    // the bug's, which must not read as S3's transient `InternalError`.
+    assert_eq!(types[0], "InvalidInput");
+    assert_eq!(types.last(), Some(&"S3DrInternalError"));
 }

@@ -86,7 +86,7 @@ async fn a_fresh_tagged_bucket_is_protected_end_to_end() {
     assert_eq!(lifecycle.rules, vec![s3_dr::settings::abort_uploads_rule().unwrap()]);
     // The user's tags travel; the trigger tag does not (it would protect the destination).
     let tags = s3_dr::settings::sorted(s3_dr::bucket::tags(&dr, &destination).await.unwrap());
-    let backfilled = format!("copy {}", s3_dr::detach::today());
+    let backfilled = format!("copy {}", s3_dr::clock::today());
     assert_eq!(
         tags,
         vec![

@@ -224,27 +224,25 @@ async fn list_destination(
     last: &str,
 ) -> Result<HashMap<String, Listed>, DrError> {
     let mut found = HashMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let request = job.destination.list_objects_v2().bucket(job.destination_bucket).max_keys(1000);
-        let request = match &token {
-            Some(token) => request.continuation_token(token),
-            None => request.set_start_after(after.map(str::to_owned)),
-        };
-        let page = request.send().await.aws(job.destination_bucket, "ListObjectsV2")?;
-        let mut past_range = false;
+    // The paginator asks for the next page only when one is wanted: none after the range.
+    let mut pages = job
+        .destination
+        .list_objects_v2()
+        .bucket(job.destination_bucket)
+        .max_keys(1000)
+        .set_start_after(after.map(str::to_owned))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws(job.destination_bucket, "ListObjectsV2")?;
         for object in page.contents().iter().filter_map(listed) {
             if object.key.as_str() > last {
-                past_range = true;
-                break;
+                return Ok(found);
             }
             found.insert(object.key.clone(), object);
         }
-        token = page.next_continuation_token().map(str::to_owned);
-        if past_range || !page.is_truncated().unwrap_or(false) || token.is_none() {
-            return Ok(found);
-        }
     }
+    Ok(found)
 }
 
 /// `first`: the page's first object, which has the whole invocation: if even it does not fit,

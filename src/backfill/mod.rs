@@ -11,9 +11,7 @@ pub mod report;
 pub mod state;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::config::MIN_PART_SIZE;
 use crate::error::DrError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +72,21 @@ pub enum Scope {
     /// FAILED; copy: a rescan that skips what is there).
     CatchUp,
 }
+
+impl Scope {
+    /// The scope's part of a Batch job's request token. Spelled as the tokens of jobs already
+    /// started spell it (they were once made from `Debug`): a new spelling would start a second
+    /// job for a backfill under way when the new version is deployed.
+    pub fn token_part(self) -> &'static str {
+        match self {
+            Scope::Full => "Full",
+            Scope::CatchUp => "CatchUp",
+        }
+    }
+}
+
+/// S3's smallest part (except the last), so the smallest useful multipart threshold.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
 /// History events a protect execution spends outside the backfill loop (the setup tasks with
 /// a retry or two, the choices, the end), and per turn of the loop: a copy turn is 7 events
@@ -330,9 +343,8 @@ const QUERY_ESCAPES: &percent_encoding::AsciiSet =
 /// instead of a second one. `fingerprint` names what else makes a job different (the rule's
 /// destination, storage class and key, the scope, the execution).
 pub fn job_request_token(source: &str, fingerprint: &str) -> String {
-    let digest = Sha256::digest(format!("s3-dr/batch-replication/{source}/{fingerprint}"));
     // CreateJob accepts at most 64 characters.
-    digest.iter().take(32).map(|b| format!("{b:02x}")).collect()
+    crate::naming::hex_digest(&format!("s3-dr/batch-replication/{source}/{fingerprint}"), 64)
 }
 
 /// How a Batch Operations job status reads for the workflow.
@@ -408,6 +420,7 @@ mod tests {
 
     #[test]
     fn job_tokens_are_stable_short_and_rule_specific() {
+        assert_eq!((Scope::Full.token_part(), Scope::CatchUp.token_part()), ("Full", "CatchUp"));
         let token = job_request_token("photos", "rule-a");
         assert_eq!(token, job_request_token("photos", "rule-a"));
         assert_ne!(token, job_request_token("photos", "rule-b"));

@@ -1,5 +1,4 @@
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_sfn::error::DisplayErrorContext;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
@@ -47,7 +46,7 @@ pub async fn start_and_follow(
     let mut started = Vec::new();
     let mut failures = Vec::new();
     for (bucket, input) in inputs {
-        let name = execution_name(workflow, bucket, SystemTime::now());
+        let name = crate::executions::manual_execution_name(workflow, bucket, SystemTime::now());
         let request = sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input.to_string());
         match request.send().await {
             Ok(output) => {
@@ -142,21 +141,11 @@ fn sibling_execution(execution_arn: &str, name: &str) -> String {
 
 async fn history(sfn: &aws_sdk_sfn::Client, execution_arn: &str) -> Result<Vec<HistoryEvent>, String> {
     let mut events = Vec::new();
-    let mut token = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(execution_arn)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
-        events.extend(page.events().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(events);
-        }
+    let mut pages = sfn.get_execution_history().execution_arn(execution_arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        events.extend(page.map_err(|e| DisplayErrorContext(&e).to_string())?.events().iter().cloned());
     }
+    Ok(events)
 }
 
 fn describe_event(event: &HistoryEvent, current_state: &mut String) -> Option<String> {
@@ -254,63 +243,9 @@ fn error_message(cause: &str) -> String {
         .unwrap_or_else(|| cause.to_owned())
 }
 
-/// `protect-<bucket>-<UTC time>-<4 hex>`: readable, unique, within the 80 characters and the
-/// `[A-Za-z0-9_-]` that Step Functions allows.
-pub fn execution_name(action: &str, bucket: &str, now: SystemTime) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let bucket: String = bucket
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-        .take(40)
-        .collect();
-    let salt = since_epoch.subsec_nanos() ^ (std::process::id() << 16) ^ COUNTER.fetch_add(0x9e37, Ordering::Relaxed);
-    format!("{action}-{bucket}-{}-{:04x}", utc_timestamp(since_epoch.as_secs()), salt & 0xffff)
-}
-
-/// `YYYYMMDDTHHMMSSZ` from seconds since the epoch (Howard Hinnant's civil-from-days).
-fn utc_timestamp(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let second_of_day = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn execution_names_are_readable_valid_and_unique() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_795_665_600); // 2026-11-26T04:00:00Z
-        let a = execution_name("protect", "my.photos", now);
-        let b = execution_name("protect", "my.photos", now);
-        assert!(a.starts_with("protect-my-photos-20261126T040000Z-"), "{a}");
-        assert_ne!(a, b);
-        let long = execution_name("protect", &"x".repeat(255), now);
-        assert!(long.len() <= 80, "{long}");
-        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    }
-
-    #[test]
-    fn utc_timestamps() {
-        assert_eq!(utc_timestamp(0), "19700101T000000Z");
-        assert_eq!(utc_timestamp(951_782_400), "20000229T000000Z");
-        assert_eq!(utc_timestamp(1_795_665_600 + 3_723), "20261126T050203Z");
-    }
 
     #[test]
     fn summaries() {

@@ -19,7 +19,7 @@ use crate::backfill::copy::{copy_page, CopyJob};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Work};
 use crate::backfill::{batch, turns_per_execution, unix_now, Progress, Strategy};
 use crate::bucket;
-use crate::detach::today;
+use crate::clock::today;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::steps::{Invocation, StepContext};

@@ -6,6 +6,9 @@
 //! access block only with `S3DR_PUBLIC_ACCESS=same-as-source`), then one write per setting
 //! that differs, one after another (S3 may refuse concurrent changes to one bucket).
 //!
+//! Every setting is decided first (its report, and the write that makes it so), then the
+//! writes are made in order, unless it is a dry run (`s3-dr plan`), which reports the same.
+//!
 //! A setting that cannot be copied is reported as failed and the others go on; the transient
 //! faults fail the step so the workflow retries it. VerifyProtection turns reported failures
 //! into `SettingsNotCloned` at the end, after the data is safe.
@@ -21,72 +24,22 @@
 //! the destination the policy's public statements are left out (the block is never weakened).
 
 use aws_sdk_s3::types::{CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled};
-use serde::{Deserialize, Serialize};
 
 use crate::bucket::{self, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
-use crate::error::{AwsResultExt, DrError};
+use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::settings::{self, NOT_CLONED};
 use crate::steps::StepContext;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Copied,
-    Unchanged,
-    Skipped,
-    Failed,
-}
+mod report;
+mod writes;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SettingReport {
-    pub setting: String,
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-}
+pub use report::{Output, SettingReport, Status};
+use writes::{apply, Write};
 
-impl SettingReport {
-    fn new(setting: &str, status: Status, detail: Option<String>) -> SettingReport {
-        SettingReport { setting: setting.to_owned(), status, detail, error_type: None }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    pub bucket: String,
-    pub destination: String,
-    pub settings: Vec<SettingReport>,
-    /// The settings this run wrote.
-    pub changes: Vec<String>,
-    pub failed: usize,
-    pub changed: bool,
-}
-
-impl Output {
-    /// "policy (InvalidSourcePolicy: ...); cors (AccessDenied: ...)", or None if all went well.
-    pub fn failures(&self) -> Option<String> {
-        let failed: Vec<String> = self
-            .settings
-            .iter()
-            .filter(|s| s.status == Status::Failed)
-            .map(|s| {
-                format!(
-                    "{} ({}: {})",
-                    s.setting,
-                    s.error_type.as_deref().unwrap_or("error"),
-                    s.detail.as_deref().unwrap_or("no detail")
-                )
-            })
-            .collect();
-        (!failed.is_empty()).then(|| failed.join("; "))
-    }
-}
+/// A setting's report, and the write that makes it so (none when it is right already).
+type Decided = Result<(SettingReport, Option<Write>), DrError>;
 
 pub async fn run(
     context: &StepContext<'_>,
@@ -153,7 +106,8 @@ pub async fn run(
 
     let s3 = &dr;
     let name = destination_name;
-    let mut reports = Vec::new();
+    // Each setting: its report, and the write that makes it so (none when it is right).
+    let mut planned: Vec<(&str, Decided)> = Vec::new();
     // What the destination's block will be once this step is done (block-all, or the source's).
     let blocks_public_policy = match config.public_access {
         PublicAccess::BlockAll => true,
@@ -163,8 +117,9 @@ pub async fn run(
         }
     };
 
-    reports.push(
-        settle("tags", async {
+    planned.push((
+        "tags",
+        async {
             let (current, source_tags) = (destination_tags?, source_tags?);
             let (desired, dropped) = settings::destination_tags(&source_tags, &current, &config.match_tag, source_name);
             let detail = (!dropped.is_empty()).then(|| {
@@ -177,23 +132,16 @@ pub async fn run(
                 )
             });
             if settings::sorted(current) == desired {
-                return Ok(SettingReport::new("tags", Status::Unchanged, detail));
+                return Ok((SettingReport::new("tags", Status::Unchanged, detail), None));
             }
-            if !dry {
-                // Read again right before the write: the backfill tags another execution may
-                // have written since the read above are kept as they are now.
-                bucket::update_tags(s3, name, |fresh| {
-                    settings::destination_tags(&source_tags, fresh, &config.match_tag, source_name).0
-                })
-                .await?;
-            }
-            Ok(copied("tags", detail.as_deref()))
-        })
-        .await?,
-    );
+            Ok((copied("tags", detail.as_deref()), Some(Write::Tags { source_tags })))
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("lifecycle", async {
+    planned.push((
+        "lifecycle",
+        async {
             // The source's rules, and s3-dr's own rule that aborts abandoned uploads.
             let source = source_lifecycle?;
             let desired = Lifecycle {
@@ -203,133 +151,92 @@ pub async fn run(
                 transition_minimum_size: source.as_ref().and_then(|l| l.transition_minimum_size.clone()),
             };
             if destination_lifecycle?.is_some_and(|current| same_lifecycle(&current, &desired)) {
-                return Ok(unchanged("lifecycle"));
+                return Ok((unchanged("lifecycle"), None));
             }
-            if !dry {
-                bucket::put_lifecycle(s3, name, &desired).await?;
-            }
-            Ok(copied(
-                "lifecycle",
-                source.is_none().then_some("the source has no lifecycle rules: only s3-dr's abort-uploads rule"),
-            ))
-        })
-        .await?,
-    );
+            let detail =
+                source.is_none().then_some("the source has no lifecycle rules: only s3-dr's abort-uploads rule");
+            Ok((copied("lifecycle", detail), Some(Write::Lifecycle(desired))))
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("cors", async {
+    planned.push((
+        "cors",
+        async {
             match (source_cors?, destination_cors?) {
-                (source, current) if source == current => Ok(unchanged("cors")),
+                (source, current) if source == current => Ok((unchanged("cors"), None)),
                 (None, _) => {
-                    if !dry {
-                        s3.delete_bucket_cors().bucket(name).send().await.aws(name, "DeleteBucketCors")?;
-                    }
-                    Ok(copied("cors", Some("removed: the source has no CORS rules")))
+                    Ok((copied("cors", Some("removed: the source has no CORS rules")), Some(Write::DeleteCors)))
                 }
                 (Some(rules), _) => {
                     let configuration = CorsConfiguration::builder()
                         .set_cors_rules(Some(rules))
                         .build()
                         .map_err(|e| DrError::Internal(format!("building CORS: {e}")))?;
-                    if !dry {
-                        s3.put_bucket_cors()
-                            .bucket(name)
-                            .cors_configuration(configuration)
-                            .send()
-                            .await
-                            .aws(name, "PutBucketCors")?;
-                    }
-                    Ok(copied("cors", None))
+                    Ok((copied("cors", None), Some(Write::Cors(configuration))))
                 }
             }
-        })
-        .await?,
-    );
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("website", async {
+    planned.push((
+        "website",
+        async {
             match (source_website?, destination_website?) {
-                (source, current) if source == current => Ok(unchanged("website")),
+                (source, current) if source == current => Ok((unchanged("website"), None)),
                 (None, _) => {
-                    if !dry {
-                        s3.delete_bucket_website().bucket(name).send().await.aws(name, "DeleteBucketWebsite")?;
-                    }
-                    Ok(copied("website", Some("removed: the source is not a website")))
+                    Ok((copied("website", Some("removed: the source is not a website")), Some(Write::DeleteWebsite)))
                 }
-                (Some(website), _) => {
-                    if !dry {
-                        s3.put_bucket_website()
-                            .bucket(name)
-                            .website_configuration(website)
-                            .send()
-                            .await
-                            .aws(name, "PutBucketWebsite")?;
-                    }
-                    Ok(copied("website", None))
-                }
+                (Some(website), _) => Ok((copied("website", None), Some(Write::Website(website)))),
             }
-        })
-        .await?,
-    );
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("ownershipControls", async {
+    planned.push((
+        "ownershipControls",
+        async {
             match (source_ownership?, destination_ownership?) {
-                (None, _) => Ok(skipped(
-                    "ownershipControls",
-                    "the source has none (ACLs enabled, the old default); the destination keeps its own",
+                (None, _) => Ok((
+                    skipped(
+                        "ownershipControls",
+                        "the source has none (ACLs enabled, the old default); the destination keeps its own",
+                    ),
+                    None,
                 )),
-                (source, current) if source == current => Ok(unchanged("ownershipControls")),
+                (source, current) if source == current => Ok((unchanged("ownershipControls"), None)),
                 (Some(controls), _) => {
-                    if !dry {
-                        s3.put_bucket_ownership_controls()
-                            .bucket(name)
-                            .ownership_controls(controls)
-                            .send()
-                            .await
-                            .aws(name, "PutBucketOwnershipControls")?;
-                    }
-                    Ok(copied("ownershipControls", None))
+                    Ok((copied("ownershipControls", None), Some(Write::OwnershipControls(controls))))
                 }
             }
-        })
-        .await?,
-    );
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("publicAccessBlock", async {
+    planned.push((
+        "publicAccessBlock",
+        async {
             let (source, current) = (source_public_access?, destination_public_access?);
             let Some(desired) = settings::desired_public_access_block(config.public_access, source.as_ref()) else {
-                return Ok(skipped("publicAccessBlock", "S3DR_PUBLIC_ACCESS=same-as-source and the source has none"));
+                let why = "S3DR_PUBLIC_ACCESS=same-as-source and the source has none";
+                return Ok((skipped("publicAccessBlock", why), None));
             };
             if current.as_ref().is_some_and(|c| settings::same_public_access_block(c, &desired)) {
-                return Ok(unchanged("publicAccessBlock"));
+                return Ok((unchanged("publicAccessBlock"), None));
             }
-            if !dry {
-                s3.put_public_access_block()
-                    .bucket(name)
-                    .public_access_block_configuration(desired)
-                    .send()
-                    .await
-                    .aws(name, "PutPublicAccessBlock")?;
-            }
-            Ok(copied("publicAccessBlock", None))
-        })
-        .await?,
-    );
+            Ok((copied("publicAccessBlock", None), Some(Write::PublicAccessBlock(desired))))
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("policy", async {
+    planned.push((
+        "policy", async {
             let (source, current) = (source_policy?, destination_policy?);
             let current = current.map(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
             match source {
-                None if current.is_none() => Ok(unchanged("policy")),
-                None => {
-                    if !dry {
-                        s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy")?;
-                    }
-                    Ok(copied("policy", Some("removed: the source has no bucket policy")))
-                }
+                None if current.is_none() => Ok((unchanged("policy"), None)),
+                None => Ok((copied("policy", Some("removed: the source has no bucket policy")), Some(Write::DeletePolicy))),
                 Some(text) => {
                     let rewritten = settings::rewrite_policy(&text, source_name, name)?;
                     // The destination's block stays on: public statements are left out.
@@ -348,72 +255,66 @@ pub async fn run(
                     let current = current.flatten();
                     let Some(desired) = desired else {
                         if current.is_none() {
-                            return Ok(SettingReport::new("policy", Status::Unchanged, Some(detail)));
+                            return Ok((SettingReport::new("policy", Status::Unchanged, Some(detail)), None));
                         }
-                        if !dry {
-                            s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy")?;
-                        }
-                        return Ok(copied("policy", Some(&detail)));
+                        return Ok((copied("policy", Some(&detail)), Some(Write::DeletePolicy)));
                     };
                     if current.as_ref() == Some(&desired) {
-                        return Ok(SettingReport::new("policy", Status::Unchanged, (!dropped.is_empty()).then_some(detail)));
+                        let detail = (!dropped.is_empty()).then_some(detail);
+                        return Ok((SettingReport::new("policy", Status::Unchanged, detail), None));
                     }
-                    if !dry {
-                        s3.put_bucket_policy()
-                            .bucket(name)
-                            .policy(desired.to_string())
-                            .send()
-                            .await
-                            .aws(name, "PutBucketPolicy")?;
-                    }
-                    Ok(copied("policy", Some(&detail)))
+                    Ok((copied("policy", Some(&detail)), Some(Write::Policy(desired.to_string()))))
                 }
             }
-        })
-        .await?,
-    );
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("encryption", async {
+    planned.push((
+        "encryption",
+        async {
             let desired =
                 settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
             if destination_encryption?.is_some_and(|current| settings::same_encryption(&current, &desired)) {
-                return Ok(unchanged("encryption"));
+                return Ok((unchanged("encryption"), None));
             }
-            if !dry {
-                bucket::put_encryption(s3, name, &desired).await?;
-            }
-            Ok(copied("encryption", Some(&describe_encryption(&desired))))
-        })
-        .await?,
-    );
+            Ok((copied("encryption", Some(&describe_encryption(&desired))), Some(Write::Encryption(desired))))
+        }
+        .await,
+    ));
 
-    reports.push(
-        settle("objectLock", async {
+    planned.push((
+        "objectLock",
+        async {
             let source = source_lock?.filter(|c| c.object_lock_enabled().is_some());
             let Some(source) = source else {
-                return Ok(skipped("objectLock", "the source has no Object Lock"));
+                return Ok((skipped("objectLock", "the source has no Object Lock"), None));
             };
             let desired = ObjectLockConfiguration::builder()
                 .object_lock_enabled(ObjectLockEnabled::Enabled)
                 .set_rule(source.rule().cloned())
                 .build();
             if destination_lock? == Some(desired.clone()) {
-                return Ok(unchanged("objectLock"));
+                return Ok((unchanged("objectLock"), None));
             }
-            if !dry {
-                s3.put_object_lock_configuration()
-                    .bucket(name)
-                    .object_lock_configuration(desired)
-                    .send()
-                    .await
-                    .aws(name, "PutObjectLockConfiguration")?;
-            }
-            Ok(copied("objectLock", Some("default retention copied")))
-        })
-        .await?,
-    );
+            Ok((copied("objectLock", Some("default retention copied")), Some(Write::ObjectLock(desired))))
+        }
+        .await,
+    ));
 
+    // The writes, one after another (S3 may refuse concurrent changes to one bucket), none in
+    // a dry run: a setting whose read, decision or write failed is reported failed.
+    let mut reports = Vec::new();
+    for (setting, decided) in planned {
+        let outcome = match decided {
+            Ok((report, Some(write))) if !dry => {
+                apply(s3, name, write, &config.match_tag, source_name).await.map(|()| report)
+            }
+            Ok((report, _)) => Ok(report),
+            Err(error) => Err(error),
+        };
+        reports.push(settle(setting, outcome)?);
+    }
     reports.extend(NOT_CLONED.iter().map(|(setting, why)| skipped(setting, &format!("not cloned: {why}"))));
 
     let changes: Vec<String> =
@@ -463,11 +364,8 @@ async fn pair<A, B>(
 
 /// A transient fault fails the step (the workflow retries it); any other error is this
 /// setting's failure, reported, and the other settings go on.
-async fn settle(
-    setting: &str,
-    work: impl std::future::Future<Output = Result<SettingReport, DrError>>,
-) -> Result<SettingReport, DrError> {
-    match work.await {
+fn settle(setting: &str, outcome: Result<SettingReport, DrError>) -> Result<SettingReport, DrError> {
+    match outcome {
         Ok(report) => Ok(report),
         Err(error) if error.is_transient() => Err(error),
         Err(error) => Ok(SettingReport {

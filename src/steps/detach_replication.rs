@@ -8,9 +8,9 @@
 use serde::Serialize;
 
 use crate::bucket;
+use crate::detach::DetachPlan;
 use crate::detach::{remove_our_rule, RuleRemoval};
 use crate::error::{AwsResultExt, DrError};
-use crate::steps::validate_detach::DetachPlan;
 use crate::steps::StepContext;
 
 #[derive(Debug, Serialize)]
@@ -27,9 +27,8 @@ pub async fn run(context: &StepContext<'_>, plan: &DetachPlan) -> Result<Output,
     let bucket = plan.bucket.as_str();
     let s3 = context.clients.s3(&plan.region);
     let replication = bucket::replication(&s3, bucket).await?;
-    let other_rules = replication
-        .as_ref()
-        .map_or(0, |c| c.rules().iter().filter(|r| r.id() != Some(crate::replication::RULE_ID)).count());
+    let other_rules =
+        replication.as_ref().map_or(0, |c| c.rules().iter().filter(|r| !crate::replication::is_ours(r)).count());
     let result = match remove_our_rule(replication.as_ref()) {
         RuleRemoval::Absent => "no s3-dr rule",
         RuleRemoval::DeleteConfiguration => {

@@ -7,6 +7,9 @@
 //! concurrently; then only the writes whose setting differs
 //! (and ListObjectVersions to vet a bucket we did not create). The destination's backfill tags,
 //! read here, go to StartBackfill in the result.
+//!
+//! Read, then [`diff`] (pure) lists the changes, then they are applied, unless it is a dry run
+//! (`s3-dr plan`), which reports the same list.
 
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, ObjectLockConfiguration, ObjectLockEnabled,
@@ -15,7 +18,7 @@ use serde::Serialize;
 
 use crate::backfill::owe_catch_up;
 use crate::backfill::state::BackfillTags;
-use crate::bucket::{self, put_tags, Lifecycle};
+use crate::bucket::{self, put_tags, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
@@ -36,6 +39,98 @@ pub struct Output {
     pub changed: bool,
 }
 
+/// What the destination has, as far as this step cares.
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    pub tags: Vec<Tag>,
+    /// `Enabled`, `Suspended`, or empty (never versioned).
+    pub versioning: String,
+    pub public_access: Option<aws_sdk_s3::types::PublicAccessBlockConfiguration>,
+    pub encryption: Option<DefaultEncryption>,
+    pub lifecycle: Option<Lifecycle>,
+    pub object_lock: bool,
+}
+
+/// What the destination must have.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Tag the bucket as this source's destination (it is new, or adopted).
+    pub mark_for: Option<String>,
+    pub block_public_access: bool,
+    pub encryption: DefaultEncryption,
+    pub object_lock: bool,
+    /// The bucket was there before this run: turning its versioning back on leaves a gap that
+    /// a catch-up must fill.
+    pub existed: bool,
+}
+
+/// One change to the destination, in the order they are made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Tags(Vec<Tag>),
+    Versioning { owe_catch_up: bool },
+    PublicAccessBlock,
+    Encryption(DefaultEncryption),
+    ObjectLock,
+    Lifecycle(Lifecycle),
+}
+
+impl Change {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::Tags(_) => "tags",
+            Change::Versioning { .. } => "versioning",
+            Change::PublicAccessBlock => "publicAccessBlock",
+            Change::Encryption(_) => "encryption",
+            Change::ObjectLock => "objectLock",
+            Change::Lifecycle(_) => "lifecycle",
+        }
+    }
+}
+
+/// The changes that take the destination from `current` to `desired`: none for a setting that
+/// is right already.
+pub fn diff(current: &Current, desired: &Desired) -> Result<Vec<Change>, DrError> {
+    let mut changes = Vec::new();
+    if let Some(source) = &desired.mark_for {
+        let mut tags = current.tags.clone();
+        tags.retain(|t| t.key != SOURCE_TAG);
+        tags.push(Tag::new(SOURCE_TAG, source));
+        changes.push(Change::Tags(tags));
+    }
+    if current.versioning != "Enabled" {
+        changes.push(Change::Versioning { owe_catch_up: desired.existed });
+    }
+    // With S3DR_PUBLIC_ACCESS=same-as-source, CloneSettings copies the source's block instead.
+    if desired.block_public_access
+        && !current
+            .public_access
+            .as_ref()
+            .is_some_and(|c| settings::same_public_access_block(c, &settings::block_all()))
+    {
+        changes.push(Change::PublicAccessBlock);
+    }
+    if !current.encryption.as_ref().is_some_and(|c| settings::same_encryption(c, &desired.encryption)) {
+        changes.push(Change::Encryption(desired.encryption.clone()));
+    }
+    // A locked source's objects are copied with their retention, which only a destination with
+    // Object Lock takes. One made here has it; one that was there (adopted, or us-east-1's 200)
+    // may not: S3 turns it on for an existing versioned bucket
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html).
+    if desired.object_lock && !current.object_lock {
+        changes.push(Change::ObjectLock);
+    }
+    // Multipart uploads a killed copy left behind are aborted by s3-dr's own lifecycle rule;
+    // every other rule stays (CloneSettings, after the backfill, brings the source's).
+    let rules = current.lifecycle.as_ref().map(|l| l.rules.as_slice()).unwrap_or_default();
+    let wanted = settings::with_abort_uploads_rule(rules)?;
+    if !settings::same_lifecycle_rules(&wanted, rules) {
+        let transition_minimum_size = current.lifecycle.as_ref().and_then(|l| l.transition_minimum_size.clone());
+        changes.push(Change::Lifecycle(Lifecycle { rules: wanted, transition_minimum_size }));
+    }
+    Ok(changes)
+}
+
 pub async fn run(
     context: &StepContext<'_>,
     plan: &SourcePlan,
@@ -43,117 +138,111 @@ pub async fn run(
 ) -> Result<Output, DrError> {
     let name = destination.bucket.as_str();
     let s3 = context.clients.s3(&destination.region);
-    let mut changes = Vec::new();
-    let dry = context.dry_run;
-    if dry && !destination.exists {
-        // Nothing to read yet: everything would be set on the new bucket.
-        let mut would = vec!["created", "tags", "versioning"];
-        if context.config.public_access == PublicAccess::BlockAll {
-            would.push("publicAccessBlock");
-        }
-        would.extend(["encryption", "lifecycle"]);
-        return Ok(Output {
-            bucket: name.to_owned(),
-            region: destination.region.clone(),
-            created: false,
-            changed: true,
-            changes: would,
-            backfill: BackfillTags::default(),
-        });
-    }
-
-    let creation = match destination.exists {
-        true => Creation::Existed,
-        false => create(&s3, plan, destination).await?,
+    let mut desired = Desired {
+        mark_for: None,
+        block_public_access: context.config.public_access == PublicAccess::BlockAll,
+        encryption: settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref()),
+        object_lock: plan.object_lock,
+        existed: destination.exists,
     };
 
-    // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
-    let settle = |error: DrError| if creation == Creation::Existed { error } else { not_yet_visible(error) };
-    let (current_tags, versioning, public_access, encryption, lifecycle, object_lock) = tokio::try_join!(
-        bucket::tags(&s3, name),
-        bucket::versioning(&s3, name),
-        bucket::public_access_block(&s3, name),
-        bucket::default_encryption(&s3, name),
-        bucket::lifecycle(&s3, name),
+    // A dry run has nothing to read for a bucket that is not there yet: it would be created
+    // empty (with Object Lock if the source has it), and everything would be set.
+    let (created, current, settle_new) = if context.dry_run && !destination.exists {
+        desired.mark_for = Some(plan.bucket.clone());
+        (true, Current { object_lock: plan.object_lock, ..Current::default() }, false)
+    } else {
+        let creation = match destination.exists {
+            true => Creation::Existed,
+            false => create(&s3, plan, destination).await?,
+        };
+        let current = read(&s3, name, plan.object_lock, creation).await?;
+        // A bucket we just created is ours; one that was there already must pass the same
+        // vetting ValidateSource did (a concurrent run or a person may have changed it since).
+        // So must one that us-east-1's CreateBucket answered 200 for: that answer does not tell
+        // "created" from "you own it already".
+        let needs_marking = match creation {
+            Creation::Created => tags::destination_of(&current.tags) != Some(plan.bucket.as_str()),
+            Creation::Existed | Creation::CreatedOrOwned => {
+                crate::destination::vet_existing(&s3, &plan.bucket, name, &current.tags).await?
+            }
+        };
+        desired.mark_for = needs_marking.then(|| plan.bucket.clone());
+        desired.existed = creation == Creation::Existed;
+        // In us-east-1 an empty, untagged bucket after CreateBucket is taken for the new one.
+        let created = creation == Creation::Created || (creation == Creation::CreatedOrOwned && needs_marking);
+        (created, current, creation != Creation::Existed)
+    };
+
+    let changes = diff(&current, &desired)?;
+    if !context.dry_run {
+        // One after another, unlike the reads: S3 may answer OperationAborted to concurrent
+        // configuration changes of one bucket, and they happen once per bucket.
+        for change in &changes {
+            // Right after CreateBucket, S3 may still answer NoSuchBucket: worth a retry.
+            apply(&s3, name, change).await.map_err(|e| if settle_new { not_yet_visible(e) } else { e })?;
+        }
+    }
+    let mut names: Vec<&'static str> = created.then_some("created").into_iter().collect();
+    names.extend(changes.iter().map(Change::name));
+    Ok(Output {
+        bucket: name.to_owned(),
+        region: destination.region.clone(),
+        created,
+        changed: !names.is_empty(),
+        changes: names,
+        backfill: BackfillTags::read(&current.tags),
+    })
+}
+
+/// The destination's settings, read concurrently.
+async fn read(s3: &aws_sdk_s3::Client, name: &str, object_lock: bool, creation: Creation) -> Result<Current, DrError> {
+    let (tags, versioning, public_access, encryption, lifecycle, lock) = tokio::try_join!(
+        bucket::tags(s3, name),
+        bucket::versioning(s3, name),
+        bucket::public_access_block(s3, name),
+        bucket::default_encryption(s3, name),
+        bucket::lifecycle(s3, name),
         async {
-            match plan.object_lock {
-                true => bucket::object_lock(&s3, name).await,
+            match object_lock {
+                true => bucket::object_lock(s3, name).await,
                 false => Ok(None),
             }
         },
     )
-    .map_err(settle)?;
+    // Right after CreateBucket, S3 may still answer NoSuchBucket: that is worth a retry.
+    .map_err(|e| if creation == Creation::Existed { e } else { not_yet_visible(e) })?;
+    Ok(Current {
+        tags,
+        versioning,
+        public_access,
+        encryption,
+        lifecycle,
+        object_lock: lock.as_ref().is_some_and(|c| c.object_lock_enabled().is_some()),
+    })
+}
 
-    // The writes below run one after another, unlike the reads: S3 may answer OperationAborted
-    // to concurrent configuration changes of one bucket, and they happen once per bucket.
-
-    // A bucket we just created is ours; one that was there already must pass the same vetting
-    // ValidateSource did (a concurrent run or a person may have changed it since). So must one
-    // that us-east-1's CreateBucket answered 200 for: that answer does not tell "created" from
-    // "you own it already".
-    let needs_marking = match creation {
-        Creation::Created => tags::destination_of(&current_tags) != Some(plan.bucket.as_str()),
-        Creation::Existed | Creation::CreatedOrOwned => vet_existing(&s3, &plan.bucket, name, &current_tags).await?,
-    };
-    // In us-east-1 an empty, untagged bucket after CreateBucket is taken for the new one.
-    let created = creation == Creation::Created || (creation == Creation::CreatedOrOwned && needs_marking);
-    if created {
-        changes.push("created");
-    }
-    if needs_marking {
-        let mut desired = current_tags.clone();
-        desired.retain(|t| t.key != SOURCE_TAG);
-        desired.push(Tag::new(SOURCE_TAG, &plan.bucket));
-        if !dry {
-            put_tags(&s3, name, &desired).await.map_err(settle)?;
-        }
-        changes.push("tags");
-    }
-
-    if versioning != "Enabled" {
-        if !dry {
+async fn apply(s3: &aws_sdk_s3::Client, name: &str, change: &Change) -> Result<(), DrError> {
+    match change {
+        Change::Tags(tags) => put_tags(s3, name, tags).await,
+        Change::Versioning { owe_catch_up: owed } => {
             // A destination that was versioned off: replication to it failed meanwhile. Owed
             // first (if a backfill began there), then repaired.
-            if creation == Creation::Existed {
-                owe_catch_up(&s3, name).await?;
+            if *owed {
+                owe_catch_up(s3, name).await?;
             }
-            bucket::put_versioning_enabled(&s3, name).await.map_err(settle)?;
+            bucket::put_versioning_enabled(s3, name).await
         }
-        changes.push("versioning");
-    }
-
-    // With S3DR_PUBLIC_ACCESS=same-as-source, CloneSettings copies the source's block instead.
-    let block_all = context.config.public_access == PublicAccess::BlockAll;
-    if block_all
-        && !public_access.as_ref().is_some_and(|c| settings::same_public_access_block(c, &settings::block_all()))
-    {
-        if !dry {
-            s3.put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(settings::block_all())
-                .send()
-                .await
-                .aws(name, "PutPublicAccessBlock")
-                .map_err(settle)?;
-        }
-        changes.push("publicAccessBlock");
-    }
-
-    let wanted = settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
-    if !encryption.as_ref().is_some_and(|current| settings::same_encryption(current, &wanted)) {
-        if !dry {
-            bucket::put_encryption(&s3, name, &wanted).await.map_err(settle)?;
-        }
-        changes.push("encryption");
-    }
-
-    // A locked source's objects are copied with their retention, which only a destination with
-    // Object Lock takes. One made here has it; one that was there (adopted, or us-east-1's 200)
-    // may not: S3 turns it on for an existing versioned bucket
-    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html).
-    let locked = object_lock.as_ref().is_some_and(|c| c.object_lock_enabled().is_some());
-    if plan.object_lock && !locked {
-        if !dry {
+        Change::PublicAccessBlock => s3
+            .put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(settings::block_all())
+            .send()
+            .await
+            .aws(name, "PutPublicAccessBlock")
+            .map(|_| ()),
+        Change::Encryption(wanted) => bucket::put_encryption(s3, name, wanted).await,
+        Change::ObjectLock => {
             let enabled = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build();
             s3.put_object_lock_configuration()
                 .bucket(name)
@@ -161,39 +250,10 @@ pub async fn run(
                 .send()
                 .await
                 .aws(name, "PutObjectLockConfiguration")
-                .map_err(settle)?;
+                .map(|_| ())
         }
-        changes.push("objectLock");
+        Change::Lifecycle(lifecycle) => bucket::put_lifecycle(s3, name, lifecycle).await,
     }
-
-    // Multipart uploads a killed copy left behind are aborted by s3-dr's own lifecycle rule;
-    // every other rule stays (CloneSettings, after the backfill, brings the source's).
-    let current_rules = lifecycle.as_ref().map(|l| l.rules.as_slice()).unwrap_or_default();
-    let wanted_rules = settings::with_abort_uploads_rule(current_rules)?;
-    if !settings::same_lifecycle_rules(&wanted_rules, current_rules) {
-        if !dry {
-            bucket::put_lifecycle(
-                &s3,
-                name,
-                &Lifecycle {
-                    rules: wanted_rules,
-                    transition_minimum_size: lifecycle.and_then(|l| l.transition_minimum_size),
-                },
-            )
-            .await
-            .map_err(settle)?;
-        }
-        changes.push("lifecycle");
-    }
-
-    Ok(Output {
-        bucket: name.to_owned(),
-        region: destination.region.clone(),
-        created,
-        changed: !changes.is_empty(),
-        changes,
-        backfill: BackfillTags::read(&current_tags),
-    })
 }
 
 /// What CreateBucket told.
@@ -249,33 +309,46 @@ fn not_yet_visible(error: DrError) -> DrError {
     }
 }
 
-/// May an existing `destination` serve `source`? Ok(false): it is ours already. Ok(true): it is
-/// empty and untagged, so it may be adopted (and needs our tag). Anything else is someone's
-/// bucket with data, and s3-dr will not take it over.
-pub(crate) async fn vet_existing(
-    s3: &aws_sdk_s3::Client,
-    source: &str,
-    destination: &str,
-    current_tags: &[Tag],
-) -> Result<bool, DrError> {
-    let conflict = |reason: String| DrError::DestinationConflict {
-        bucket: source.to_owned(),
-        destination: destination.to_owned(),
-        reason,
-    };
-    match tags::destination_of(current_tags) {
-        Some(origin) if origin == source => Ok(false),
-        Some(other) => Err(conflict(format!("it is the s3-dr destination of {other} (tag {SOURCE_TAG}={other})"))),
-        None if current_tags.is_empty() && bucket::is_empty(s3, destination).await? => Ok(true),
-        None => Err(conflict(format!(
-            "it already exists with objects or tags and no {SOURCE_TAG} tag, so s3-dr did not create it. Tag it {SOURCE_TAG}={source} to adopt it, or set S3DR_DESTINATION_SUFFIX to use another name"
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn desired() -> Desired {
+        Desired {
+            mark_for: Some("photos".into()),
+            block_public_access: true,
+            encryption: settings::desired_encryption(None, Some("arn:aws:kms:us-east-2:1:key/k")),
+            object_lock: false,
+            existed: false,
+        }
+    }
+
+    #[test]
+    fn a_new_bucket_gets_every_setting_and_a_configured_one_none() -> Result<(), DrError> {
+        let fresh = diff(&Current::default(), &desired())?;
+        let names: Vec<&str> = fresh.iter().map(Change::name).collect();
+        assert_eq!(names, ["tags", "versioning", "publicAccessBlock", "encryption", "lifecycle"]);
+        assert_eq!(fresh[1], Change::Versioning { owe_catch_up: false });
+
+        // The same bucket once the changes are made: nothing left to do.
+        let mut current =
+            Current { versioning: "Enabled".into(), public_access: Some(settings::block_all()), ..Current::default() };
+        for change in fresh {
+            match change {
+                Change::Tags(tags) => current.tags = tags,
+                Change::Encryption(wanted) => current.encryption = Some(wanted),
+                Change::Lifecycle(lifecycle) => current.lifecycle = Some(lifecycle),
+                _ => {}
+            }
+        }
+        assert_eq!(diff(&current, &Desired { mark_for: None, ..desired() })?, []);
+
+        // Versioning suspended on a bucket that was there: the gap is owed a catch-up first.
+        current.versioning = "Suspended".into();
+        let repair = diff(&current, &Desired { mark_for: None, existed: true, object_lock: true, ..desired() })?;
+        assert_eq!(repair, [Change::Versioning { owe_catch_up: true }, Change::ObjectLock]);
+        Ok(())
+    }
 
     #[test]
     fn no_such_bucket_after_creation_is_transient() {

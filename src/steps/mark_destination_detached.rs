@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use crate::bucket;
 use crate::bucket::put_tags;
-use crate::detach::{detached_tags, today};
+use crate::clock::today;
+use crate::detach::detached_tags;
+use crate::detach::DetachPlan;
 use crate::error::DrError;
-use crate::steps::validate_detach::DetachPlan;
 use crate::steps::StepContext;
 use crate::tags;
 

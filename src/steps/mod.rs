@@ -34,7 +34,9 @@ use crate::config::Config;
 use crate::error::DrError;
 use crate::plan::{Action, DestinationPlan, SourcePlan};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A step, named as its ASL state and its module (`EnsureDestination`,
+/// `steps/ensure_destination.rs`); the names are derived from the variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::EnumIter)]
 pub enum Step {
     ValidateSource,
     EnableSourceVersioning,
@@ -80,30 +82,15 @@ impl Step {
 
     /// Every step the Lambda serves.
     pub fn all() -> impl Iterator<Item = Step> {
-        Step::PROTECT.into_iter().chain(Step::OTHERS)
+        <Step as strum::IntoEnumIterator>::iter()
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Step::ValidateSource => "ValidateSource",
-            Step::EnableSourceVersioning => "EnableSourceVersioning",
-            Step::EnsureDestination => "EnsureDestination",
-            Step::EnableReplication => "EnableReplication",
-            Step::CloneSettings => "CloneSettings",
-            Step::StartBackfill => "StartBackfill",
-            Step::CheckBackfill => "CheckBackfill",
-            Step::ContinueAsNew => "ContinueAsNew",
-            Step::VerifyProtection => "VerifyProtection",
-            Step::StartDetach => "StartDetach",
-            Step::ValidateDetach => "ValidateDetach",
-            Step::DetachReplication => "DetachReplication",
-            Step::MarkDestinationDetached => "MarkDestinationDetached",
-            Step::Sweep => "Sweep",
-        }
+        self.into()
     }
 
     pub fn parse(name: &str) -> Option<Step> {
-        Step::all().find(|s| s.name() == name)
+        name.parse().ok()
     }
 }
 
@@ -314,8 +301,8 @@ fn source_plan(step: Step, input: &Value) -> Result<SourcePlan, DrError> {
 }
 
 /// The detach steps act on ValidateDetach's findings, and only when it said `detach`.
-fn detach_plan(step: Step, input: &Value) -> Result<validate_detach::DetachPlan, DrError> {
-    let plan: validate_detach::DetachPlan = from_input(step, input, "ValidateDetach")?;
+fn detach_plan(step: Step, input: &Value) -> Result<crate::detach::DetachPlan, DrError> {
+    let plan: crate::detach::DetachPlan = from_input(step, input, "ValidateDetach")?;
     if plan.action != "detach" {
         return Err(DrError::InvalidInput(format!(
             "step {}: ValidateDetach did not accept bucket {} for detaching",
@@ -354,6 +341,18 @@ mod tests {
         for step in Step::all() {
             assert_eq!(Step::parse(step.name()), Some(step));
         }
+        assert_eq!(Step::EnsureDestination.name(), "EnsureDestination");
+        assert_eq!(Step::parse("ensureDestination"), None, "names are exact, as the ASL spells them");
+    }
+
+    /// The workflow groups are lists: each step is in exactly one.
+    #[test]
+    fn every_step_is_in_exactly_one_group() {
+        for step in Step::all() {
+            let groups = Step::PROTECT.iter().chain(&Step::OTHERS).filter(|s| **s == step).count();
+            assert_eq!(groups, 1, "{step:?}");
+        }
+        assert_eq!(Step::all().count(), Step::PROTECT.len() + Step::OTHERS.len());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::backfill::batch::{self, Followed, JobRequest};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Start, Work};
 use crate::backfill::{job_request_token, unix_now, Progress, Scope, Strategy};
 use crate::bucket;
-use crate::detach::today;
+use crate::clock::today;
 use crate::error::DrError;
 use crate::executions;
 use crate::plan::{DestinationPlan, SourcePlan};
@@ -234,10 +234,11 @@ pub fn job_request(
         crate::replication::ReplicaKey::AnyKey => "",
     };
     let fingerprint = format!(
-        "{}/{}/{key}/{}/{scope:?}/{}",
+        "{}/{}/{key}/{}/{}/{}",
         spec.destination_bucket,
         spec.storage_class,
         spec.replication_time_control,
+        scope.token_part(),
         execution.unwrap_or("")
     );
     Ok(JobRequest {

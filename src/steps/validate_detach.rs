@@ -5,34 +5,16 @@
 //! AWS calls: GetBucketLocation, then GetBucketTagging and GetBucketReplication concurrently,
 //! then GetBucketLocation of the destination.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bucket;
 use crate::detach::destination_of_rule;
+use crate::detach::DetachPlan;
 use crate::error::DrError;
 use crate::event::parse_trigger;
 use crate::naming;
-use crate::replication::RULE_ID;
+use crate::replication::is_ours;
 use crate::steps::StepContext;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DetachPlan {
-    /// `detach` or `skip`.
-    pub action: String,
-    pub bucket: String,
-    pub region: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub has_rule: bool,
-    /// The destination (from the rule, or by the naming rule) and its region, if it exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_region: Option<String>,
-    pub changed: bool,
-}
 
 pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<DetachPlan, DrError> {
     let config = context.config;
@@ -59,7 +41,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<DetachPlan,
         plan.reason = Some(format!("bucket {bucket} is tagged {} again: it stays protected", config.match_tag));
         return Ok(plan);
     }
-    plan.has_rule = replication.as_ref().is_some_and(|c| c.rules().iter().any(|r| r.id() == Some(RULE_ID)));
+    plan.has_rule = replication.as_ref().is_some_and(|c| c.rules().iter().any(is_ours));
     let destination = destination_of_rule(replication.as_ref())
         .unwrap_or_else(|| naming::destination_bucket_name(&bucket, &config.destination_suffix));
     plan.destination_region = bucket::region(&home, &destination).await?;

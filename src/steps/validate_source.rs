@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use crate::backfill::{Continuation, Strategy};
 use crate::bucket::{self, Presence};
+use crate::destination::vet_existing;
 use crate::error::{aws_code, AwsResultExt, DrError};
 use crate::event::{decide, parse_trigger, BucketFacts, Decision, EventKind};
 use crate::naming;
 use crate::plan::{Action, DestinationPlan, SourcePlan};
-use crate::replication::{self, RULE_ID};
-use crate::steps::ensure_destination::vet_existing;
+use crate::replication::{self, is_ours};
 use crate::steps::StepContext;
 use crate::tags;
 
@@ -66,7 +66,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
         let mut decision = decide(&kind, &facts, &bucket);
         if decision == Decision::NeedRule {
             let replication = bucket::replication(&source, &bucket).await?;
-            facts.has_rule = Some(replication.is_some_and(|c| c.rules().iter().any(|r| r.id() == Some(RULE_ID))));
+            facts.has_rule = Some(replication.is_some_and(|c| c.rules().iter().any(is_ours)));
             decision = decide(&kind, &facts, &bucket);
         }
         let mut plan =
