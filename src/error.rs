@@ -75,7 +75,7 @@ pub enum DrError {
     #[error("backfill of bucket {bucket} to {destination} failed: {detail}")]
     BackfillFailed { bucket: String, destination: String, detail: String },
 
-    #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with the README")]
+    #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with docs/errors.md")]
     VerificationFailed { bucket: String, problems: String },
 
     /// The object is in an archive tier and not restored: S3 cannot read or copy it. The copy

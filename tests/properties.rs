@@ -1,7 +1,7 @@
 //! Property tests for everything that parses untrusted JSON or text: the trigger (an operator's
 //! `{"bucket": ...}` or an EventBridge CloudTrail event), `decide`, the step request, the
 //! backfill progress and its tags, the policy rewriter and the bucket-name rules. On arbitrary
-//! JSON values and on mutations of the recorded CloudTrail fixtures: never a panic, always `Ok`
+//! JSON values and on mutations of the hand-written CloudTrail fixtures: never a panic, always `Ok`
 //! or a named error. The same inputs through the real state machine: tests/hostile_inputs.rs.
 
 use std::collections::BTreeSet;
@@ -243,7 +243,7 @@ proptest! {
     }
 
     #[test]
-    fn any_mutation_of_a_recorded_event_is_a_trigger_or_invalid_input(
+    fn any_mutation_of_a_fixture_event_is_a_trigger_or_invalid_input(
         which in any::<Index>(),
         changes in prop::collection::vec((any::<Index>(), mutation()), 1..4),
     ) {
@@ -395,7 +395,7 @@ proptest! {
 /// The fixtures themselves: each is a trigger or a named refusal, and the corpus covers the
 /// events the rule forwards.
 #[test]
-fn every_recorded_event_is_understood() {
+fn every_fixture_event_is_understood() {
     let names: BTreeSet<String> = fixtures()
         .iter()
         .filter_map(|(_, event)| parse_trigger(event).ok())

@@ -462,7 +462,7 @@ pub async fn seed_mixed_objects(stack: &Stack, bucket: &str) {
         .await;
 }
 
-/// A recorded CloudTrail event (tests/fixtures/cloudtrail/<name>.json) about `bucket`.
+/// A hand-written CloudTrail event (tests/fixtures/cloudtrail/<name>.json) about `bucket`.
 pub fn cloudtrail_event(name: &str, bucket: &str) -> Value {
     let path = repo_root().join(format!("tests/fixtures/cloudtrail/{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
