@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
 import { replicationMetricQuery } from '../lib/source-region';
-import { statemachineStems } from '../lib/s3-dr-stack';
+import { statemachineStems } from '../lib/workflows';
 import { list, synth } from './helpers';
 
 const rtc = synth({ replicationTimeControl: true, alarmEmail: 'oncall@example.com' });

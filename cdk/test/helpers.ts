@@ -11,6 +11,9 @@ import { synthApp } from '../lib/app';
 export const ACCOUNT = '123456789012';
 export const DR_KEY = 'arn:aws:kms:us-east-2:123456789012:key/1111aaaa-2222-3333-4444-555566667777';
 export const SOURCE_KEY = 'arn:aws:kms:us-west-2:123456789012:key/8888bbbb-2222-3333-4444-555566667777';
+/** The optional settings, all set: the DR key and another account's source key named, an alarm
+ * email, RTC on. */
+export const EVERY_OPTION = { drKmsKeyArn: DR_KEY, sourceKmsKeyArns: [SOURCE_KEY], alarmEmail: 'oncall@example.com', replicationTimeControl: true };
 
 export function placeholderAsset(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 's3-dr-asset-'));
