@@ -203,9 +203,9 @@ async fn a_multipart_copy_that_cannot_finish_is_aborted_and_fails_the_backfill()
     run.assert_failed_with("BackfillFailed");
     let cause = run.cause.as_deref().unwrap_or_default();
     assert!(cause.contains("big.bin") && cause.contains("AccessDenied"), "{cause}");
-    let aborted =
+    let refused =
         report["recent"].as_array().unwrap().iter().any(|f| f["fault"].as_str().unwrap_or("").starts_with("rule"));
-    assert!(aborted, "the rule refused the parts: {report}");
+    assert!(refused, "the rule refused the parts: {report}");
     let dr = stack.s3(DR_REGION).await;
     let uploads = dr.list_multipart_uploads().bucket(&destination).send().await.unwrap();
     assert!(uploads.uploads().is_empty(), "the failed upload was aborted: {uploads:?}");

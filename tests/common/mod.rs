@@ -349,13 +349,22 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+    try_create_bucket(s3, name, region).await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+}
+
+/// CreateBucket in `region` (us-east-1 takes no LocationConstraint), its answer as it is.
+pub async fn try_create_bucket(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    region: &str,
+) -> Result<(), aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::create_bucket::CreateBucketError>> {
     let mut request = s3.create_bucket().bucket(name);
     if region != "us-east-1" {
         request = request.create_bucket_configuration(
             CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
         );
     }
-    request.send().await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    request.send().await.map(|_| ())
 }
 
 pub async fn tag_bucket(s3: &aws_sdk_s3::Client, name: &str, tags: &[(&str, &str)]) {
@@ -518,15 +527,7 @@ pub async fn ensure_rule_destination(s3: &aws_sdk_s3::Client, rule: &Replication
     let Some(target) = rule.destination().and_then(|d| s3_dr::event::bucket_of_arn(d.bucket())) else { return };
     if s3.head_bucket().bucket(target).send().await.is_err() {
         let region = s3.config().region().map_or(HOME_REGION.to_owned(), |r| r.to_string());
-        let mut request = s3.create_bucket().bucket(target);
-        if region != "us-east-1" {
-            request = request.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                    .build(),
-            );
-        }
-        if let Err(error) = request.send().await {
+        if let Err(error) = try_create_bucket(s3, target, &region).await {
             let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&error).unwrap_or_default().to_owned();
             assert!(code.starts_with("BucketAlready"), "create {target}: {error:?}");
         }
