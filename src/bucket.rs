@@ -1,5 +1,7 @@
 //! One function per S3 read that s3-dr makes, each mapping its "not configured" error code to
 //! `None` (AWS reports an absent setting as an error) and every other error to [`DrError`].
+//! S3's API model names none of these codes (NoSuchTagSet, ...), so the code is matched, not a
+//! typed variant; where the SDK has a variant (CreateBucket's, KMS's, Step Functions') it is used.
 
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketVersioningStatus, CorsRule, LifecycleRule, ObjectLockConfiguration,

@@ -35,11 +35,11 @@ pub const ARCHIVED_OBJECT_CODES: &[&str] = &["InvalidObjectState", "ObjectNotInA
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames)]
 pub enum DrError {
     /// The step event is malformed: nothing was read or changed.
-    #[error("invalid input: {0}")]
+    #[error("invalid input: {0}. Nothing was read or changed; send the input docs/events.md describes")]
     InvalidInput(String),
 
     /// The Lambda's S3DR_* environment is invalid: nothing was read or changed.
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration: {0}. Nothing was read or changed; fix the setting (`s3-dr config check` applies the same rules) and redeploy")]
     InvalidConfig(String),
 
     #[error("source bucket {bucket} does not exist or is not visible to this account; check the name in the request")]
@@ -54,13 +54,13 @@ pub enum DrError {
     #[error("destination bucket name {destination} for {bucket} belongs to another AWS account (HeadBucket/CreateBucket refused). Choose another name by setting S3DR_DESTINATION_SUFFIX")]
     BucketNameTaken { bucket: String, destination: String },
 
-    #[error("destination bucket {destination} for {bucket} cannot be used: {reason}")]
+    #[error("destination bucket {destination} for {bucket} cannot be used: {reason}. Nothing was changed")]
     DestinationConflict { bucket: String, destination: String, reason: String },
 
     #[error("bucket {bucket} needs a customer-managed KMS key in DR region {region} for its SSE-KMS objects (any bucket may hold some), but {detail}. Set S3DR_DR_KMS_KEY to an enabled key ARN or alias in {region} (the CDK app creates alias/s3-dr there)")]
     KmsKeyMissing { bucket: String, region: String, detail: String },
 
-    #[error("bucket {bucket} has a replication configuration s3-dr must not rewrite: {detail}")]
+    #[error("bucket {bucket} has a replication configuration s3-dr must not rewrite: {detail}; then run the workflow again. Nothing was changed")]
     ReplicationConflict { bucket: String, detail: String },
 
     /// The source's bucket policy cannot be parsed, so it cannot be rewritten for the destination.
@@ -72,7 +72,7 @@ pub enum DrError {
     SettingsNotCloned { bucket: String, destination: String, failures: String },
 
     /// Existing objects were not all copied to the destination.
-    #[error("backfill of bucket {bucket} to {destination} failed: {detail}")]
+    #[error("backfill of bucket {bucket} to {destination} failed: {detail}. Objects already copied stay in place")]
     BackfillFailed { bucket: String, destination: String, detail: String },
 
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with docs/errors.md")]
@@ -80,17 +80,17 @@ pub enum DrError {
 
     /// The object is in an archive tier and not restored: S3 cannot read or copy it. The copy
     /// backfill reports such objects as not replicable; it is never a permission problem.
-    #[error("{operation} for bucket {bucket}: the object is archived ({code}) and S3 cannot read or copy it until it is restored")]
+    #[error("{operation} for bucket {bucket}: the object is archived ({code}) and S3 cannot read or copy it. Restore it (aws s3api restore-object) and run the workflow again, or leave it: the backfill reports it as not replicable")]
     ObjectArchived { bucket: String, operation: &'static str, code: String },
 
     #[error("access denied on {operation} for bucket {bucket}: {message}. Grant the s3-dr Lambda role {} on it (and check bucket policies and SCPs)", iam_actions(operation))]
     AccessDenied { bucket: String, operation: &'static str, message: String },
 
-    #[error("{operation} failed for bucket {bucket}: {code}: {message}")]
+    #[error("{operation} failed for bucket {bucket}: {code}: {message}. Look up {code} in AWS's documentation of {operation}, fix its cause, and run the workflow again")]
     AwsRequestFailed { bucket: String, operation: &'static str, code: String, message: String },
 
     /// Throttling, 5xx, timeouts, eventual consistency: the state machine retries these.
-    #[error("{operation} for bucket {bucket} failed transiently ({detail}); retried by the workflow")]
+    #[error("{operation} for bucket {bucket} failed transiently ({detail}); the workflow retries it. Nothing to do unless it persists; then check the AWS Health Dashboard for S3 in that region")]
     TransientAwsError { bucket: String, operation: &'static str, detail: String },
 
     /// A bug in s3-dr, not in the caller's input or AWS. Not `InternalError`: that is S3's
@@ -247,5 +247,126 @@ where
 {
     fn aws(self, bucket: &str, operation: &'static str) -> Result<T, DrError> {
         self.map_err(|error| classify(error, bucket, operation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each variant, as the code raises them; the match makes a new variant a compile
+    /// error here until it has a sample.
+    fn samples() -> Vec<DrError> {
+        let (bucket, destination) = ("b".to_owned(), "b-dr".to_owned());
+        let all = vec![
+            DrError::InvalidInput("no \"bucket\"".into()),
+            DrError::InvalidConfig("S3DR_DR_REGION=\"x\" is invalid: not a region".into()),
+            DrError::SourceBucketNotFound { bucket: bucket.clone() },
+            DrError::SourceInDrRegion { bucket: bucket.clone(), region: "us-east-2".into() },
+            DrError::SourceIsDestination { bucket: bucket.clone(), origin: "a".into() },
+            DrError::BucketNameTaken { bucket: bucket.clone(), destination: destination.clone() },
+            DrError::DestinationConflict {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                reason: "it exists in us-west-1. Move it".into(),
+            },
+            DrError::KmsKeyMissing {
+                bucket: bucket.clone(),
+                region: "us-east-2".into(),
+                detail: "it is disabled".into(),
+            },
+            DrError::ReplicationConflict {
+                bucket: bucket.clone(),
+                detail: "V1 rules. Rewrite them with a Filter".into(),
+            },
+            DrError::InvalidSourcePolicy { bucket: bucket.clone(), detail: "not JSON".into() },
+            DrError::SettingsNotCloned {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                failures: "cors (AccessDenied)".into(),
+            },
+            DrError::BackfillFailed { bucket: bucket.clone(), destination, detail: "job failed. Fix the cause".into() },
+            DrError::VerificationFailed { bucket: bucket.clone(), problems: "no rule".into() },
+            DrError::ObjectArchived {
+                bucket: bucket.clone(),
+                operation: "CopyObject",
+                code: "InvalidObjectState".into(),
+            },
+            DrError::AccessDenied {
+                bucket: bucket.clone(),
+                operation: "GetBucketReplication",
+                message: "denied".into(),
+            },
+            DrError::AwsRequestFailed {
+                bucket: bucket.clone(),
+                operation: "PutBucketTagging",
+                code: "InvalidTag".into(),
+                message: "bad".into(),
+            },
+            DrError::TransientAwsError { bucket, operation: "HeadBucket", detail: "HTTP 503".into() },
+            DrError::Internal("no upload id".into()),
+        ];
+        for error in &all {
+            match error {
+                DrError::InvalidInput(_)
+                | DrError::InvalidConfig(_)
+                | DrError::SourceBucketNotFound { .. }
+                | DrError::SourceInDrRegion { .. }
+                | DrError::SourceIsDestination { .. }
+                | DrError::BucketNameTaken { .. }
+                | DrError::DestinationConflict { .. }
+                | DrError::KmsKeyMissing { .. }
+                | DrError::ReplicationConflict { .. }
+                | DrError::InvalidSourcePolicy { .. }
+                | DrError::SettingsNotCloned { .. }
+                | DrError::BackfillFailed { .. }
+                | DrError::VerificationFailed { .. }
+                | DrError::ObjectArchived { .. }
+                | DrError::AccessDenied { .. }
+                | DrError::AwsRequestFailed { .. }
+                | DrError::TransientAwsError { .. }
+                | DrError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    /// Words a sentence that says what to do starts with, in the messages.
+    const FIXES: &[&str] = &[
+        "send ",
+        "fix ",
+        "check ",
+        "set ",
+        "remove ",
+        "choose ",
+        "move ",
+        "rewrite ",
+        "grant ",
+        "restore ",
+        "look up ",
+        "run ",
+        "nothing to do",
+        "please report",
+        "tag ",
+    ];
+
+    #[test]
+    fn every_variant_has_a_sample_and_every_message_names_the_bucket_and_the_fix() {
+        let samples = samples();
+        let types: Vec<&str> = samples.iter().map(DrError::error_type).collect();
+        assert_eq!(types, DrError::ALL_ERROR_TYPES, "one sample per variant, in declaration order");
+        for error in samples {
+            let message = error.to_string();
+            let lower = message.to_lowercase();
+            let plain = matches!(error, DrError::InvalidInput(_) | DrError::InvalidConfig(_) | DrError::Internal(_));
+            assert!(plain || message.contains("bucket b") || message.contains(" b "), "{message}");
+            assert!(FIXES.iter().any(|fix| lower.contains(fix)), "{} names no fix: {message}", error.error_type());
+        }
+    }
+
+    #[test]
+    fn internal_errors_are_not_mistaken_for_s3s_transient_internal_error() {
+        assert_eq!(DrError::Internal(String::new()).error_type(), "S3DrInternalError");
+        assert!(!DrError::ALL_ERROR_TYPES.contains(&"InternalError"));
     }
 }

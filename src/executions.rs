@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use serde_json::Value;
 
 use crate::error::{aws_code, AwsResultExt, DrError};
@@ -95,8 +97,12 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
 pub async fn is_running(sfn: &aws_sdk_sfn::Client, execution_arn: &str, bucket: &str) -> Result<Option<bool>, DrError> {
     match sfn.describe_execution().execution_arn(execution_arn).send().await {
         Ok(described) => Ok(Some(described.status() == &aws_sdk_sfn::types::ExecutionStatus::Running)),
-        Err(error) if aws_code(&error) == Some("ExecutionDoesNotExist") => Ok(Some(false)),
-        Err(error) if matches!(aws_code(&error), Some("InvalidArn" | "ValidationException")) => Ok(None),
+        // The modeled variants first; ValidationException is not in DescribeExecution's model.
+        Err(error) if error.as_service_error().is_some_and(DescribeExecutionError::is_execution_does_not_exist) => {
+            Ok(Some(false))
+        }
+        Err(error) if error.as_service_error().is_some_and(DescribeExecutionError::is_invalid_arn) => Ok(None),
+        Err(error) if aws_code(&error) == Some("ValidationException") => Ok(None),
         Err(error) => Err(error).aws(bucket, "DescribeExecution"),
     }
 }
@@ -123,7 +129,7 @@ pub async fn start_named(
 ) -> Result<Started, DrError> {
     match sfn.start_execution().state_machine_arn(state_machine_arn).name(name).input(input.to_string()).send().await {
         Ok(output) => Ok(Started::Started(output.execution_arn().to_owned())),
-        Err(error) if aws_code(&error) == Some("ExecutionAlreadyExists") => {
+        Err(error) if error.as_service_error().is_some_and(StartExecutionError::is_execution_already_exists) => {
             Ok(Started::AlreadyStarted(name.to_owned()))
         }
         Err(error) => Err(error).aws(bucket, "StartExecution"),

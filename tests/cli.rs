@@ -6,6 +6,11 @@ use std::process::{Command, Output};
 
 use common::*;
 use serde_json::Value;
+use tokio::sync::RwLock;
+
+/// The sweep protects every tagged bucket of the account, so the tests that need a tagged bucket
+/// to stay unprotected hold this for reading while the sweep test holds it for writing.
+static SWEEP: RwLock<()> = RwLock::const_new(());
 
 fn s3_dr(stack: &Stack, args: &[&str]) -> Output {
     s3_dr_with(stack, args, &[])
@@ -166,6 +171,7 @@ async fn piped_output_has_no_escape_codes() {
 
 #[tokio::test]
 async fn a_failed_bucket_gives_a_non_zero_exit_and_a_one_line_reason() {
+    let _no_sweep = SWEEP.read().await;
     let stack = stack();
     let good = unique("cli-good");
     let missing = unique("cli-missing");
@@ -231,7 +237,10 @@ async fn detach_and_sweep_run_their_workflows_and_say_what_happened() {
     assert!(stdout.contains(&format!("{source}:   - DetachReplication: changed")), "{stdout}");
     assert!(stdout.contains(&format!("SUCCEEDED, detached: {source} no longer replicates to {source}-dr")), "{stdout}");
 
-    let sweep = s3_dr(stack, &["sweep", "--wait"]);
+    let sweep = {
+        let _only_sweep = SWEEP.write().await;
+        s3_dr(stack, &["sweep", "--wait"])
+    };
     let stdout = text(&sweep.stdout);
     assert!(sweep.status.success(), "{stdout}{}", text(&sweep.stderr));
     assert!(stdout.contains("all-buckets:   - Sweep: "), "{stdout}");
@@ -240,6 +249,7 @@ async fn detach_and_sweep_run_their_workflows_and_say_what_happened() {
 
 #[tokio::test]
 async fn plan_reports_what_protect_would_change_and_changes_nothing() {
+    let _no_sweep = SWEEP.read().await;
     let stack = stack();
     let source = unique("cli-plan");
     let s3 = source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true"), ("team", "media")]).await;
@@ -286,6 +296,7 @@ async fn plan_reports_what_protect_would_change_and_changes_nothing() {
 
 #[tokio::test]
 async fn status_all_lists_every_bucket_and_fails_on_a_tagged_unprotected_one() {
+    let _no_sweep = SWEEP.read().await;
     let stack = stack();
     let protected = unique("cli-all-ok");
     source_bucket(stack, &protected, SOURCE_REGION, &[("dr", "true")]).await;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::types::BucketVersioningStatus;
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -15,22 +15,7 @@ use serde_json::{json, Value};
 
 /// The protect executions of `bucket` once none runs: (name, status).
 async fn protect_executions_of(stack: &Stack, bucket: &str) -> Vec<(String, ExecutionStatus)> {
-    let sfn = stack.sfn().await;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let listed = sfn.list_executions().state_machine_arn(stack.workflow_arn("protect")).send().await.unwrap();
-        let ours: Vec<(String, ExecutionStatus)> = listed
-            .executions()
-            .iter()
-            .filter(|e| e.name().starts_with(&format!("protect-{bucket}-")))
-            .map(|e| (e.name().to_owned(), e.status().clone()))
-            .collect();
-        if ours.iter().all(|(_, status)| *status != ExecutionStatus::Running) {
-            return ours;
-        }
-        assert!(Instant::now() < deadline, "still running: {ours:?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    settled_executions(stack, &["protect"], &format!("protect-{bucket}-"), Duration::from_secs(300)).await
 }
 
 async fn sweep(stack: &Stack) -> Value {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::types::BucketVersioningStatus;
 use aws_sdk_sfn::types::ExecutionStatus;
@@ -89,35 +89,13 @@ async fn make(stack: &Stack, source: &str, kind: Kind) {
     }
 }
 
-/// Wait until every execution of the protect and detach workflows has ended; all must succeed.
+/// How many protect and detach executions there are once all have ended, each succeeded.
 async fn wait_for_all_executions(stack: &Stack) -> usize {
-    let sfn = stack.sfn().await;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let mut running = 0;
-        let mut ended = 0;
-        for workflow in ["protect", "detach"] {
-            let listed = sfn
-                .list_executions()
-                .state_machine_arn(stack.workflow_arn(workflow))
-                .max_results(1000)
-                .send()
-                .await
-                .unwrap();
-            for execution in listed.executions() {
-                match execution.status() {
-                    ExecutionStatus::Running => running += 1,
-                    ExecutionStatus::Succeeded => ended += 1,
-                    other => panic!("{} ended {other:?}", execution.name()),
-                }
-            }
-        }
-        if running == 0 {
-            return ended;
-        }
-        assert!(Instant::now() < deadline, "{running} executions still running");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = settled_executions(stack, &["protect", "detach"], "", Duration::from_secs(600)).await;
+    for (name, status) in &all {
+        assert_eq!(*status, ExecutionStatus::Succeeded, "{name}");
     }
+    all.len()
 }
 
 #[tokio::test]

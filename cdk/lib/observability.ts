@@ -40,7 +40,7 @@ export class Observability extends Construct {
     // would page people); a workflow that fails for good raises FailedExecutions.
     for (const [stem, machine] of Object.entries(workflows.stateMachines)) {
       alarm(`FailedExecutions-${stem}`, machine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-        `s3-dr ${stem}: an execution failed; its error names the bucket and the fix (README: troubleshooting)`);
+        `s3-dr ${stem}: an execution failed; its error names the bucket and the fix (docs/errors.md)`);
     }
     alarm('DeadLetters', deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       's3-dr: EventBridge could not start a workflow for an event; the message is in the dead-letter queue');

@@ -4,6 +4,7 @@
 mod plan;
 mod progress;
 mod protect;
+mod results;
 mod status;
 
 use std::process::ExitCode;

@@ -2,13 +2,17 @@
 //! workflow makes, no write, and for each step what it would change. Refusals show up exactly
 //! as the workflow would raise them.
 
+use serde::Deserialize;
 use serde_json::json;
 
+use crate::backfill::Strategy;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::steps::{dispatch, Step, StepContext};
 
-use super::protect::step_summary;
+use crate::plan::{Action, SourcePlan};
+
+use super::results::StepResult;
 
 /// The protect steps but the last (VerifyProtection checks what a dry run did not do).
 const STEPS: &[Step] = Step::PROTECT.split_at(7).0;
@@ -40,8 +44,8 @@ async fn plan_bucket(context: &StepContext<'_>, bucket: &str) -> Result<usize, S
     let mut changes = 0;
     for &step in STEPS {
         // A dry run looks at the first page of a copy backfill; a batch job it does not start.
-        let copy_to_do = state.pointer("/StartBackfill/strategy") == Some(&json!("copy"))
-            && state.pointer("/StartBackfill/done") != Some(&json!(true));
+        let started = StepResult::from_output(&state[Step::StartBackfill.name()]);
+        let copy_to_do = started.strategy == Some(Strategy::Copy) && !started.done;
         if step == Step::CheckBackfill && !copy_to_do {
             continue;
         }
@@ -49,22 +53,27 @@ async fn plan_bucket(context: &StepContext<'_>, bucket: &str) -> Result<usize, S
             .await
             .map_err(|error| format!("{} at {}: {error}", error.error_type(), step.name()))?;
         let output = &state[step.name()];
-        if step == Step::ValidateSource && output["action"] != "protect" {
-            let action = if output["action"] == "detach" { "would start the detach workflow" } else { "nothing to do" };
-            println!("{bucket}:   - ValidateSource: {action} ({})", output["reason"].as_str().unwrap_or(""));
-            return Ok(usize::from(output["action"] == "detach"));
+        if step == Step::ValidateSource {
+            let source = SourcePlan::deserialize(output).map_err(|e| format!("ValidateSource's result: {e}"))?;
+            if source.action != Action::Protect {
+                let detach = source.action == Action::Detach;
+                let action = if detach { "would start the detach workflow" } else { "nothing to do" };
+                println!("{bucket}:   - ValidateSource: {action} ({})", source.reason.unwrap_or_default());
+                return Ok(usize::from(detach));
+            }
         }
+        let result = StepResult::from_output(output);
         let line = match step {
             Step::CheckBackfill => format!(
                 "would copy {} objects ({} bytes) of the first page, {} already there{}",
-                output["objectsCopied"],
-                output["bytesCopied"],
-                output["objectsSkipped"],
-                if output["done"] == true { "" } else { "; more pages follow" }
+                result.objects_copied,
+                result.bytes_copied,
+                result.objects_skipped,
+                if result.done { "" } else { "; more pages follow" }
             ),
-            _ => step_summary(output).replacen("changed", "would change", 1),
+            _ => result.line().replacen("changed", "would change", 1),
         };
-        if output["changed"] == true {
+        if result.changed {
             changes += 1;
         }
         println!("{bucket}:   - {}: {line}", step.name());

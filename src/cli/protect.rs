@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::clients::Clients;
 
 use super::progress::Progress;
+use super::results::{error_message, StepResult, WorkflowResult};
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -109,15 +110,14 @@ async fn follow(
         match described.status() {
             ExecutionStatus::Running | ExecutionStatus::PendingRedrive => tokio::time::sleep(POLL_INTERVAL).await,
             ExecutionStatus::Succeeded => {
-                let output: Value =
-                    described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-                if let Some(next) = output.pointer("/ContinueAsNew/execution").and_then(Value::as_str) {
+                let result = WorkflowResult::from_output(described.output());
+                if let Some(next) = result.continued_in() {
                     progress.println(&format!("{bucket}: the backfill goes on in execution {next}; following it"));
                     execution_arn = sibling_execution(&execution_arn, next);
                     printed_up_to = 0;
                     continue;
                 }
-                progress.println(&format!("{bucket}: SUCCEEDED, {}", outcome(&output)));
+                progress.println(&format!("{bucket}: SUCCEEDED, {}", result.outcome()));
                 return Ok(());
             }
             status => {
@@ -163,97 +163,9 @@ fn describe_event(event: &HistoryEvent, current_state: &mut String) -> Option<St
             let details = event.state_exited_event_details()?;
             let output: Value = details.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
             // A caught failure exits the state too, with no result: TaskFailed said it already.
-            let result = output.get(details.name()).filter(|r| !r.is_null())?;
-            let calls: u64 = result["awsCalls"].as_object().map_or(0, |c| c.values().filter_map(Value::as_u64).sum());
-            Some(format!("  - {}: {} [{calls} AWS calls]", details.name(), step_summary(result)))
+            let result = StepResult::from_output(output.get(details.name()).filter(|r| !r.is_null())?);
+            Some(format!("  - {}: {} [{} AWS calls]", details.name(), result.line(), result.aws_call_count()))
         }
         _ => None,
-    }
-}
-
-/// One line for a step's output: whether it changed anything, and what.
-pub fn step_summary(output: &Value) -> String {
-    if output.get("action").and_then(Value::as_str) == Some("skip") {
-        return format!("skip ({})", output["reason"].as_str().unwrap_or("not tagged"));
-    }
-    // The backfill steps say what they did in a line of their own.
-    if let Some(summary) = output.get("summary").and_then(Value::as_str) {
-        return summary.to_owned();
-    }
-    let changed = output.get("changed").and_then(Value::as_bool).unwrap_or(false);
-    let details: Vec<String> = ["changes", "reasons"]
-        .iter()
-        .filter_map(|key| output.get(key).and_then(Value::as_array))
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    match (changed, details.is_empty()) {
-        (false, _) => "no change".to_owned(),
-        (true, true) => "changed".to_owned(),
-        (true, false) => format!("changed ({})", details.join(", ")),
-    }
-}
-
-fn outcome(output: &Value) -> String {
-    if let Some(sweep) = output.get("Sweep") {
-        return sweep["summary"].as_str().unwrap_or("swept").to_owned();
-    }
-    if let Some(detach) = output.get("ValidateDetach") {
-        return match detach["action"].as_str() {
-            Some("detach") => format!(
-                "detached: {} no longer replicates to {}",
-                detach["bucket"].as_str().unwrap_or("?"),
-                detach["destination"].as_str().unwrap_or("(no destination)")
-            ),
-            _ => format!("nothing to detach: {}", detach["reason"].as_str().unwrap_or("")),
-        };
-    }
-    let validated = &output["ValidateSource"];
-    if validated["action"] == "detach" {
-        return format!("handed over to the detach workflow: {}", validated["reason"].as_str().unwrap_or(""));
-    }
-    if validated["action"] == "skip" {
-        return format!("skipped: {}", validated["reason"].as_str().unwrap_or("not tagged"));
-    }
-    let warnings: Vec<&str> = output
-        .pointer("/VerifyProtection/warnings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let warnings = if warnings.is_empty() { String::new() } else { format!("; warning: {}", warnings.join("; ")) };
-    match validated["destination"]["bucket"].as_str() {
-        Some(destination) => format!(
-            "protected: {} ({}) -> {} ({}){warnings}",
-            validated["bucket"].as_str().unwrap_or("?"),
-            validated["region"].as_str().unwrap_or("?"),
-            destination,
-            validated["destination"]["region"].as_str().unwrap_or("?")
-        ),
-        None => "done".to_owned(),
-    }
-}
-
-/// A Lambda error cause is `{"errorType", "errorMessage"}` JSON: show the message.
-fn error_message(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| cause.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summaries() {
-        assert_eq!(step_summary(&json!({"changed": false})), "no change");
-        assert_eq!(step_summary(&json!({"changed": true, "changes": ["created", "tags"]})), "changed (created, tags)");
-        assert_eq!(
-            step_summary(&json!({"action": "skip", "reason": "not tagged dr=true"})),
-            "skip (not tagged dr=true)"
-        );
     }
 }

@@ -23,23 +23,20 @@
 //! S3's 50 (with room kept for s3-dr's own) are dropped by name, and with BlockPublicPolicy on
 //! the destination the policy's public statements are left out (the block is never weakened).
 
-use aws_sdk_s3::types::{CorsConfiguration, ObjectLockConfiguration, ObjectLockEnabled};
-
-use crate::bucket::{self, DefaultEncryption, Lifecycle};
+use crate::bucket;
 use crate::config::PublicAccess;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::settings::{self, NOT_CLONED};
 use crate::steps::StepContext;
 
+mod decide;
 mod report;
 mod writes;
 
+use decide::{skipped, Decided};
 pub use report::{Output, SettingReport, Status};
-use writes::{apply, Write};
-
-/// A setting's report, and the write that makes it so (none when it is right already).
-type Decided = Result<(SettingReport, Option<Write>), DrError>;
+use writes::apply;
 
 pub async fn run(
     context: &StepContext<'_>,
@@ -104,10 +101,6 @@ pub async fn run(
         (destination_tags, destination_public_access, destination_encryption)
     };
 
-    let s3 = &dr;
-    let name = destination_name;
-    // Each setting: its report, and the write that makes it so (none when it is right).
-    let mut planned: Vec<(&str, Decided)> = Vec::new();
     // What the destination's block will be once this step is done (block-all, or the source's).
     let blocks_public_policy = match config.public_access {
         PublicAccess::BlockAll => true,
@@ -116,191 +109,24 @@ pub async fn run(
                 == Some(true)
         }
     };
-
-    planned.push((
-        "tags",
-        async {
-            let (current, source_tags) = (destination_tags?, source_tags?);
-            let (desired, dropped) = settings::destination_tags(&source_tags, &current, &config.match_tag, source_name);
-            let detail = (!dropped.is_empty()).then(|| {
-                format!(
-                    "{} user tags left out to stay within S3's {} per bucket (with {} kept for s3-dr): {}",
-                    dropped.len(),
-                    settings::MAX_BUCKET_TAGS,
-                    settings::RESERVED_TAGS,
-                    dropped.join(", ")
-                )
-            });
-            if settings::sorted(current) == desired {
-                return Ok((SettingReport::new("tags", Status::Unchanged, detail), None));
-            }
-            Ok((copied("tags", detail.as_deref()), Some(Write::Tags { source_tags })))
-        }
-        .await,
-    ));
-
-    planned.push((
-        "lifecycle",
-        async {
-            // The source's rules, and s3-dr's own rule that aborts abandoned uploads.
-            let source = source_lifecycle?;
-            let desired = Lifecycle {
-                rules: settings::with_abort_uploads_rule(
-                    source.as_ref().map(|l| l.rules.as_slice()).unwrap_or_default(),
-                )?,
-                transition_minimum_size: source.as_ref().and_then(|l| l.transition_minimum_size.clone()),
-            };
-            if destination_lifecycle?.is_some_and(|current| same_lifecycle(&current, &desired)) {
-                return Ok((unchanged("lifecycle"), None));
-            }
-            let detail =
-                source.is_none().then_some("the source has no lifecycle rules: only s3-dr's abort-uploads rule");
-            Ok((copied("lifecycle", detail), Some(Write::Lifecycle(desired))))
-        }
-        .await,
-    ));
-
-    planned.push((
-        "cors",
-        async {
-            match (source_cors?, destination_cors?) {
-                (source, current) if source == current => Ok((unchanged("cors"), None)),
-                (None, _) => {
-                    Ok((copied("cors", Some("removed: the source has no CORS rules")), Some(Write::DeleteCors)))
-                }
-                (Some(rules), _) => {
-                    let configuration = CorsConfiguration::builder()
-                        .set_cors_rules(Some(rules))
-                        .build()
-                        .map_err(|e| DrError::Internal(format!("building CORS: {e}")))?;
-                    Ok((copied("cors", None), Some(Write::Cors(configuration))))
-                }
-            }
-        }
-        .await,
-    ));
-
-    planned.push((
-        "website",
-        async {
-            match (source_website?, destination_website?) {
-                (source, current) if source == current => Ok((unchanged("website"), None)),
-                (None, _) => {
-                    Ok((copied("website", Some("removed: the source is not a website")), Some(Write::DeleteWebsite)))
-                }
-                (Some(website), _) => Ok((copied("website", None), Some(Write::Website(website)))),
-            }
-        }
-        .await,
-    ));
-
-    planned.push((
-        "ownershipControls",
-        async {
-            match (source_ownership?, destination_ownership?) {
-                (None, _) => Ok((
-                    skipped(
-                        "ownershipControls",
-                        "the source has none (ACLs enabled, the old default); the destination keeps its own",
-                    ),
-                    None,
-                )),
-                (source, current) if source == current => Ok((unchanged("ownershipControls"), None)),
-                (Some(controls), _) => {
-                    Ok((copied("ownershipControls", None), Some(Write::OwnershipControls(controls))))
-                }
-            }
-        }
-        .await,
-    ));
-
-    planned.push((
-        "publicAccessBlock",
-        async {
-            let (source, current) = (source_public_access?, destination_public_access?);
-            let Some(desired) = settings::desired_public_access_block(config.public_access, source.as_ref()) else {
-                let why = "S3DR_PUBLIC_ACCESS=same-as-source and the source has none";
-                return Ok((skipped("publicAccessBlock", why), None));
-            };
-            if current.as_ref().is_some_and(|c| settings::same_public_access_block(c, &desired)) {
-                return Ok((unchanged("publicAccessBlock"), None));
-            }
-            Ok((copied("publicAccessBlock", None), Some(Write::PublicAccessBlock(desired))))
-        }
-        .await,
-    ));
-
-    planned.push((
-        "policy", async {
-            let (source, current) = (source_policy?, destination_policy?);
-            let current = current.map(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-            match source {
-                None if current.is_none() => Ok((unchanged("policy"), None)),
-                None => Ok((copied("policy", Some("removed: the source has no bucket policy")), Some(Write::DeletePolicy))),
-                Some(text) => {
-                    let rewritten = settings::rewrite_policy(&text, source_name, name)?;
-                    // The destination's block stays on: public statements are left out.
-                    let (desired, dropped) = match blocks_public_policy {
-                        true => settings::without_public_statements(&rewritten),
-                        false => (Some(rewritten), Vec::new()),
-                    };
-                    let mut detail = format!("ARNs of {source_name} rewritten to {name}");
-                    if !dropped.is_empty() {
-                        detail.push_str(&format!(
-                            "; left out {} public statement(s) ({}): the destination blocks public access (S3DR_PUBLIC_ACCESS)",
-                            dropped.len(),
-                            dropped.join(", ")
-                        ));
-                    }
-                    let current = current.flatten();
-                    let Some(desired) = desired else {
-                        if current.is_none() {
-                            return Ok((SettingReport::new("policy", Status::Unchanged, Some(detail)), None));
-                        }
-                        return Ok((copied("policy", Some(&detail)), Some(Write::DeletePolicy)));
-                    };
-                    if current.as_ref() == Some(&desired) {
-                        let detail = (!dropped.is_empty()).then_some(detail);
-                        return Ok((SettingReport::new("policy", Status::Unchanged, detail), None));
-                    }
-                    Ok((copied("policy", Some(&detail)), Some(Write::Policy(desired.to_string()))))
-                }
-            }
-        }
-        .await,
-    ));
-
-    planned.push((
-        "encryption",
-        async {
-            let desired =
-                settings::desired_encryption(plan.source_encryption.as_ref(), plan.replica_kms_key_arn.as_deref());
-            if destination_encryption?.is_some_and(|current| settings::same_encryption(&current, &desired)) {
-                return Ok((unchanged("encryption"), None));
-            }
-            Ok((copied("encryption", Some(&describe_encryption(&desired))), Some(Write::Encryption(desired))))
-        }
-        .await,
-    ));
-
-    planned.push((
-        "objectLock",
-        async {
-            let source = source_lock?.filter(|c| c.object_lock_enabled().is_some());
-            let Some(source) = source else {
-                return Ok((skipped("objectLock", "the source has no Object Lock"), None));
-            };
-            let desired = ObjectLockConfiguration::builder()
-                .object_lock_enabled(ObjectLockEnabled::Enabled)
-                .set_rule(source.rule().cloned())
-                .build();
-            if destination_lock? == Some(desired.clone()) {
-                return Ok((unchanged("objectLock"), None));
-            }
-            Ok((copied("objectLock", Some("default retention copied")), Some(Write::ObjectLock(desired))))
-        }
-        .await,
-    ));
+    // Each setting: its report, and the write that makes it so (none when it is right).
+    let planned: [(&str, Decided); 9] = [
+        ("tags", decide::tags(source_tags, destination_tags, &config.match_tag, source_name)),
+        ("lifecycle", decide::lifecycle(source_lifecycle, destination_lifecycle)),
+        ("cors", decide::cors(source_cors, destination_cors)),
+        ("website", decide::website(source_website, destination_website)),
+        ("ownershipControls", decide::ownership_controls(source_ownership, destination_ownership)),
+        (
+            "publicAccessBlock",
+            decide::public_access_block(config.public_access, source_public_access, destination_public_access),
+        ),
+        (
+            "policy",
+            decide::policy(source_policy, destination_policy, source_name, destination_name, blocks_public_policy),
+        ),
+        ("encryption", decide::encryption(plan, destination_encryption)),
+        ("objectLock", decide::object_lock(source_lock, destination_lock)),
+    ];
 
     // The writes, one after another (S3 may refuse concurrent changes to one bucket), none in
     // a dry run: a setting whose read, decision or write failed is reported failed.
@@ -308,7 +134,7 @@ pub async fn run(
     for (setting, decided) in planned {
         let outcome = match decided {
             Ok((report, Some(write))) if !dry => {
-                apply(s3, name, write, &config.match_tag, source_name).await.map(|()| report)
+                apply(&dr, destination_name, write, &config.match_tag, source_name).await.map(|()| report)
             }
             Ok((report, _)) => Ok(report),
             Err(error) => Err(error),
@@ -331,17 +157,6 @@ pub async fn run(
         failed,
         settings: reports,
     })
-}
-
-/// Lifecycle configurations are the same for S3 if their rules are (in any order) and their
-/// transition size default is (unset reads as S3's default).
-fn same_lifecycle(current: &Lifecycle, desired: &Lifecycle) -> bool {
-    let same_rules = settings::same_lifecycle_rules(&current.rules, &desired.rules);
-    let same_size = match (&current.transition_minimum_size, &desired.transition_minimum_size) {
-        (_, None) | (None, _) => true,
-        (a, b) => a == b,
-    };
-    same_rules && same_size
 }
 
 /// The read, or its "nothing there" value without a call when the bucket does not exist.
@@ -374,24 +189,5 @@ fn settle(setting: &str, outcome: Result<SettingReport, DrError>) -> Result<Sett
             detail: Some(error.to_string()),
             error_type: Some(error.error_type().to_owned()),
         }),
-    }
-}
-
-fn copied(setting: &str, detail: Option<&str>) -> SettingReport {
-    SettingReport::new(setting, Status::Copied, detail.map(str::to_owned))
-}
-
-fn unchanged(setting: &str) -> SettingReport {
-    SettingReport::new(setting, Status::Unchanged, None)
-}
-
-fn skipped(setting: &str, why: &str) -> SettingReport {
-    SettingReport::new(setting, Status::Skipped, Some(why.to_owned()))
-}
-
-fn describe_encryption(encryption: &DefaultEncryption) -> String {
-    match &encryption.kms_key {
-        Some(key) => format!("{} with {key}", encryption.algorithm),
-        None => encryption.algorithm.clone(),
     }
 }

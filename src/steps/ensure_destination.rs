@@ -11,6 +11,7 @@
 //! Read, then [`diff`] (pure) lists the changes, then they are applied, unless it is a dry run
 //! (`s3-dr plan`), which reports the same list.
 
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, ObjectLockConfiguration, ObjectLockEnabled,
 };
@@ -20,7 +21,7 @@ use crate::backfill::owe_catch_up;
 use crate::backfill::state::BackfillTags;
 use crate::bucket::{self, put_tags, DefaultEncryption, Lifecycle};
 use crate::config::PublicAccess;
-use crate::error::{aws_code, AwsResultExt, DrError};
+use crate::error::{AwsResultExt, DrError};
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::settings;
 use crate::steps::StepContext;
@@ -290,8 +291,10 @@ async fn create(
         Ok(_) if destination.region == "us-east-1" => Ok(Creation::CreatedOrOwned),
         Ok(_) => Ok(Creation::Created),
         // Created meanwhile by a concurrent run (or by hand): vetted by the tag check.
-        Err(error) if aws_code(&error) == Some("BucketAlreadyOwnedByYou") => Ok(Creation::Existed),
-        Err(error) if aws_code(&error) == Some("BucketAlreadyExists") => {
+        Err(error) if error.as_service_error().is_some_and(CreateBucketError::is_bucket_already_owned_by_you) => {
+            Ok(Creation::Existed)
+        }
+        Err(error) if error.as_service_error().is_some_and(CreateBucketError::is_bucket_already_exists) => {
             Err(DrError::BucketNameTaken { bucket: plan.bucket.clone(), destination: destination.bucket.clone() })
         }
         Err(error) => Err(error).aws(&destination.bucket, "CreateBucket"),

@@ -8,12 +8,13 @@
 //! concurrent run may change them meanwhile; checking here first means a refusal leaves
 //! everything as it was.
 
+use aws_sdk_kms::operation::describe_key::DescribeKeyError;
 use serde_json::Value;
 
 use crate::backfill::{Continuation, Strategy};
 use crate::bucket::{self, Presence};
 use crate::destination::vet_existing;
-use crate::error::{aws_code, AwsResultExt, DrError};
+use crate::error::{AwsResultExt, DrError};
 use crate::event::{decide, parse_trigger, BucketFacts, Decision, EventKind};
 use crate::naming;
 use crate::plan::{Action, DestinationPlan, SourcePlan};
@@ -208,7 +209,7 @@ async fn resolve_dr_key(context: &StepContext<'_>, bucket: &str) -> Result<Strin
     let kms = context.clients.kms(region);
     let described = match kms.describe_key().key_id(key).send().await {
         Ok(output) => output,
-        Err(error) if aws_code(&error) == Some("NotFoundException") => {
+        Err(error) if error.as_service_error().is_some_and(DescribeKeyError::is_not_found_exception) => {
             return Err(missing(format!("{key} does not exist in {region}")))
         }
         Err(error) => return Err(error).aws(bucket, "kms:DescribeKey"),

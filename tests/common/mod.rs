@@ -695,3 +695,38 @@ pub fn control(method: &str, url: &str, body: Option<&Value>) -> Value {
     assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{method} {url}: {head}\n{text}");
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
+
+/// Every execution of `workflows` whose name starts with `name_prefix`, once none of them runs
+/// (waiting up to `timeout`): what a sweep or a repeated event started, settled.
+#[allow(dead_code)]
+pub async fn settled_executions(
+    stack: &Stack,
+    workflows: &[&str],
+    name_prefix: &str,
+    timeout: Duration,
+) -> Vec<(String, ExecutionStatus)> {
+    let sfn = stack.sfn().await;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut found = Vec::new();
+        for workflow in workflows {
+            let mut pages =
+                sfn.list_executions().state_machine_arn(stack.workflow_arn(workflow)).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.expect("ListExecutions");
+                found.extend(
+                    page.executions()
+                        .iter()
+                        .filter(|e| e.name().starts_with(name_prefix))
+                        .map(|e| (e.name().to_owned(), e.status().clone())),
+                );
+            }
+        }
+        let running = found.iter().filter(|(_, status)| *status == ExecutionStatus::Running).count();
+        if running == 0 {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{running} executions still running: {found:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
