@@ -19,7 +19,8 @@ const IN_FLIGHT: usize = 16;
 #[tokio::main]
 async fn main() {
     let buckets: usize = std::env::var("BENCH_SWEEP_BUCKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let stack = start_stack(&[], &[]);
+    // Without the weekly verification, as before it existed: the sweep only reads.
+    let stack = start_stack(&[("S3DR_VERIFY_STATE_MACHINE_ARN", "")], &[]);
     println!("s3-dr sweep benchmark: local stack (moto 5.2.5, debug-build Lambda), {buckets} protected buckets");
     println!("reproduce: make bench   (BENCH_SWEEP_BUCKETS={buckets})\n");
 

@@ -505,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
             }
+            # A workflow ARN set in this process's environment (even empty: none) is the
+            # Lambda's, as a deployment chooses (tests/sweep.rs runs without the verify workflow).
+            lambda_env.update({key: os.environ[key] for key in machine_arns if key in os.environ})
             if s3_backend_url != endpoint:
                 client_env["AWS_ENDPOINT_URL_S3"] = s3_backend_url
             if lambda_s3_url != endpoint:

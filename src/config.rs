@@ -72,6 +72,17 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_STEP_ROLE_ARN", "(none)", "the step Lambda's own role: CloudTrail events it caused are ignored"),
     ("S3DR_PROTECT_STATE_MACHINE_ARN", "(required by Sweep)", "the protect workflow, which the sweep starts"),
     ("S3DR_DETACH_STATE_MACHINE_ARN", "(required by Sweep, StartDetach)", "the detach workflow"),
+    (
+        "S3DR_VERIFY_STATE_MACHINE_ARN",
+        "(none: no scheduled verification)",
+        "the verify workflow, which the sweep starts for each protected bucket once a week",
+    ),
+    (
+        "S3DR_VERIFY_THRESHOLD_SECONDS",
+        "900 with S3DR_RTC, else 21600",
+        "verify: an object absent from DR and younger than this is in flight, not missing (0 to 604800)",
+    ),
+    ("S3DR_VERIFY_MAX_OBJECTS", "1000000", "verify: objects listed per bucket per run (1 to 100000000)"),
     ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once (1 to 64)"),
     (
         "S3DR_SWEEP_START_RATE",
@@ -85,6 +96,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
 pub enum Workflow {
     Protect,
     Detach,
+    Verify,
 }
 
 impl Workflow {
@@ -92,6 +104,7 @@ impl Workflow {
         match self {
             Workflow::Protect => "protect",
             Workflow::Detach => "detach",
+            Workflow::Verify => "verify",
         }
     }
 }
@@ -127,6 +140,9 @@ pub struct Config {
     pub step_role_arn: Option<String>,
     pub protect_state_machine_arn: Option<String>,
     pub detach_state_machine_arn: Option<String>,
+    pub verify_state_machine_arn: Option<String>,
+    pub verify_threshold_seconds: u64,
+    pub verify_max_objects: u64,
     pub sweep_concurrency: usize,
     pub sweep_start_rate: u32,
 }
@@ -273,12 +289,22 @@ impl Config {
         };
         let protect_state_machine_arn = state_machine("S3DR_PROTECT_STATE_MACHINE_ARN")?;
         let detach_state_machine_arn = state_machine("S3DR_DETACH_STATE_MACHINE_ARN")?;
+        let verify_state_machine_arn = state_machine("S3DR_VERIFY_STATE_MACHINE_ARN")?;
+        // AWS: "Most objects replicate within 15 minutes, but sometimes replication can take a
+        // couple of hours"; with RTC, 99.99% within 15 minutes
+        // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html).
+        let default_threshold = if replication_time_control { 900 } else { 21_600 };
+        let verify_threshold_seconds = number("S3DR_VERIFY_THRESHOLD_SECONDS", default_threshold, 0, 604_800)?;
+        let verify_max_objects = number("S3DR_VERIFY_MAX_OBJECTS", 1_000_000, 1, 100_000_000)?;
         let sweep_concurrency = number("S3DR_SWEEP_CONCURRENCY", 16, 1, 64)? as usize;
         let sweep_start_rate = number("S3DR_SWEEP_START_RATE", 2, 1, 50)? as u32;
 
         Ok(Config {
             protect_state_machine_arn,
             detach_state_machine_arn,
+            verify_state_machine_arn,
+            verify_threshold_seconds,
+            verify_max_objects,
             sweep_concurrency,
             sweep_start_rate,
             public_access,
@@ -356,6 +382,7 @@ impl Config {
         let (arn, variable) = match which {
             Workflow::Protect => (&self.protect_state_machine_arn, "S3DR_PROTECT_STATE_MACHINE_ARN"),
             Workflow::Detach => (&self.detach_state_machine_arn, "S3DR_DETACH_STATE_MACHINE_ARN"),
+            Workflow::Verify => (&self.verify_state_machine_arn, "S3DR_VERIFY_STATE_MACHINE_ARN"),
         };
         arn.as_deref().ok_or_else(|| {
             DrError::InvalidConfig(format!(

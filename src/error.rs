@@ -75,6 +75,10 @@ pub enum DrError {
     #[error("backfill of bucket {bucket} to {destination} failed: {detail}. Objects already copied stay in place")]
     BackfillFailed { bucket: String, destination: String, detail: String },
 
+    /// Verification of a bucket s3-dr does not protect: there is no DR copy to check.
+    #[error("bucket {bucket} is not protected by s3-dr (it has no s3-dr replication rule), so there is no DR copy to verify. Tag it {match_tag} (or run `s3-dr protect {bucket}`) and verify once it is protected")]
+    NotProtected { bucket: String, match_tag: String },
+
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with docs/errors.md")]
     VerificationFailed { bucket: String, problems: String },
 
@@ -286,6 +290,7 @@ mod tests {
                 failures: "cors (AccessDenied)".into(),
             },
             DrError::BackfillFailed { bucket: bucket.clone(), destination, detail: "job failed. Fix the cause".into() },
+            DrError::NotProtected { bucket: bucket.clone(), match_tag: "dr=true".into() },
             DrError::VerificationFailed { bucket: bucket.clone(), problems: "no rule".into() },
             DrError::ObjectArchived {
                 bucket: bucket.clone(),
@@ -320,6 +325,7 @@ mod tests {
                 | DrError::InvalidSourcePolicy { .. }
                 | DrError::SettingsNotCloned { .. }
                 | DrError::BackfillFailed { .. }
+                | DrError::NotProtected { .. }
                 | DrError::VerificationFailed { .. }
                 | DrError::ObjectArchived { .. }
                 | DrError::AccessDenied { .. }

@@ -36,7 +36,8 @@ impl Handler {
             // backfill's outcome and its alarm).
             println!("{}", step_metrics(step, outcome, started.elapsed(), SystemTime::now()));
             let outcome_records = result.as_ref().ok().map(|state| {
-                [backfill_metrics(step, state, SystemTime::now()), sweep_metrics(step, state, SystemTime::now())]
+                let now = SystemTime::now();
+                [backfill_metrics(step, state, now), sweep_metrics(step, state, now), verify_metrics(step, state, now)]
             });
             for record in outcome_records.into_iter().flatten().flatten() {
                 println!("{record}");
@@ -105,6 +106,30 @@ pub fn backfill_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Va
 pub fn sweep_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Value> {
     let report = state.get(step).filter(|_| step == "Sweep")?;
     Some(fleet_counts(report, &[("SweepBucketsFailed", "failed"), ("SweepBucketsDeferred", "deferred")], now))
+}
+
+/// After a verification: `ObjectsMissingInDr` and `RecoveryPointSeconds`, per bucket (dimension
+/// `Bucket`: the dashboard graphs each over time) and for the fleet (no dimension: the alarms).
+pub fn verify_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Value> {
+    let result = state.get(step).filter(|_| step == "VerifyData")?;
+    let bucket = result.get("bucket").and_then(Value::as_str)?;
+    let count = |field: &str| result.get(field).and_then(Value::as_u64).unwrap_or(0);
+    Some(json!({
+        "_aws": {
+            "Timestamp": now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            "CloudWatchMetrics": [{
+                "Namespace": "s3-dr",
+                "Dimensions": [["Bucket"], []],
+                "Metrics": [
+                    {"Name": "ObjectsMissingInDr", "Unit": "Count"},
+                    {"Name": "RecoveryPointSeconds", "Unit": "Seconds"}
+                ]
+            }]
+        },
+        "Bucket": bucket,
+        "ObjectsMissingInDr": count("missingInDr"),
+        "RecoveryPointSeconds": count("recoveryPointSeconds"),
+    }))
 }
 
 /// One EMF record of counts without a dimension in namespace `s3-dr`: each (metric, field of
@@ -177,6 +202,20 @@ mod tests {
         let running = json!({"CheckBackfill": {"done": false, "objectsCopied": 7}});
         assert_eq!(backfill_metrics("CheckBackfill", &running, UNIX_EPOCH), None);
         assert_eq!(backfill_metrics("StartBackfill", &state, UNIX_EPOCH), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_verification_reports_its_figures_per_bucket_and_for_the_fleet() -> TestResult {
+        let state = json!({"bucket": "photos", "VerifyData": {"bucket": "photos", "missingInDr": 3, "recoveryPointSeconds": 86400}});
+        let record = verify_metrics("VerifyData", &state, UNIX_EPOCH).ok_or("no record")?;
+        assert_eq!(
+            (record["ObjectsMissingInDr"].as_u64(), record["RecoveryPointSeconds"].as_u64()),
+            (Some(3), Some(86400))
+        );
+        assert_eq!(record["Bucket"], "photos");
+        assert_eq!(record["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Bucket"], []]));
+        assert_eq!(verify_metrics("Sweep", &state, UNIX_EPOCH), None);
         Ok(())
     }
 

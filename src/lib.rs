@@ -22,5 +22,6 @@ pub mod settings;
 pub mod status;
 pub mod steps;
 pub mod tags;
+pub mod verify;
 
 pub use error::DrError;

@@ -16,14 +16,15 @@ use crate::tags::{MatchTag, Tag, SOURCE_TAG};
 /// S3's limit: "A tag set can contain as many as 50 tags"
 /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/CostAllocTagging.html).
 pub const MAX_BUCKET_TAGS: usize = 50;
-/// Slots kept for s3-dr's own tags on a destination (`s3-dr:source` and the backfill tags),
-/// whether they are there yet or not, so the user tags kept do not change as they come and go.
-pub const RESERVED_TAGS: usize = 1 + BACKFILL_TAGS.len();
+/// Slots kept for s3-dr's own tags on a destination (`s3-dr:source`, the backfill tags and the
+/// verification record), whether they are there yet or not, so the user tags kept do not change
+/// as they come and go.
+pub const RESERVED_TAGS: usize = 2 + BACKFILL_TAGS.len();
 
 /// The destination's tags: the source's user tags, without the trigger tag (it would make the
 /// destination a protected source in turn), without `aws:*` tags (reserved, S3 refuses them)
 /// and without s3-dr's own markers, plus `s3-dr:source=<source>` and the destination's
-/// backfill tags. Sorted by key, so that two tag sets compare equal whatever order S3 returns
+/// backfill tags and verification record. Sorted by key, so that two tag sets compare equal whatever order S3 returns
 /// them in. At most `MAX_BUCKET_TAGS - RESERVED_TAGS` user tags are kept, the first by key; the
 /// keys of the others are returned, to be reported.
 pub fn destination_tags(
@@ -44,7 +45,12 @@ pub fn destination_tags(
     let dropped = user.iter().skip(room).map(|t| t.key.clone()).collect();
     let mut tags: Vec<Tag> = user.into_iter().take(room).collect();
     tags.push(Tag::new(SOURCE_TAG, source_bucket));
-    tags.extend(destination_tags.iter().filter(|t| BACKFILL_TAGS.contains(&t.key.as_str())).cloned());
+    tags.extend(
+        destination_tags
+            .iter()
+            .filter(|t| BACKFILL_TAGS.contains(&t.key.as_str()) || t.key == crate::verify::VERIFIED_TAG)
+            .cloned(),
+    );
     (sorted(tags), dropped)
 }
 

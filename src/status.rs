@@ -12,6 +12,7 @@ use crate::error::DrError;
 use crate::naming;
 use crate::replication::{is_ours, rule_drift, ReplicaKey};
 use crate::tags::Tag;
+use crate::verify::Verified;
 use aws_sdk_s3::types::ReplicationConfiguration;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -48,6 +49,10 @@ pub struct BucketStatus {
     /// The execution that wrote the backfill's heartbeat, if there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backfill_writer: Option<String>,
+    /// The last data verification (`s3-dr verify`, or the weekly one), as the destination
+    /// records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_verification: Option<Verified>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -79,6 +84,7 @@ impl BucketStatus {
             not_replicable: None,
             liveness: None,
             backfill_writer: None,
+            last_verification: None,
         }
     }
 
@@ -108,6 +114,13 @@ impl BucketStatus {
             Some(Liveness::Done | Liveness::Off) | None => {}
             Some(_) => why.push(format!("backfill {}", self.backfill_state.as_deref().unwrap_or("not done"))),
         }
+        if let Some(verified) = self.last_verification.as_ref().filter(|v| v.missing_in_dr > 0) {
+            why.push(format!(
+                "the last verification ({}) found {} objects missing in DR",
+                crate::clock::date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(verified.at.max(0) as u64)),
+                verified.missing_in_dr
+            ));
+        }
         why
     }
 
@@ -135,7 +148,14 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
     };
     let source = clients.s3(&region);
     let (tags, replication) = tokio::try_join!(bucket::tags(&source, name), bucket::replication(&source, name))?;
-    assess(clients, config, name, &region, &tags, replication.as_ref(), None).await
+    let mut status = assess(clients, config, name, &region, &tags, replication.as_ref(), None).await?;
+    // What an operator reads: a bucket whose last verification found objects missing in DR is
+    // not protected. (The sweep assesses the setup only: a repair run cannot fix missing data,
+    // the next verification tells.)
+    if status.last_verification.as_ref().is_some_and(|v| v.missing_in_dr > 0) {
+        status.protected = false;
+    }
+    Ok(status)
 }
 
 /// One line per bucket asked about that does not exist, and per tagged bucket that is not
@@ -208,6 +228,7 @@ pub async fn assess(
         status.backfill = backfill.marker;
         status.not_replicable = backfill.not_replicable;
         status.liveness = Some(liveness);
+        status.last_verification = crate::verify::recorded(&destination_tags);
     }
     status.protected = status.configured && matches!(status.liveness, Some(Liveness::Done | Liveness::Off));
     status.versioning = Some(versioning);

@@ -72,7 +72,9 @@ async fn protect_wait_prints_each_step_and_status_reports_protection() {
     let table_text = text(&table.stdout);
     assert!(table_text.starts_with("BUCKET"), "{table_text}");
     let row = table_text.lines().nth(1).unwrap();
-    assert!(row.contains("matching  yes") && row.ends_with(&format!("copy {}", s3_dr::clock::today())), "{table_text}");
+    assert!(row.contains("matching  yes") && row.contains(&format!("copy {}", s3_dr::clock::today())), "{table_text}");
+    // Not verified yet: the last column says so.
+    assert!(row.ends_with("  -"), "{table_text}");
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ static TURN: Mutex<()> = Mutex::const_new(());
 fn faulty_stack() -> &'static Stack {
     common::stack_with_args(
         // Objects of 5 MiB or more are copied in parts, so a 6 MiB object takes the multipart path.
-        &[("S3DR_COPY_MULTIPART_THRESHOLD", "5242880")],
+        &[("S3DR_COPY_MULTIPART_THRESHOLD", "5242880"), ("S3DR_VERIFY_STATE_MACHINE_ARN", "")],
         &["--s3-fault-proxy"],
     )
 }

@@ -100,7 +100,8 @@ async fn wait_for_all_executions(stack: &Stack) -> usize {
 
 #[tokio::test]
 async fn a_sweep_repairs_and_detaches_exactly_the_right_buckets_and_a_second_starts_nothing() {
-    let stack = stack();
+    // Without the weekly verification: the counts below are the repairs' alone.
+    let stack = stack_with(&[("S3DR_VERIFY_STATE_MACHINE_ARN", "")]);
     let buckets: Vec<(String, Kind)> =
         LAYOUT.iter().flat_map(|(kind, count)| (0..*count).map(move |i| (unique(&format!("sw{i}")), *kind))).collect();
     futures::stream::iter(buckets.clone())

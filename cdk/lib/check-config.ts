@@ -31,6 +31,7 @@ export function sampleArns(config: S3DrConfig): LambdaArns {
     batchRole: role(`s3-dr-batch-${config.homeRegion}`),
     protect: machine('protect-bucket'),
     detach: machine('detach-bucket'),
+    verify: machine('verify-bucket'),
   };
 }
 

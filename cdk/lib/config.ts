@@ -29,6 +29,8 @@ export interface S3DrConfig {
   readonly alarmEmail?: string;
   readonly xrayTracing: boolean;
   readonly logRetentionDays: number;
+  /** The RecoveryPointTooOld alarm fires when a verification finds an older recovery point. */
+  readonly recoveryPointAlarmSeconds: number;
   /** Reserved concurrency of the step Lambda; 0 means none. */
   readonly reservedConcurrency: number;
   /** The built Lambda: the zip `cargo lambda build --release --arm64 --output-format zip` writes,
@@ -58,6 +60,7 @@ export const SETTINGS: [keyof S3DrConfig, unknown, string][] = [
   ['alarmEmail', undefined, 'email subscribed to the alarm topic'],
   ['xrayTracing', false, 'X-Ray tracing of the state machines and the Lambda'],
   ['logRetentionDays', 30, 'retention of the Lambda and state machine logs'],
+  ['recoveryPointAlarmSeconds', 86400, 'alarm when a verification finds objects missing in DR older than this (the recovery point, in seconds)'],
   ['reservedConcurrency', 10, 'reserved concurrency of the step Lambda (0: none). An account must keep a minimum unreserved (100 per the Lambda docs; all 10 on a new account whose quota is 10): on such an account set 0'],
   ['lambdaAsset', '../target/lambda/arm64/s3-dr-lambda/bootstrap.zip', 'the built Lambda (make lambda-release): a zip, or a directory with bootstrap'],
   ['allowMissingLambda', false, 'synthesize with a placeholder Lambda when lambdaAsset is missing (make bootstrap)'],
@@ -118,6 +121,7 @@ export function loadConfig(context: Record<string, unknown> | undefined): S3DrCo
     alarmEmail: optional('alarmEmail'),
     xrayTracing: flag('xrayTracing'),
     logRetentionDays: whole('logRetentionDays', 1),
+    recoveryPointAlarmSeconds: whole('recoveryPointAlarmSeconds', 60),
     reservedConcurrency: raw.reservedConcurrency === undefined || raw.reservedConcurrency === '' ? 0 : whole('reservedConcurrency', 0),
     lambdaAsset: text('lambdaAsset'),
     allowMissingLambda: flag('allowMissingLambda'),

@@ -81,18 +81,18 @@ export interface ReportObjects {
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount),
  * or of the configured bucket (`{region}` any, `{account}` this account).
  */
-export function reportObjects(stack: Stack, config: S3DrConfig): ReportObjects | undefined {
+export function reportObjects(stack: Stack, config: S3DrConfig, prefix = config.batchReportPrefix): ReportObjects | undefined {
   const account = nagName(stack.account, 'AWS::AccountId');
-  const objects = (bucket: string) => stack.formatArn({ service: 's3', region: '', account: '', resource: `${bucket}/${config.batchReportPrefix}/*` });
+  const objects = (bucket: string) => stack.formatArn({ service: 's3', region: '', account: '', resource: `${bucket}/${prefix}/*` });
   if (createsReportBuckets(config)) {
     const bucket = reportBucketName(stack.account, '*');
     return {
       arn: objects(bucket),
       conditions: { StringEquals: { 'aws:ResourceAccount': stack.account } },
-      finding: `Resource::arn:<AWS::Partition>:s3:::${reportBucketName(account, '*')}/${config.batchReportPrefix}/*`,
+      finding: `Resource::arn:<AWS::Partition>:s3:::${reportBucketName(account, '*')}/${prefix}/*`,
     };
   }
   if (!config.batchReportBucket) return undefined;
   const pattern = (acct: string) => config.batchReportBucket!.replace('{region}', '*').replace('{account}', acct);
-  return { arn: objects(pattern(stack.account)), finding: `Resource::arn:<AWS::Partition>:s3:::${pattern(account)}/${config.batchReportPrefix}/*` };
+  return { arn: objects(pattern(stack.account)), finding: `Resource::arn:<AWS::Partition>:s3:::${pattern(account)}/${prefix}/*` };
 }

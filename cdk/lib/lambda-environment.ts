@@ -26,6 +26,8 @@ export interface LambdaArns {
   readonly batchRole: string;
   readonly protect: string;
   readonly detach: string;
+  /** The weekly data verification, which the sweep starts. */
+  readonly verify: string;
 }
 
 /** Which cdk.json key (context `s3dr`) each variable comes from; the rest are ARNs the stack makes. */
@@ -56,6 +58,7 @@ export function lambdaEnvironment(config: S3DrConfig, arns: LambdaArns): Record<
     S3DR_BATCH_REPORT_PREFIX: config.batchReportPrefix,
     S3DR_PROTECT_STATE_MACHINE_ARN: arns.protect,
     S3DR_DETACH_STATE_MACHINE_ARN: arns.detach,
+    S3DR_VERIFY_STATE_MACHINE_ARN: arns.verify,
     // Events the Lambda's own calls cause come back through CloudTrail: it ignores them.
     S3DR_STEP_ROLE_ARN: arns.stepRole,
     S3DR_DR_KMS_KEY: config.drKmsKeyArn ?? DR_KEY_ALIAS,

@@ -4,6 +4,7 @@
 
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -51,6 +52,19 @@ export class Observability extends Construct {
       's3-dr: a backfill found objects S3 cannot copy (archived and not restored, or SSE-C); `s3-dr status --all` names the buckets and an example key');
     alarm('BackfillObjectsFailed', own('BackfillObjectsFailed'),
       's3-dr: a backfill could not copy some objects (after its retries); `s3-dr status --all` names the buckets');
+    // Data verification (VerifyData, weekly per bucket and `s3-dr verify`): objects that
+    // replication should have carried and did not; and a recovery point (the age of the oldest
+    // source object not in DR) past the configured bound.
+    alarm('ObjectsMissingInDr', own('ObjectsMissingInDr'),
+      's3-dr: a verification found objects missing in the DR bucket; `s3-dr verify --all` names the buckets, the report bucket holds each run\'s JSON report');
+    new cloudwatch.Alarm(stack, 'RecoveryPointTooOld', {
+      metric: new cloudwatch.Metric({ namespace: 's3-dr', metricName: 'RecoveryPointSeconds', period: Duration.hours(1), statistic: 'Maximum' }),
+      threshold: config.recoveryPointAlarmSeconds,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `s3-dr: a verification found a recovery point over ${config.recoveryPointAlarmSeconds} s (the oldest source object not in DR is older than that); \`s3-dr verify --all\` names the buckets`,
+    }).addAlarmAction(new cloudwatchActions.SnsAction(topic));
     alarm('SweepBucketsFailed', own('SweepBucketsFailed'),
       's3-dr: the sweep could not check or start protection for some buckets; the sweep execution\'s output and the Lambda logs name them');
     // What S3 publishes and writes in a source region: the replication failures of its buckets
@@ -91,6 +105,20 @@ export class Observability extends Construct {
         width: 12,
         left: [stepFunction.metricErrors({ statistic: 'Sum' }), stepFunction.metricThrottles({ statistic: 'Sum' })],
         right: [stepFunction.metricDuration({ statistic: 'p90' })],
+      }),
+    );
+    // Per bucket over time: what the loss of the source region would lose (VerifyData's
+    // metrics carry a Bucket dimension).
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Recovery point per bucket (s; from verifications)',
+        width: 12,
+        left: [new cloudwatch.MathExpression({ expression: "SEARCH('{s3-dr,Bucket} MetricName=\"RecoveryPointSeconds\"', 'Maximum', 86400)", label: '', period: Duration.days(1) })],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Objects missing in DR per bucket (from verifications)',
+        width: 12,
+        left: [new cloudwatch.MathExpression({ expression: "SEARCH('{s3-dr,Bucket} MetricName=\"ObjectsMissingInDr\"', 'Maximum', 86400)", label: '', period: Duration.days(1) })],
       }),
     );
     if (config.replicationTimeControl) {

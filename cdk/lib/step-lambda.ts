@@ -67,6 +67,7 @@ export class StepLambda extends Construct {
         batchRole: roles.batchRole.roleArn,
         protect: workflowArn(stack, 'protect-bucket'),
         detach: workflowArn(stack, 'detach-bucket'),
+        verify: workflowArn(stack, 'verify-bucket'),
       }),
     });
     if (placeholder) annotatePlaceholder(this.stepFunction, config);
@@ -74,6 +75,13 @@ export class StepLambda extends Construct {
     grantStepCalls(stack, this.role, config, roles);
   }
 }
+
+/** The workflows the Lambda starts: protect and detach (the sweep, an untag event), verify
+ * (the sweep, once a week per protected bucket). */
+const STARTED_WORKFLOWS = ['protect-bucket', 'detach-bucket', 'verify-bucket'];
+
+/** Where VerifyData writes its reports in the report bucket (src/steps/verify_data.rs, REPORT_PREFIX). */
+export const VERIFY_REPORT_PREFIX = 's3-dr/verify-reports';
 
 /** The Lambda may make exactly the calls its steps make (docs/deploy.md lists them by step). */
 function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles: Roles) {
@@ -102,15 +110,18 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
   allow('SweepListsBuckets', ['s3:ListAllMyBuckets'], ['*']);
   allow('BatchBackfillJobs', ['s3:CreateJob', 's3:ListJobs'], ['*']);
   allow('BatchBackfillStatus', ['s3:DescribeJob'], [stack.formatArn({ service: 's3', region: '*', resource: 'job', resourceName: '*' })]);
-  allow('StartWorkflows', ['states:StartExecution'], [workflowArn(stack, 'protect-bucket'), workflowArn(stack, 'detach-bucket')]);
+  allow('StartWorkflows', ['states:StartExecution'], STARTED_WORKFLOWS.map((stem) => workflowArn(stack, stem)));
   // StartBackfill and the sweep ask whether the execution that wrote a backfill's heartbeat
   // still runs; a start whose name is taken asks whether that protect or detach execution
   // still runs (src/executions.rs, start).
-  allow('ReadWorkflowExecutions', ['states:DescribeExecution'], ['protect-bucket', 'detach-bucket'].map((stem) =>
+  allow('ReadWorkflowExecutions', ['states:DescribeExecution'], STARTED_WORKFLOWS.map((stem) =>
     stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${workflowName(stem)}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })));
   // A Batch Replication job's completion report, read when tasks failed.
   const reports = reportObjects(stack, config);
   if (reports) allow('ReadBatchReports', ['s3:GetObject'], [reports.arn], reports.conditions);
+  // VerifyData writes its JSON report next to them, under its own prefix.
+  const verifyReports = reportObjects(stack, config, VERIFY_REPORT_PREFIX);
+  if (verifyReports) allow('WriteVerifyReports', ['s3:PutObject'], [verifyReports.arn], verifyReports.conditions);
   allow('PassReplicationRole', ['iam:PassRole'], [roles.replicationRole.roleArn], { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } });
   // No iam:PassedToService for the batch role: S3's documentation gives no value for it. Its
   // Batch Operations pages grant iam:PassRole on the role ARN only ("Granting permissions for
@@ -141,8 +152,9 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
         `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}/*`,
         'Resource::*',
         `Resource::arn:<AWS::Partition>:s3:*:${account}:job/*`,
-        ...['protect-bucket', 'detach-bucket'].map((stem) => `Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${workflowName(stem)}:*`),
+        ...STARTED_WORKFLOWS.map((stem) => `Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${workflowName(stem)}:*`),
         ...(reports ? [reports.finding] : []),
+        ...(verifyReports ? [verifyReports.finding] : []),
         ...kmsFindings(stack, config),
       ].map((finding) => ({
         id: `AwsSolutions-IAM5[${finding}]`,

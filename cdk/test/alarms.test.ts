@@ -57,8 +57,10 @@ describe('alarms', () => {
       const [topic] = Object.keys(template.findResources('AWS::SNS::Topic'));
       for (const alarm of alarms(template)) {
         assert.deepEqual(alarm.AlarmActions, [{ Ref: topic }], `${stack.stackName} ${alarm.AlarmDescription}`);
+        // The recovery point alarm's threshold is a duration (cdk.json recoveryPointAlarmSeconds).
+        const [threshold, operator] = alarm.MetricName === 'RecoveryPointSeconds' ? [86400, 'GreaterThanThreshold'] : [1, 'GreaterThanOrEqualToThreshold'];
         assert.deepEqual([alarm.Threshold, alarm.EvaluationPeriods, alarm.ComparisonOperator, alarm.TreatMissingData],
-          [1, 1, 'GreaterThanOrEqualToThreshold', 'notBreaching'], alarm.AlarmDescription);
+          [threshold, 1, operator, 'notBreaching'], alarm.AlarmDescription);
       }
     }
   });
@@ -70,11 +72,14 @@ describe('alarms', () => {
     // Transient errors the workflows retry would page people.
     assert.equal(home.filter((a) => a.MetricName === 'Errors' || a.Namespace === 'AWS/Lambda').length, 0);
     const own = home.filter((a) => a.Namespace === 's3-dr');
-    assert.deepEqual(own.map((a) => a.MetricName).sort(), ['BackfillObjectsFailed', 'ObjectsNotReplicable', 'SweepBucketsFailed']);
+    assert.deepEqual(own.map((a) => a.MetricName).sort(),
+      ['BackfillObjectsFailed', 'ObjectsMissingInDr', 'ObjectsNotReplicable', 'RecoveryPointSeconds', 'SweepBucketsFailed']);
     for (const alarm of own) {
-      assert.deepEqual([alarm.Statistic, alarm.Period, alarm.Dimensions], ['Sum', 300, undefined], alarm.MetricName);
+      // The fleet's figures (no dimension); the recovery point as its worst bucket's, hourly.
+      const [statistic, period] = alarm.MetricName === 'RecoveryPointSeconds' ? ['Maximum', 3600] : ['Sum', 300];
+      assert.deepEqual([alarm.Statistic, alarm.Period, alarm.Dimensions], [statistic, period, undefined], alarm.MetricName);
     }
-    assert.equal(home.length, statemachineStems().length + 4);
+    assert.equal(home.length, statemachineStems().length + 6);
   });
 
   it('watch S3\'s replication failures with RTC, by a Metrics Insights query, in every source region only', () => {

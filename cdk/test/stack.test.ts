@@ -39,10 +39,12 @@ describe('the composition', () => {
       'DeadLettersBBF8BAAB', 'DestinationEvents75ACA4FF', 'DriftEventsDB3466A3',
       'EventDeadLetters322AA761', 'EventDeadLettersPolicyD94203FE',
       'FailedExecutionsdetachbucket731273B8', 'FailedExecutionsprotectbucket0BE1E61F',
-      'FailedExecutionssweepFC371740', 'ObjectsNotReplicable3B113514',
+      'FailedExecutionssweepFC371740', 'FailedExecutionsverifybucketD065BA3B',
+      'ObjectsMissingInDr23B44C36', 'ObjectsNotReplicable3B113514', 'RecoveryPointTooOld7F86D7EE',
       'ReplicationOperationsFailedEACED7D3', 'ReplicationRoleCE149CEC',
       'ReplicationRoleDefaultPolicy80AD15BB', 'StateMachineLogsdetachbucketF4667FD0',
       'StateMachineLogsprotectbucketAF80117A', 'StateMachineLogssweep19D1533E',
+      'StateMachineLogsverifybucketAEF37218',
       'StateMachinedetachbucket84091414', 'StateMachinedetachbucketRoleB6324ACC',
       'StateMachinedetachbucketRoleDefaultPolicy01F59F1A', 'StateMachineprotectbucket848D9897',
       'StateMachineprotectbucketEventsRoleA0FAD620',
@@ -51,12 +53,14 @@ describe('the composition', () => {
       'StateMachineprotectbucketRoleDefaultPolicy43B53CC3', 'StateMachinesweep77520DC1',
       'StateMachinesweepEventsRoleB3240EA4', 'StateMachinesweepEventsRoleDefaultPolicy5F36945D',
       'StateMachinesweepRoleAB984D36', 'StateMachinesweepRoleDefaultPolicy535F4AF2',
+      'StateMachineverifybucket3B31FE69', 'StateMachineverifybucketRole97A88EFC',
+      'StateMachineverifybucketRoleDefaultPolicy0C62DB41',
       'StepFunction1F935F84', 'StepFunctionLogsD1EE4C8E', 'StepFunctionRoleC4BAB6F8',
       'StepFunctionRoleDefaultPolicy94322EE6', 'SweepBucketsFailed94A60D39',
       'SweepSchedule80B1140B', 'TaggingEvents58BA2C50',
     ]);
     assert.deepEqual(Object.keys(template.Outputs), [
-      'StateMachineArndetachbucket', 'StateMachineArnprotectbucket', 'StateMachineArnsweep', 'AlarmTopicArn', 'DashboardName',
+      'StateMachineArndetachbucket', 'StateMachineArnprotectbucket', 'StateMachineArnsweep', 'StateMachineArnverifybucket', 'AlarmTopicArn', 'DashboardName',
     ]);
   });
 });

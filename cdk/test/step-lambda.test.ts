@@ -62,22 +62,22 @@ describe('the step Lambda', () => {
     assert.match(JSON.stringify(variables.S3DR_DETACH_STATE_MACHINE_ARN), /:states:us-east-1:123456789012:stateMachine:s3-dr-detach-bucket"/);
   });
 
-  it('lets the Lambda write bucket settings only on destinations, and start only the two workflows', () => {
+  it('lets the Lambda write bucket settings only on destinations, and start only the three workflows', () => {
     const manage = all.find((s) => s.Sid === 'ManageDestinations');
     assert.ok(list(manage.Action).includes('s3:CreateBucket'));
     assert.deepEqual(manage.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::*-dr']] });
     const start = all.find((s) => s.Sid === 'StartWorkflows');
-    assert.equal(list(start.Resource).length, 2);
+    assert.equal(list(start.Resource).length, 3);
     const star = all.filter((s) => s.Resource === '*').flatMap((s) => list(s.Action)).sort();
     assert.deepEqual(star, [
-      'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery',
-      'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery',
-      'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups',
-      'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies',
-      'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery',
-      'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries',
-      'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy',
-      'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery',
+      'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery',
+      'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery',
       's3:CreateJob', 's3:ListAllMyBuckets', 's3:ListJobs',
     ].sort(), 'only actions that take no resource are granted on "*"');
   });

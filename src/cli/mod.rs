@@ -6,6 +6,7 @@ mod progress;
 mod protect;
 mod results;
 mod status;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -75,6 +76,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Is the data in DR? Lists each bucket and its DR bucket, prints what is missing in DR and
+    /// the recovery point (the age of the oldest object not in DR), and records the result on
+    /// the DR bucket (`status` shows it). Non-zero exit if anything is missing.
+    Verify {
+        #[arg(required_unless_present = "all", conflicts_with = "all", value_parser = bucket_name)]
+        buckets: Vec<String>,
+        /// Every protected bucket of the account.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// The Lambda's settings, checked by the Lambda's own rules (no AWS call).
     Config {
         #[command(subcommand)]
@@ -133,6 +146,16 @@ pub async fn run(cli: Cli) -> ExitCode {
                 let buckets = if all { status::all_buckets(&clients).await } else { Ok(buckets) };
                 match buckets {
                     Ok(buckets) => status::run(&clients, &config, &buckets, output).await,
+                    Err(error) => Err(error),
+                }
+            }
+            Err(error) => Err(error.to_string()),
+        },
+        Command::Verify { buckets, all, output } => match Config::from_env() {
+            Ok(config) => {
+                let buckets = if all { status::all_buckets(&clients).await } else { Ok(buckets) };
+                match buckets {
+                    Ok(buckets) => verify::run(&clients, &config, &buckets, all, output).await,
                     Err(error) => Err(error),
                 }
             }

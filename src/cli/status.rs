@@ -2,7 +2,10 @@ use futures::stream::{self, StreamExt};
 
 use crate::clients::Clients;
 use crate::config::Config;
+use std::time::{Duration, UNIX_EPOCH};
+
 use crate::status::{inspect, problems, BucketStatus};
+use crate::verify::Verified;
 
 use super::progress::Progress;
 
@@ -67,8 +70,9 @@ pub fn table(statuses: &[BucketStatus]) -> String {
         "RULE",
         "PROTECTED",
         "BACKFILL",
+        "LAST VERIFIED",
     ];
-    let rows: Vec<[String; 10]> = statuses
+    let rows: Vec<[String; 11]> = statuses
         .iter()
         .map(|s| {
             let destination = s.destination.as_ref();
@@ -98,11 +102,17 @@ pub fn table(statuses: &[BucketStatus]) -> String {
                     (None, Some(state)) => state.clone(),
                     (None, None) => "-".into(),
                 },
+                verification_cell(s.last_verification.as_ref()),
             ]
         })
         .collect();
+    aligned(&header, &rows)
+}
+
+/// A header and rows as columns padded to their widest cell.
+pub fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
         }
@@ -112,10 +122,24 @@ pub fn table(statuses: &[BucketStatus]) -> String {
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut text = line(header.to_vec());
-    for row in &rows {
+    for row in rows {
         text.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     text
+}
+
+/// The last verification in a cell: `2026-11-26, complete` or `2026-11-26, 3 missing, rp 2d 1h`.
+fn verification_cell(verified: Option<&Verified>) -> String {
+    let Some(v) = verified else { return "-".into() };
+    let date = crate::clock::date(UNIX_EPOCH + Duration::from_secs(v.at.max(0) as u64));
+    let partial = if v.complete { "" } else { ", partial" };
+    match (v.missing_in_dr, v.in_flight) {
+        (0, 0) => format!("{date}, complete{partial}"),
+        (missing, in_flight) => format!(
+            "{date}, {missing} missing, {in_flight} in flight, rp {}{partial}",
+            crate::steps::verify_data::duration(v.recovery_point_seconds)
+        ),
+    }
 }
 
 fn yes_no(value: bool) -> String {

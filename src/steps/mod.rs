@@ -21,6 +21,7 @@ pub mod start_detach;
 pub mod sweep;
 pub mod validate_detach;
 pub mod validate_source;
+pub mod verify_data;
 pub mod verify_protection;
 
 use std::time::SystemTime;
@@ -52,6 +53,7 @@ pub enum Step {
     DetachReplication,
     MarkDestinationDetached,
     Sweep,
+    VerifyData,
 }
 
 impl Step {
@@ -70,14 +72,16 @@ impl Step {
     ];
 
     /// The rest: the protect workflow's hand-overs (to a new execution of itself when the
-    /// backfill outlives one execution's history, to detach), the detach workflow, the sweep.
-    pub const OTHERS: [Step; 6] = [
+    /// backfill outlives one execution's history, to detach), the detach workflow, the sweep,
+    /// the verify workflow.
+    pub const OTHERS: [Step; 7] = [
         Step::ContinueAsNew,
         Step::StartDetach,
         Step::ValidateDetach,
         Step::DetachReplication,
         Step::MarkDestinationDetached,
         Step::Sweep,
+        Step::VerifyData,
     ];
 
     /// Every step the Lambda serves.
@@ -175,6 +179,7 @@ pub async fn run_step(
             crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default()
         }
         Step::Sweep => String::new(),
+        Step::VerifyData => input.get("bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
         _ => ["/ValidateSource/bucket", "/ValidateDetach/bucket"]
             .iter()
             .find_map(|pointer| input.pointer(pointer).and_then(Value::as_str))
@@ -239,6 +244,7 @@ pub async fn run_step(
                 abbreviate(input)
             ))),
             Step::Sweep => to_json(Box::pin(sweep::run(context)).await),
+            Step::VerifyData => to_json(Box::pin(verify_data::run(context, input)).await),
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
                 let settings = cloned_settings(input)?;

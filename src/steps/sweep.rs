@@ -16,6 +16,10 @@
 //! states:StartExecution per bucket that needs work. At most `S3DR_SWEEP_CONCURRENCY` buckets
 //! at once. One bucket's failure is counted and reported; it never fails the sweep.
 //!
+//! A protected bucket's data is verified once a week (the verify workflow, when
+//! `S3DR_VERIFY_STATE_MACHINE_ARN` is set): on its own day of the week, spread by a hash of its
+//! name, and whatever the day once its last verification is 8 days old ([`verify::is_due`]).
+//!
 //! Starts are paced (`S3DR_SWEEP_START_RATE` per second): every execution invokes the step
 //! Lambda, whose concurrency is reserved, and a burst of hundreds would be throttled. Starts
 //! that would come after [`START_WINDOW`] are deferred to the next sweep (counted, not failed),
@@ -42,6 +46,7 @@ use crate::replication::is_ours;
 use crate::status;
 use crate::steps::StepContext;
 use crate::tags::{self, Tag};
+use crate::verify;
 
 /// Failures listed by name in the report (the count is always complete).
 const MAX_FAILURES_LISTED: usize = 20;
@@ -57,8 +62,10 @@ const AFTER_LAST_START: Duration = Duration::from_secs(60);
 pub struct Report {
     pub scanned: usize,
     pub tagged: usize,
-    /// Tagged and fully protected: nothing started.
+    /// Tagged and fully protected: nothing started but the weekly verification.
     pub protected: usize,
+    /// Verify executions started: protected buckets whose weekly data check was due.
+    pub verifications: usize,
     /// Protect executions started for tagged buckets that were not fully protected.
     pub repaired: usize,
     /// Tagged, configured, and their backfill under way: nothing started.
@@ -91,6 +98,8 @@ enum Paced {
 /// What one bucket needs.
 enum Verdict {
     Healthy,
+    /// Healthy, and its weekly data verification is due.
+    Verify,
     Backfilling,
     Unmanaged,
     Repair(String),
@@ -204,6 +213,11 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
                             detach_arn,
                             json!({ "bucket": name, "requestedBy": "sweep: untagged with an s3-dr rule" }),
                         ),
+                        Verdict::Verify => (
+                            Workflow::Verify,
+                            config.require_state_machine(Workflow::Verify)?,
+                            json!({ "bucket": name, "requestedBy": "sweep: weekly verification" }),
+                        ),
                         _ => return Ok((verdict, None)),
                     };
                     if !pacer.slot().await {
@@ -229,13 +243,17 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
                 let started_now = matches!(started, Some(Paced::Started(Started::Started(_))));
                 match &verdict {
                     Verdict::Healthy => report.protected += 1,
+                    Verdict::Verify => {
+                        report.protected += 1;
+                        report.verifications += usize::from(started_now);
+                    }
                     Verdict::Backfilling => report.backfilling += 1,
                     Verdict::Repair(_) | Verdict::Detach if !started_now => {}
                     Verdict::Repair(_) => report.repaired += 1,
                     Verdict::Detach => report.detached += 1,
                     Verdict::Unmanaged => {}
                 }
-                if matches!(verdict, Verdict::Healthy | Verdict::Backfilling | Verdict::Repair(_)) {
+                if matches!(verdict, Verdict::Healthy | Verdict::Verify | Verdict::Backfilling | Verdict::Repair(_)) {
                     report.tagged += 1;
                 }
                 match (&verdict, started) {
@@ -244,6 +262,9 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
                     }
                     (Verdict::Detach, Some(Paced::Started(Started::Started(_)))) => {
                         report.started.push(format!("{name}: detach"))
+                    }
+                    (Verdict::Verify, Some(Paced::Started(Started::Started(_)))) => {
+                        report.started.push(format!("{name}: verify (weekly)"))
                     }
                     (_, Some(Paced::Started(Started::AlreadyStarted(_)))) => report.already_started += 1,
                     (_, Some(Paced::Deferred)) => report.deferred += 1,
@@ -263,10 +284,11 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
     report.started.truncate(MAX_STARTED_LISTED);
     report.changed = !report.started.is_empty();
     report.summary = format!(
-        "{} buckets scanned, {} tagged: {} protected, {} backfilling, {} repair started, {} detach started, {} already under way, {} deferred to the next sweep, {} failed",
+        "{} buckets scanned, {} tagged: {} protected ({} verifications started), {} backfilling, {} repair started, {} detach started, {} already under way, {} deferred to the next sweep, {} failed",
         report.scanned,
         report.tagged,
         report.protected,
+        report.verifications,
         report.backfilling,
         report.repaired,
         report.detached,
@@ -311,7 +333,13 @@ async fn assess(
     let found =
         status::assess(context.clients, config, name, region, &listed.tags, replication.as_ref(), known_tags).await?;
     if found.protected {
-        return Ok(Verdict::Healthy);
+        let due = config.verify_state_machine_arn.is_some()
+            && verify::is_due(
+                name,
+                known_tags.and_then(verify::recorded).as_ref(),
+                verify::unix_seconds(SystemTime::now()),
+            );
+        return Ok(if due { Verdict::Verify } else { Verdict::Healthy });
     }
     let mut why = found.problems();
     if found.configured {
