@@ -122,6 +122,16 @@ pub fn is_ours(rule: &ReplicationRule) -> bool {
     rule.id() == Some(RULE_ID)
 }
 
+/// The destination bucket the `s3-dr` rule of a replication configuration names, if it has one.
+pub fn our_destination(configuration: Option<&ReplicationConfiguration>) -> Option<String> {
+    configuration?
+        .rules()
+        .iter()
+        .find(|r| is_ours(r))?
+        .destination()
+        .map(|d| d.bucket().trim_start_matches("arn:aws:s3:::").to_owned())
+}
+
 /// Why objects written while `rule` was in force may be missing from the destination, if they
 /// may: no rule, a disabled or filtered rule, another destination, or SSE-KMS objects not
 /// selected. A run that repairs one of these backfills what was written meanwhile; other drift

@@ -183,6 +183,30 @@ async fn the_sweep_starts_the_weekly_verification_of_a_protected_bucket_on_its_d
     assert!(!report.to_string().contains(&format!("{source}: verify")), "{report}");
 }
 
+#[tokio::test]
+async fn a_drill_reads_a_sample_from_dr_and_names_each_object_that_does_not_restore() {
+    let _no_sweep = SWEEP.read().await;
+    let stack = stack();
+    let (source, s3) = protected_bucket(stack, "vd-drill").await;
+    let drill = cli(stack, &["drill", &source, "--sample", "5"], &[]);
+    let stdout = String::from_utf8_lossy(&drill.stdout).into_owned();
+    assert!(drill.status.success(), "{stdout}{}", String::from_utf8_lossy(&drill.stderr));
+    assert!(stdout.contains(&format!("{source}: 2 of 2 passed")), "{stdout}");
+    assert!(stdout.contains("DR READ") && stdout.contains("pass"), "{stdout}");
+
+    // Same key and size, other bytes in DR; and an object not in DR at all.
+    put(&stack.s3(DR_REGION).await, &format!("{source}-dr"), "a.txt", b"A.TXT").await;
+    put(&s3, &source, "new.txt", b"new").await;
+    let drill = cli(stack, &["drill", &source, "--sample", "5", "--seed", "7"], &[]);
+    let stdout = String::from_utf8_lossy(&drill.stdout).into_owned();
+    assert!(!drill.status.success(), "{stdout}");
+    let line = |key: &str| stdout.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
+    assert!(line("a.txt").contains("FAIL: differs: content"), "{stdout}");
+    assert!(line("new.txt").contains("FAIL: DR: missing"), "{stdout}");
+    assert!(line("b/c.txt").ends_with("pass"), "{stdout}");
+    assert!(String::from_utf8_lossy(&drill.stderr).contains("2 of 3 sampled objects do not restore"));
+}
+
 /// What S3 says of an object replication did not carry: HeadObject's x-amz-replication-status.
 /// moto never sets it, so S3's answers are mocked.
 #[tokio::test]

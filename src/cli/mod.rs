@@ -1,6 +1,7 @@
 //! The `s3-dr` operator CLI. Same binary against AWS (standard credential chain, `--region`)
 //! and the local stack (`AWS_ENDPOINT_URL`).
 
+mod drill;
 mod plan;
 mod progress;
 mod protect;
@@ -88,6 +89,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// A restore test: reads a random sample of the source's objects from the DR bucket and
+    /// compares each with the source (content SHA-256, content type, user metadata, tags);
+    /// prints pass/fail per object and the DR read times. Reads only; non-zero exit on a failure.
+    Drill {
+        #[arg(value_parser = bucket_name)]
+        bucket: String,
+        /// Objects to read (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        sample: u16,
+        /// Repeat a drill's sample (printed by each drill).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// The Lambda's settings, checked by the Lambda's own rules (no AWS call).
     Config {
         #[command(subcommand)]
@@ -159,6 +173,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                     Err(error) => Err(error),
                 }
             }
+            Err(error) => Err(error.to_string()),
+        },
+        Command::Drill { bucket, sample, seed } => match Config::from_env() {
+            Ok(config) => drill::run(&clients, &config, &bucket, usize::from(sample), seed).await,
             Err(error) => Err(error.to_string()),
         },
         Command::Config { .. } => Ok(()),

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::bucket;
 use crate::error::{AwsResultExt, DrError};
-use crate::replication::is_ours;
+use crate::replication::our_destination;
 use crate::steps::StepContext;
 use crate::tags::Tag;
 use crate::verify::{unix_seconds, Comparison, Entry, Merge, Next, Verified, VERIFIED_TAG};
@@ -84,11 +84,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
         .ok_or_else(|| DrError::SourceBucketNotFound { bucket: bucket.clone() })?;
     let source = context.clients.s3(&region);
     let replication = bucket::replication(&source, &bucket).await?;
-    let destination = replication
-        .as_ref()
-        .and_then(|c| c.rules().iter().find(|r| is_ours(r)))
-        .and_then(|rule| rule.destination())
-        .map(|d| d.bucket().trim_start_matches("arn:aws:s3:::").to_owned())
+    let destination = our_destination(replication.as_ref())
         .ok_or_else(|| DrError::NotProtected { bucket: bucket.clone(), match_tag: config.match_tag.to_string() })?;
     let dr = context.clients.s3(&config.dr_region);
 
