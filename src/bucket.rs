@@ -1,13 +1,13 @@
-//! One function per S3 read that s3-dr makes, each mapping its "not configured" error code to
+//! Every read and write of one S3 bucket setting that s3-dr makes, side by side. Each read maps its "not configured" error code to
 //! `None` (AWS reports an absent setting as an error) and every other error to [`DrError`].
 //! S3's API model names none of these codes (NoSuchTagSet, ...), so the code is matched, not a
 //! typed variant; where the SDK has a variant (CreateBucket's, KMS's, Step Functions') it is used.
 
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketVersioningStatus, CorsRule, LifecycleRule, ObjectLockConfiguration,
-    OwnershipControls, PublicAccessBlockConfiguration, ReplicationConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tagging,
-    TransitionDefaultMinimumObjectSize, VersioningConfiguration, WebsiteConfiguration,
+    BucketLifecycleConfiguration, BucketVersioningStatus, CorsConfiguration, CorsRule, LifecycleRule,
+    ObjectLockConfiguration, OwnershipControls, PublicAccessBlockConfiguration, ReplicationConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tagging, TransitionDefaultMinimumObjectSize, VersioningConfiguration, WebsiteConfiguration,
 };
 use aws_sdk_s3::Client;
 
@@ -48,6 +48,27 @@ pub async fn replication(s3: &Client, bucket: &str) -> Result<Option<Replication
         Err(error) if aws_code(&error) == Some("ReplicationConfigurationNotFoundError") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetBucketReplication"),
     }
+}
+
+/// PutBucketReplication: the whole configuration (S3 replaces it).
+pub async fn put_replication(
+    s3: &Client,
+    bucket: &str,
+    configuration: ReplicationConfiguration,
+) -> Result<(), DrError> {
+    s3.put_bucket_replication()
+        .bucket(bucket)
+        .replication_configuration(configuration)
+        .send()
+        .await
+        .aws(bucket, "PutBucketReplication")?;
+    Ok(())
+}
+
+/// DeleteBucketReplication (S3 refuses a configuration with no rules).
+pub async fn delete_replication(s3: &Client, bucket: &str) -> Result<(), DrError> {
+    s3.delete_bucket_replication().bucket(bucket).send().await.aws(bucket, "DeleteBucketReplication")?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -91,6 +112,20 @@ pub async fn public_access_block(s3: &Client, bucket: &str) -> Result<Option<Pub
     }
 }
 
+pub async fn put_public_access_block(
+    s3: &Client,
+    bucket: &str,
+    block: PublicAccessBlockConfiguration,
+) -> Result<(), DrError> {
+    s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(block)
+        .send()
+        .await
+        .aws(bucket, "PutPublicAccessBlock")?;
+    Ok(())
+}
+
 /// The Object Lock configuration; None if Object Lock was never enabled.
 pub async fn object_lock(s3: &Client, bucket: &str) -> Result<Option<ObjectLockConfiguration>, DrError> {
     match s3.get_object_lock_configuration().bucket(bucket).send().await {
@@ -98,6 +133,16 @@ pub async fn object_lock(s3: &Client, bucket: &str) -> Result<Option<ObjectLockC
         Err(error) if aws_code(&error) == Some("ObjectLockConfigurationNotFoundError") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetObjectLockConfiguration"),
     }
+}
+
+pub async fn put_object_lock(s3: &Client, bucket: &str, configuration: ObjectLockConfiguration) -> Result<(), DrError> {
+    s3.put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(configuration)
+        .send()
+        .await
+        .aws(bucket, "PutObjectLockConfiguration")?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +186,16 @@ pub async fn cors(s3: &Client, bucket: &str) -> Result<Option<Vec<CorsRule>>, Dr
     }
 }
 
+pub async fn put_cors(s3: &Client, bucket: &str, configuration: CorsConfiguration) -> Result<(), DrError> {
+    s3.put_bucket_cors().bucket(bucket).cors_configuration(configuration).send().await.aws(bucket, "PutBucketCors")?;
+    Ok(())
+}
+
+pub async fn delete_cors(s3: &Client, bucket: &str) -> Result<(), DrError> {
+    s3.delete_bucket_cors().bucket(bucket).send().await.aws(bucket, "DeleteBucketCors")?;
+    Ok(())
+}
+
 pub async fn website(s3: &Client, bucket: &str) -> Result<Option<WebsiteConfiguration>, DrError> {
     match s3.get_bucket_website().bucket(bucket).send().await {
         Ok(output) => Ok(Some(
@@ -156,12 +211,37 @@ pub async fn website(s3: &Client, bucket: &str) -> Result<Option<WebsiteConfigur
     }
 }
 
+pub async fn put_website(s3: &Client, bucket: &str, website: WebsiteConfiguration) -> Result<(), DrError> {
+    s3.put_bucket_website()
+        .bucket(bucket)
+        .website_configuration(website)
+        .send()
+        .await
+        .aws(bucket, "PutBucketWebsite")?;
+    Ok(())
+}
+
+pub async fn delete_website(s3: &Client, bucket: &str) -> Result<(), DrError> {
+    s3.delete_bucket_website().bucket(bucket).send().await.aws(bucket, "DeleteBucketWebsite")?;
+    Ok(())
+}
+
 pub async fn ownership_controls(s3: &Client, bucket: &str) -> Result<Option<OwnershipControls>, DrError> {
     match s3.get_bucket_ownership_controls().bucket(bucket).send().await {
         Ok(output) => Ok(output.ownership_controls().cloned()),
         Err(error) if aws_code(&error) == Some("OwnershipControlsNotFoundError") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetBucketOwnershipControls"),
     }
+}
+
+pub async fn put_ownership_controls(s3: &Client, bucket: &str, controls: OwnershipControls) -> Result<(), DrError> {
+    s3.put_bucket_ownership_controls()
+        .bucket(bucket)
+        .ownership_controls(controls)
+        .send()
+        .await
+        .aws(bucket, "PutBucketOwnershipControls")?;
+    Ok(())
 }
 
 /// The bucket policy document as S3 returns it.
@@ -171,6 +251,16 @@ pub async fn policy(s3: &Client, bucket: &str) -> Result<Option<String>, DrError
         Err(error) if aws_code(&error) == Some("NoSuchBucketPolicy") => Ok(None),
         Err(error) => Err(error).aws(bucket, "GetBucketPolicy"),
     }
+}
+
+pub async fn put_policy(s3: &Client, bucket: &str, policy: String) -> Result<(), DrError> {
+    s3.put_bucket_policy().bucket(bucket).policy(policy).send().await.aws(bucket, "PutBucketPolicy")?;
+    Ok(())
+}
+
+pub async fn delete_policy(s3: &Client, bucket: &str) -> Result<(), DrError> {
+    s3.delete_bucket_policy().bucket(bucket).send().await.aws(bucket, "DeleteBucketPolicy")?;
+    Ok(())
 }
 
 /// Every bucket of the account, with its region when ListBuckets gives it (it does when the

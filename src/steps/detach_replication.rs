@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::bucket;
 use crate::detach::DetachPlan;
 use crate::detach::{remove_our_rule, RuleRemoval};
-use crate::error::{AwsResultExt, DrError};
+use crate::error::DrError;
 use crate::steps::StepContext;
 
 #[derive(Debug, Serialize)]
@@ -32,16 +32,11 @@ pub async fn run(context: &StepContext<'_>, plan: &DetachPlan) -> Result<Output,
     let result = match remove_our_rule(replication.as_ref()) {
         RuleRemoval::Absent => "no s3-dr rule",
         RuleRemoval::DeleteConfiguration => {
-            s3.delete_bucket_replication().bucket(bucket).send().await.aws(bucket, "DeleteBucketReplication")?;
+            bucket::delete_replication(&s3, bucket).await?;
             "deleted configuration"
         }
         RuleRemoval::Keep(configuration) => {
-            s3.put_bucket_replication()
-                .bucket(bucket)
-                .replication_configuration(configuration)
-                .send()
-                .await
-                .aws(bucket, "PutBucketReplication")?;
+            bucket::put_replication(&s3, bucket, configuration).await?;
             "removed rule"
         }
     };

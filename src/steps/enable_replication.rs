@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::backfill::owe_catch_up;
 use crate::bucket;
-use crate::error::{AwsResultExt, DrError};
+use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::replication::{self, Merge, RULE_ID};
 use crate::steps::StepContext;
@@ -54,13 +54,7 @@ pub async fn run(
                 let dr = context.clients.s3(&destination.region);
                 owe_catch_up(&dr, &destination.bucket).await?;
             }
-            s3.put_bucket_replication()
-                .bucket(&plan.bucket)
-                .replication_configuration(configuration)
-                .send()
-                .await
-                .aws(&plan.bucket, "PutBucketReplication")
-                .map_err(versioning_not_yet_visible)?;
+            bucket::put_replication(&s3, &plan.bucket, configuration).await.map_err(versioning_not_yet_visible)?;
             reasons
         }
     };

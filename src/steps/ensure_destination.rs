@@ -234,24 +234,11 @@ async fn apply(s3: &aws_sdk_s3::Client, name: &str, change: &Change) -> Result<(
             }
             bucket::put_versioning_enabled(s3, name).await
         }
-        Change::PublicAccessBlock => s3
-            .put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(settings::block_all())
-            .send()
-            .await
-            .aws(name, "PutPublicAccessBlock")
-            .map(|_| ()),
+        Change::PublicAccessBlock => bucket::put_public_access_block(s3, name, settings::block_all()).await,
         Change::Encryption(wanted) => bucket::put_encryption(s3, name, wanted).await,
         Change::ObjectLock => {
             let enabled = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build();
-            s3.put_object_lock_configuration()
-                .bucket(name)
-                .object_lock_configuration(enabled)
-                .send()
-                .await
-                .aws(name, "PutObjectLockConfiguration")
-                .map(|_| ())
+            bucket::put_object_lock(s3, name, enabled).await
         }
         Change::Lifecycle(lifecycle) => bucket::put_lifecycle(s3, name, lifecycle).await,
     }

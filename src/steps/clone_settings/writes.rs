@@ -3,7 +3,7 @@
 use aws_sdk_s3::types::{CorsConfiguration, ObjectLockConfiguration};
 
 use crate::bucket::{self, DefaultEncryption, Lifecycle};
-use crate::error::{AwsResultExt, DrError};
+use crate::error::DrError;
 use crate::settings;
 
 /// A write to the destination that makes one setting as the source's.
@@ -45,58 +45,15 @@ pub async fn apply(
             .map(|_| ())
         }
         Write::Lifecycle(lifecycle) => bucket::put_lifecycle(s3, name, &lifecycle).await,
-        Write::Cors(configuration) => s3
-            .put_bucket_cors()
-            .bucket(name)
-            .cors_configuration(configuration)
-            .send()
-            .await
-            .aws(name, "PutBucketCors")
-            .map(|_| ()),
-        Write::DeleteCors => {
-            s3.delete_bucket_cors().bucket(name).send().await.aws(name, "DeleteBucketCors").map(|_| ())
-        }
-        Write::Website(website) => s3
-            .put_bucket_website()
-            .bucket(name)
-            .website_configuration(website)
-            .send()
-            .await
-            .aws(name, "PutBucketWebsite")
-            .map(|_| ()),
-        Write::DeleteWebsite => {
-            s3.delete_bucket_website().bucket(name).send().await.aws(name, "DeleteBucketWebsite").map(|_| ())
-        }
-        Write::OwnershipControls(controls) => s3
-            .put_bucket_ownership_controls()
-            .bucket(name)
-            .ownership_controls(controls)
-            .send()
-            .await
-            .aws(name, "PutBucketOwnershipControls")
-            .map(|_| ()),
-        Write::PublicAccessBlock(block) => s3
-            .put_public_access_block()
-            .bucket(name)
-            .public_access_block_configuration(block)
-            .send()
-            .await
-            .aws(name, "PutPublicAccessBlock")
-            .map(|_| ()),
-        Write::Policy(policy) => {
-            s3.put_bucket_policy().bucket(name).policy(policy).send().await.aws(name, "PutBucketPolicy").map(|_| ())
-        }
-        Write::DeletePolicy => {
-            s3.delete_bucket_policy().bucket(name).send().await.aws(name, "DeleteBucketPolicy").map(|_| ())
-        }
+        Write::Cors(configuration) => bucket::put_cors(s3, name, configuration).await,
+        Write::DeleteCors => bucket::delete_cors(s3, name).await,
+        Write::Website(website) => bucket::put_website(s3, name, website).await,
+        Write::DeleteWebsite => bucket::delete_website(s3, name).await,
+        Write::OwnershipControls(controls) => bucket::put_ownership_controls(s3, name, controls).await,
+        Write::PublicAccessBlock(block) => bucket::put_public_access_block(s3, name, block).await,
+        Write::Policy(policy) => bucket::put_policy(s3, name, policy).await,
+        Write::DeletePolicy => bucket::delete_policy(s3, name).await,
         Write::Encryption(encryption) => bucket::put_encryption(s3, name, &encryption).await,
-        Write::ObjectLock(configuration) => s3
-            .put_object_lock_configuration()
-            .bucket(name)
-            .object_lock_configuration(configuration)
-            .send()
-            .await
-            .aws(name, "PutObjectLockConfiguration")
-            .map(|_| ()),
+        Write::ObjectLock(configuration) => bucket::put_object_lock(s3, name, configuration).await,
     }
 }
