@@ -62,7 +62,7 @@ pub fn parse_payload(raw: &str) -> Result<Value, DrError> {
 /// One CloudWatch embedded-metric-format record: `StepDuration` (ms) and `StepInvocations`
 /// in namespace `s3-dr`, by `Step` (and by `Step` and `Outcome`, the errorType or Succeeded).
 pub fn step_metrics(step: &str, outcome: &str, duration: Duration, now: SystemTime) -> Value {
-    let timestamp = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let timestamp = emf_timestamp(now);
     json!({
         "_aws": {
             "Timestamp": timestamp,
@@ -116,7 +116,7 @@ pub fn verify_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Valu
     let count = |field: &str| result.get(field).and_then(Value::as_u64).unwrap_or(0);
     Some(json!({
         "_aws": {
-            "Timestamp": now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            "Timestamp": emf_timestamp(now),
             "CloudWatchMetrics": [{
                 "Namespace": "s3-dr",
                 "Dimensions": [["Bucket"], []],
@@ -135,7 +135,7 @@ pub fn verify_metrics(step: &str, state: &Value, now: SystemTime) -> Option<Valu
 /// One EMF record of counts without a dimension in namespace `s3-dr`: each (metric, field of
 /// `source`), a missing field counting 0.
 fn fleet_counts(source: &Value, metrics: &[(&str, &str)], now: SystemTime) -> Value {
-    let timestamp = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let timestamp = emf_timestamp(now);
     let names: Vec<Value> = metrics.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"})).collect();
     let mut record = json!({
         "_aws": {
@@ -149,6 +149,11 @@ fn fleet_counts(source: &Value, metrics: &[(&str, &str)], now: SystemTime) -> Va
         }
     }
     record
+}
+
+/// EMF's `Timestamp`: milliseconds since the epoch.
+fn emf_timestamp(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `arn:aws:lambda:us-east-1:123456789012:function:name` -> `123456789012`

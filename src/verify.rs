@@ -305,6 +305,17 @@ fn day_of(bucket: &str) -> i64 {
     (hash % 7) as i64
 }
 
+/// `3d 4h`, `2h 5m`, `40s`.
+pub fn duration(seconds: u64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, m) => format!("{m}m {}s", seconds % 60),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
 pub fn unix_seconds(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -312,6 +323,15 @@ pub fn unix_seconds(at: SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(61), "1m 1s");
+        assert_eq!(duration(7_500), "2h 5m");
+        assert_eq!(duration(3 * 86_400 + 4 * 3600 + 5), "3d 4h");
+    }
 
     #[test]
     fn the_verification_tag_round_trips_and_fits_a_tag_value() {

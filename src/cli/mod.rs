@@ -155,26 +155,20 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(config) => plan::run(&clients, &config, &buckets).await,
             Err(error) => Err(error.to_string()),
         },
-        Command::Status { buckets, all, output } => match Config::from_env() {
-            Ok(config) => {
-                let buckets = if all { status::all_buckets(&clients).await } else { Ok(buckets) };
-                match buckets {
-                    Ok(buckets) => status::run(&clients, &config, &buckets, output).await,
-                    Err(error) => Err(error),
-                }
+        Command::Status { buckets, all, output } => {
+            match (Config::from_env(), named_or_all(&clients, buckets, all).await) {
+                (Ok(config), Ok(buckets)) => status::run(&clients, &config, &buckets, output).await,
+                (Err(error), _) => Err(error.to_string()),
+                (_, Err(error)) => Err(error),
             }
-            Err(error) => Err(error.to_string()),
-        },
-        Command::Verify { buckets, all, output } => match Config::from_env() {
-            Ok(config) => {
-                let buckets = if all { status::all_buckets(&clients).await } else { Ok(buckets) };
-                match buckets {
-                    Ok(buckets) => verify::run(&clients, &config, &buckets, all, output).await,
-                    Err(error) => Err(error),
-                }
+        }
+        Command::Verify { buckets, all, output } => {
+            match (Config::from_env(), named_or_all(&clients, buckets, all).await) {
+                (Ok(config), Ok(buckets)) => verify::run(&clients, &config, &buckets, all, output).await,
+                (Err(error), _) => Err(error.to_string()),
+                (_, Err(error)) => Err(error),
             }
-            Err(error) => Err(error.to_string()),
-        },
+        }
         Command::Drill { bucket, sample, seed } => match Config::from_env() {
             Ok(config) => drill::run(&clients, &config, &bucket, usize::from(sample), seed).await,
             Err(error) => Err(error.to_string()),
@@ -182,6 +176,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config { .. } => Ok(()),
     };
     exit_code(result)
+}
+
+/// The buckets named, or with `--all` every bucket of the account (`status`, `verify`).
+async fn named_or_all(clients: &Clients, named: Vec<String>, all: bool) -> Result<Vec<String>, String> {
+    match all {
+        true => status::all_buckets(clients).await,
+        false => Ok(named),
+    }
 }
 
 /// What `protect` and `detach` need of a bucket's tags for their workflow to do anything.

@@ -137,7 +137,7 @@ fn verification_cell(verified: Option<&Verified>) -> String {
         (0, 0) => format!("{date}, complete{partial}"),
         (missing, in_flight) => format!(
             "{date}, {missing} missing, {in_flight} in flight, rp {}{partial}",
-            crate::steps::verify_data::duration(v.recovery_point_seconds)
+            crate::verify::duration(v.recovery_point_seconds)
         ),
     }
 }

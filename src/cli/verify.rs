@@ -9,8 +9,9 @@ use serde_json::json;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::error::DrError;
-use crate::steps::verify_data::{self, duration};
+use crate::steps::verify_data;
 use crate::steps::StepContext;
+use crate::verify::duration;
 
 use super::progress::Progress;
 use super::Output;

@@ -28,7 +28,7 @@ use crate::error::{AwsResultExt, DrError};
 use crate::replication::our_destination;
 use crate::steps::StepContext;
 use crate::tags::Tag;
-use crate::verify::{unix_seconds, Comparison, Entry, Merge, Next, Verified, VERIFIED_TAG};
+use crate::verify::{duration, unix_seconds, Comparison, Entry, Merge, Next, Verified, VERIFIED_TAG};
 
 /// Pages read ahead per listing.
 const READ_AHEAD: usize = 1;
@@ -311,30 +311,10 @@ fn summary(comparison: &Comparison, recovery_point: u64, complete: bool, statuse
     )
 }
 
-/// `3d 4h`, `2h 5m`, `40s`.
-pub fn duration(seconds: u64) -> String {
-    let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds}s"),
-        (0, 0, m) => format!("{m}m {}s", seconds % 60),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(duration(0), "0s");
-        assert_eq!(duration(59), "59s");
-        assert_eq!(duration(61), "1m 1s");
-        assert_eq!(duration(7_500), "2h 5m");
-        assert_eq!(duration(3 * 86_400 + 4 * 3600 + 5), "3d 4h");
-    }
 
     #[test]
     fn the_request_names_one_bucket() {
