@@ -12,7 +12,8 @@ from typing import Any
 
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
-from moto.s3.exceptions import MissingBucket, ReplicationConfigurationNotFoundError
+from moto.s3.exceptions import MissingBucket, MissingInventoryConfig, ReplicationConfigurationNotFoundError
+from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 from werkzeug.datastructures import Headers
 
@@ -132,16 +133,61 @@ def _key_response_put(self: S3Response, query: dict[str, Any], key_name: str) ->
     return _original_key_response_put(self, query, key_name)
 
 
+_original_put_inventory = S3Backend.put_bucket_inventory_configuration
+
+
+def _put_bucket_inventory_configuration(self: S3Backend, bucket_name: str, inventory_configuration: dict[str, Any]) -> None:
+    """Defect 6, part 1: moto does not keep IncludedObjectVersions. Kept here for the answer."""
+    _original_put_inventory(self, bucket_name, inventory_configuration)
+    stored = self.get_bucket(bucket_name).inventory_configs[inventory_configuration["Id"]]
+    stored.included_object_versions = inventory_configuration.get("IncludedObjectVersions")
+
+
+def _get_bucket_inventory_configuration(self: S3Response) -> TYPE_RESPONSE:
+    """Defect 6: moto answers GetBucketInventoryConfiguration with IncludedObjectVersions
+    always "All", and an absent configuration with NoSuchInventoryConfig. AWS returns what was
+    put, and NoSuchConfiguration (404) for an absent one
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+    config_id = self.querystring["id"][0]
+    stored = self.backend.get_bucket(self.bucket_name).inventory_configs.get(config_id)
+    if stored is None:
+        # moto serializes only exceptions of its own modules: its class, AWS's code.
+        absent = MissingInventoryConfig()
+        absent.code = "NoSuchConfiguration"
+        raise absent
+    config: dict[str, Any] = {
+        "Destination": stored.destination,
+        "IsEnabled": str(stored.is_enabled).lower() == "true",
+        "Id": stored.id,
+        "IncludedObjectVersions": getattr(stored, "included_object_versions", None) or "All",
+        "Schedule": stored.schedule,
+    }
+    if stored.filters:
+        config["Filter"] = stored.filters
+    if stored.optional_fields:
+        fields = stored.optional_fields.get("Field", []) if isinstance(stored.optional_fields, dict) else stored.optional_fields
+        config["OptionalFields"] = fields if isinstance(fields, list) else [fields]
+    self.data["Action"] = "GetBucketInventoryConfiguration"
+    return self.serialized(ActionResult({"InventoryConfiguration": config}))
+
+
 PATCHES = {
     "all_buckets": _all_buckets,
     "get_bucket_versioning": _get_bucket_versioning,
     "head_bucket": _head_bucket,
     "get_bucket_replication": _get_bucket_replication,
     "_key_response_put": _key_response_put,
+    "get_bucket_inventory_configuration": _get_bucket_inventory_configuration,
+}
+
+BACKEND_PATCHES = {
+    "put_bucket_inventory_configuration": _put_bucket_inventory_configuration,
 }
 
 
 def apply() -> list[str]:
     for name, replacement in PATCHES.items():
         setattr(S3Response, name, replacement)
-    return sorted(PATCHES)
+    for name, replacement in BACKEND_PATCHES.items():
+        setattr(S3Backend, name, replacement)
+    return sorted([*PATCHES, *BACKEND_PATCHES])

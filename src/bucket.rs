@@ -370,3 +370,33 @@ pub async fn presence(s3: &Client, bucket: &str, expected_owner: Option<&str>) -
         },
     }
 }
+
+/// The inventory configuration `id`. AWS answers an absent one with NoSuchConfiguration
+/// (404; the code S3 uses for inventory, analytics and metrics configurations alike:
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html, "NoSuchConfiguration").
+pub async fn inventory_configuration(
+    s3: &Client,
+    bucket: &str,
+    id: &str,
+) -> Result<Option<aws_sdk_s3::types::InventoryConfiguration>, DrError> {
+    match s3.get_bucket_inventory_configuration().bucket(bucket).id(id).send().await {
+        Ok(output) => Ok(output.inventory_configuration().cloned()),
+        Err(error) if aws_code(&error) == Some("NoSuchConfiguration") => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketInventoryConfiguration"),
+    }
+}
+
+pub async fn put_inventory_configuration(
+    s3: &Client,
+    bucket: &str,
+    configuration: aws_sdk_s3::types::InventoryConfiguration,
+) -> Result<(), DrError> {
+    s3.put_bucket_inventory_configuration()
+        .bucket(bucket)
+        .id(configuration.id())
+        .inventory_configuration(configuration)
+        .send()
+        .await
+        .aws(bucket, "PutBucketInventoryConfiguration")?;
+    Ok(())
+}

@@ -42,6 +42,38 @@ pub fn parse_second_stamp(stamp: &str) -> Option<i64> {
     Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
 }
 
+/// An ISO 8601 UTC time as S3 Inventory writes it (`2026-11-26T20:30:15.000Z`; the fraction
+/// is dropped), as Unix seconds. Without allocating: it runs once per inventory row.
+pub fn parse_iso_seconds(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
+        return None;
+    }
+    let fraction = &b[19..b.len() - 1];
+    if !(fraction.is_empty()
+        || (fraction.len() > 1 && fraction[0] == b'.' && fraction[1..].iter().all(u8::is_ascii_digit)))
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<i64> {
+        b[from..to].iter().try_fold(0i64, |n, &d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+    };
+    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
+    let clock =
+        time::Time::from_hms(u8::try_from(hour).ok()?, u8::try_from(minute).ok()?, u8::try_from(second).ok()?).ok()?;
+    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +81,21 @@ mod tests {
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn inventory_times() {
+        assert_eq!(parse_iso_seconds("1970-01-01T00:00:10.000Z"), Some(10));
+        assert_eq!(parse_iso_seconds("2026-11-26T20:30:15Z"), parse_second_stamp("20261126T203015Z"));
+        for bad in [
+            "",
+            "2026-11-26 20:30:15Z",
+            "2026-11-26T20:30:15.Z",
+            "2026-13-26T20:30:15.000Z",
+            "2026-11-26T20:30:15.0x0Z",
+        ] {
+            assert_eq!(parse_iso_seconds(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub struct Config {
     pub verify_state_machine_arn: Option<String>,
     pub verify_threshold_seconds: u64,
     pub verify_max_objects: u64,
+    /// DR inventory rows held in memory at once by the inventory comparison.
+    pub verify_inventory_rows: u64,
     pub sweep_concurrency: usize,
     pub sweep_start_rate: u32,
 }
@@ -250,6 +252,7 @@ impl Config {
         let default_threshold = if replication_time_control { 900 } else { 21_600 };
         let verify_threshold_seconds = number("S3DR_VERIFY_THRESHOLD_SECONDS", default_threshold, 0, 604_800)?;
         let verify_max_objects = number("S3DR_VERIFY_MAX_OBJECTS", 1_000_000, 1, 100_000_000)?;
+        let verify_inventory_rows = number("S3DR_VERIFY_INVENTORY_ROWS", 2_000_000, 1, 100_000_000)?;
         let sweep_concurrency = number("S3DR_SWEEP_CONCURRENCY", 16, 1, 64)? as usize;
         let sweep_start_rate = number("S3DR_SWEEP_START_RATE", 2, 1, 50)? as u32;
 
@@ -259,6 +262,7 @@ impl Config {
             verify_state_machine_arn,
             verify_threshold_seconds,
             verify_max_objects,
+            verify_inventory_rows,
             sweep_concurrency,
             sweep_start_rate,
             public_access,

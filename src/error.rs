@@ -79,6 +79,14 @@ pub enum DrError {
     #[error("bucket {bucket} is not protected by s3-dr (it has no s3-dr replication rule), so there is no DR copy to verify. Tag it {match_tag} (or run `s3-dr protect {bucket}`) and verify once it is protected")]
     NotProtected { bucket: String, match_tag: String },
 
+    /// The inventory comparison has no report to read.
+    #[error("bucket {bucket} has no S3 Inventory report at {location}: S3 delivers the first within 48 hours of the inventory's configuration (VerifyData configures it). Verify by listing meanwhile (`s3-dr verify --method list {bucket}`), or check the report bucket's policy lets S3 deliver there")]
+    InventoryMissing { bucket: String, location: String },
+
+    /// A report says something the comparison cannot trust: it never yields a "complete".
+    #[error("the S3 Inventory report of bucket {bucket} at {location} cannot be used: {reason}. Nothing was recorded; wait for the next daily report and run verify again, or verify by listing (`s3-dr verify --method list {bucket}`)")]
+    InventoryInvalid { bucket: String, location: String, reason: String },
+
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with docs/errors.md")]
     VerificationFailed { bucket: String, problems: String },
 
@@ -133,6 +141,8 @@ pub fn iam_actions(operation: &str) -> String {
         "GetBucketLifecycleConfiguration" => &["s3:GetLifecycleConfiguration"],
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => &["s3:PutLifecycleConfiguration"],
         "GetBucketCors" => &["s3:GetBucketCORS"],
+        "GetBucketInventoryConfiguration" => &["s3:GetInventoryConfiguration"],
+        "PutBucketInventoryConfiguration" => &["s3:PutInventoryConfiguration"],
         "PutBucketCors" | "DeleteBucketCors" => &["s3:PutBucketCORS"],
         "GetPublicAccessBlock" => &["s3:GetBucketPublicAccessBlock"],
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => &["s3:PutBucketPublicAccessBlock"],
@@ -291,6 +301,12 @@ mod tests {
             },
             DrError::BackfillFailed { bucket: bucket.clone(), destination, detail: "job failed. Fix the cause".into() },
             DrError::NotProtected { bucket: bucket.clone(), match_tag: "dr=true".into() },
+            DrError::InventoryMissing { bucket: bucket.clone(), location: "s3://r/p/".into() },
+            DrError::InventoryInvalid {
+                bucket: bucket.clone(),
+                location: "s3://r/k".into(),
+                reason: "truncated".into(),
+            },
             DrError::VerificationFailed { bucket: bucket.clone(), problems: "no rule".into() },
             DrError::ObjectArchived {
                 bucket: bucket.clone(),
@@ -326,6 +342,8 @@ mod tests {
                 | DrError::SettingsNotCloned { .. }
                 | DrError::BackfillFailed { .. }
                 | DrError::NotProtected { .. }
+                | DrError::InventoryMissing { .. }
+                | DrError::InventoryInvalid { .. }
                 | DrError::VerificationFailed { .. }
                 | DrError::ObjectArchived { .. }
                 | DrError::AccessDenied { .. }

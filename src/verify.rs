@@ -70,7 +70,8 @@ pub struct Comparison {
     /// Last-modified time (Unix seconds) of the oldest source object not in DR, in flight or
     /// missing: what the source region's loss now would lose back to.
     pub oldest_not_in_dr: Option<i64>,
-    /// The first missing objects in key order (at most [`MAX_EXAMPLES`]).
+    /// The first missing objects found (at most [`MAX_EXAMPLES`]): in key order from a listing,
+    /// in the inventory's order from its reports.
     pub examples: Vec<Example>,
 }
 
@@ -88,6 +89,124 @@ impl Comparison {
     }
 }
 
+/// Replication status of source objects not in DR: from HeadObject of the listing's examples,
+/// or from the inventory's ReplicationStatus field for every missing object.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCounts {
+    /// S3 tried and failed to replicate these (a key policy, a role's permission, ...).
+    pub failed: u64,
+    pub pending: u64,
+    pub completed: u64,
+    /// No status: written before replication was configured, or not replicable (SSE-C, or
+    /// the object was replicated from elsewhere); the backfill's job.
+    pub none: u64,
+}
+
+impl StatusCounts {
+    /// Counts one status as S3 spells it (`FAILED`, `PENDING`, `COMPLETED`/`COMPLETE`; anything
+    /// else, including `REPLICA` and none, is "none").
+    pub fn count(&mut self, status: &str) {
+        match status {
+            "FAILED" => self.failed += 1,
+            "PENDING" => self.pending += 1,
+            "COMPLETED" | "COMPLETE" => self.completed += 1,
+            _ => self.none += 1,
+        }
+    }
+}
+
+/// How one source object compares with DR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    InDr,
+    InFlight,
+    /// Counted in `missing_in_dr` (absent, or there with another size).
+    Missing,
+}
+
+/// The figures of a comparison, fed one object at a time in whatever order: the listing's
+/// merge feeds it in key order, the inventory comparison partition by partition.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Objects modified after this (Unix seconds) are in flight, not missing.
+    settled_before: i64,
+    comparison: Comparison,
+}
+
+impl Tally {
+    /// `now` and `threshold_seconds` in seconds: a source object younger than the threshold and
+    /// absent in DR is in flight.
+    pub fn new(now: i64, threshold_seconds: u64) -> Tally {
+        Tally {
+            settled_before: now.saturating_sub(threshold_seconds.min(i64::MAX as u64) as i64),
+            comparison: Comparison::default(),
+        }
+    }
+
+    /// A source object that DR does not have.
+    pub fn source_only(&mut self, source: Entry) -> Found {
+        self.count_source(&source);
+        self.not_in_dr(source, Problem::Missing)
+    }
+
+    /// A source object and DR's object of the same key.
+    pub fn both(&mut self, source: Entry, dr_size: u64) -> Found {
+        self.count_source(&source);
+        self.comparison.dr_objects += 1;
+        if source.size != dr_size {
+            return self.not_in_dr(source, Problem::SizeDiffers);
+        }
+        Found::InDr
+    }
+
+    /// A source object that DR has with the same size (nothing else to record: cheaper than
+    /// [`Tally::both`] where the key need not be kept).
+    pub fn present(&mut self, size: u64) {
+        self.comparison.source_objects += 1;
+        self.comparison.source_bytes += size;
+        self.comparison.dr_objects += 1;
+    }
+
+    /// `count` DR objects the source does not have as current versions.
+    pub fn dr_only(&mut self, count: u64) {
+        self.comparison.dr_objects += count;
+        self.comparison.extra_in_dr += count;
+    }
+
+    pub fn comparison(&self) -> &Comparison {
+        &self.comparison
+    }
+
+    pub fn finish(self) -> Comparison {
+        self.comparison
+    }
+
+    fn count_source(&mut self, source: &Entry) {
+        self.comparison.source_objects += 1;
+        self.comparison.source_bytes += source.size;
+    }
+
+    fn not_in_dr(&mut self, source: Entry, problem: Problem) -> Found {
+        let c = &mut self.comparison;
+        c.oldest_not_in_dr = Some(c.oldest_not_in_dr.map_or(source.last_modified, |o| o.min(source.last_modified)));
+        if source.last_modified > self.settled_before && problem == Problem::Missing {
+            c.in_flight += 1;
+            c.in_flight_bytes += source.size;
+            return Found::InFlight;
+        }
+        c.missing_in_dr += 1;
+        c.missing_bytes += source.size;
+        if problem == Problem::SizeDiffers {
+            c.size_differs += 1;
+        }
+        if c.examples.len() < MAX_EXAMPLES {
+            c.examples.push(Example { key: source.key, problem, last_modified: source.last_modified });
+        }
+        Found::Missing
+    }
+}
+
 /// The merge of two key-ordered listings, fed a page at a time from either side.
 #[derive(Debug)]
 pub struct Merge {
@@ -95,9 +214,7 @@ pub struct Merge {
     dr: VecDeque<Entry>,
     source_done: bool,
     dr_done: bool,
-    /// Objects modified after this (Unix seconds) are in flight, not missing.
-    settled_before: i64,
-    comparison: Comparison,
+    tally: Tally,
     /// The last source key compared: the figures cover the keys up to it.
     last_compared: Option<String>,
 }
@@ -119,8 +236,7 @@ impl Merge {
             dr: VecDeque::new(),
             source_done: false,
             dr_done: false,
-            settled_before: now.saturating_sub(threshold_seconds.min(i64::MAX as u64) as i64),
-            comparison: Comparison::default(),
+            tally: Tally::new(now, threshold_seconds),
             last_compared: None,
         }
     }
@@ -151,16 +267,16 @@ impl Merge {
 
     /// The figures so far (all of them once `next()` is `Done`).
     pub fn comparison(&self) -> &Comparison {
-        &self.comparison
+        self.tally.comparison()
     }
 
     pub fn finish(self) -> Comparison {
-        self.comparison
+        self.tally.finish()
     }
 
     /// The figures so far and the last source key they cover (a run that stops early).
     pub fn finish_early(self) -> (Comparison, Option<String>) {
-        (self.comparison, self.last_compared)
+        (self.tally.finish(), self.last_compared)
     }
 
     fn drain(&mut self) {
@@ -174,58 +290,22 @@ impl Merge {
             match order {
                 std::cmp::Ordering::Less => {
                     if let Some(source) = self.source.pop_front() {
-                        self.source_only(source);
+                        self.last_compared = Some(source.key.clone());
+                        self.tally.source_only(source);
                     }
                 }
                 std::cmp::Ordering::Greater => {
                     if self.dr.pop_front().is_some() {
-                        self.comparison.dr_objects += 1;
-                        self.comparison.extra_in_dr += 1;
+                        self.tally.dr_only(1);
                     }
                 }
                 std::cmp::Ordering::Equal => {
                     if let (Some(source), Some(dr)) = (self.source.pop_front(), self.dr.pop_front()) {
-                        self.both(source, &dr);
+                        self.last_compared = Some(source.key.clone());
+                        self.tally.both(source, dr.size);
                     }
                 }
             }
-        }
-    }
-
-    fn count_source(&mut self, source: &Entry) {
-        self.last_compared = Some(source.key.clone());
-        self.comparison.source_objects += 1;
-        self.comparison.source_bytes += source.size;
-    }
-
-    fn source_only(&mut self, source: Entry) {
-        self.count_source(&source);
-        self.not_in_dr(source, Problem::Missing);
-    }
-
-    fn both(&mut self, source: Entry, dr: &Entry) {
-        self.count_source(&source);
-        self.comparison.dr_objects += 1;
-        if source.size != dr.size {
-            self.not_in_dr(source, Problem::SizeDiffers);
-        }
-    }
-
-    fn not_in_dr(&mut self, source: Entry, problem: Problem) {
-        let c = &mut self.comparison;
-        c.oldest_not_in_dr = Some(c.oldest_not_in_dr.map_or(source.last_modified, |o| o.min(source.last_modified)));
-        if source.last_modified > self.settled_before && problem == Problem::Missing {
-            c.in_flight += 1;
-            c.in_flight_bytes += source.size;
-            return;
-        }
-        c.missing_in_dr += 1;
-        c.missing_bytes += source.size;
-        if problem == Problem::SizeDiffers {
-            c.size_differs += 1;
-        }
-        if c.examples.len() < MAX_EXAMPLES {
-            c.examples.push(Example { key: source.key, problem, last_modified: source.last_modified });
         }
     }
 }

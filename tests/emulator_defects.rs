@@ -1,5 +1,5 @@
 //! moto 5.2.5 answers some S3 calls differently from AWS; `local/moto_patches.py` corrects
-//! five of them for the local stack, and two are left as they are (the tests that would need
+//! six of them for the local stack, and two are left as they are (the tests that would need
 //! them pin AWS's behaviour with aws-smithy-mocks instead). These tests run *unpatched* moto and
 //! assert each defect is still there: the day one fails, moto got it right and its patch (or
 //! the mock standing in) can go.
@@ -31,6 +31,35 @@ async fn moto_still_answers_get_bucket_versioning_with_the_wrong_xml_root() {
     );
     let text = format!("{:?}", error);
     assert!(text.contains("GetBucketVersioningResponse"), "a different failure than the known defect: {text}");
+}
+
+#[tokio::test]
+async fn moto_still_loses_an_inventorys_included_versions_and_names_its_absence_wrongly() {
+    let stack = plain_moto();
+    let s3 = stack.s3(SOURCE_REGION).await;
+    let bucket = unique("defect-inventory");
+    create_bucket(&s3, &bucket, SOURCE_REGION).await;
+    let absent =
+        s3.get_bucket_inventory_configuration().bucket(&bucket).id("s3-dr").send().await.expect_err("none yet");
+    assert_eq!(
+        s3_dr::error::aws_code(&absent),
+        Some("NoSuchInventoryConfig"),
+        "moto now answers an absent inventory configuration as AWS does (NoSuchConfiguration): delete that part of _get_bucket_inventory_configuration from local/moto_patches.py"
+    );
+    let wanted = s3_dr::inventory::reports::wanted("reports", None).unwrap();
+    s3.put_bucket_inventory_configuration()
+        .bucket(&bucket)
+        .id("s3-dr")
+        .inventory_configuration(wanted)
+        .send()
+        .await
+        .unwrap();
+    let stored = s3.get_bucket_inventory_configuration().bucket(&bucket).id("s3-dr").send().await.unwrap();
+    assert_eq!(
+        stored.inventory_configuration().unwrap().included_object_versions().as_str(),
+        "All",
+        "moto now returns the IncludedObjectVersions that was put (Current): delete _get_bucket_inventory_configuration and _put_bucket_inventory_configuration from local/moto_patches.py"
+    );
 }
 
 #[tokio::test]

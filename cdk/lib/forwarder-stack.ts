@@ -62,9 +62,8 @@ export class ForwarderStack extends Stack {
       `s3-dr: events of ${this.region} could not be forwarded to ${config.homeRegion}`, this.topic);
     // S3 publishes OperationsFailedReplication in the source bucket's region only (see
     // replicationFailedAlarm): the DR region's forwarder has no such alarm.
-    if (this.kind === 'source') {
-      replicationFailedAlarm(this, config, this.topic);
-      this.reportBucket = reportBucket(this, config);
-    }
+    if (this.kind === 'source') replicationFailedAlarm(this, config, this.topic);
+    // The DR region's too: S3 delivers the destinations' inventories only within their region.
+    this.reportBucket = reportBucket(this, config);
   }
 }

@@ -27,8 +27,8 @@ export interface ObservabilityProps {
 export class Observability extends Construct {
   readonly topic: sns.Topic;
   readonly dashboard: cloudwatch.Dashboard;
-  /** This region's Batch Replication report bucket, when home is a source region and the stacks
-   * make them. */
+  /** This region's report bucket, when home is a source or the DR region and the stacks make
+   * them. */
   readonly reportBucket?: s3.Bucket;
 
   constructor(stack: Stack, id: string, props: ObservabilityProps) {
@@ -70,8 +70,8 @@ export class Observability extends Construct {
     // What S3 publishes and writes in a source region: the replication failures of its buckets
     // and the report bucket, when this region is one (the DR region, never a source region, has
     // no OperationsFailedReplication: see replicationFailedAlarm).
-    if (config.sourceRegions.includes(stack.region)) {
-      replicationFailedAlarm(stack, config, topic);
+    if (config.sourceRegions.includes(stack.region)) replicationFailedAlarm(stack, config, topic);
+    if (config.sourceRegions.includes(stack.region) || stack.region === config.drRegion) {
       this.reportBucket = reportBucket(stack, config);
     }
 

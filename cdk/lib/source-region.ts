@@ -5,6 +5,7 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -61,11 +62,16 @@ export function replicationFailedAlarm(scope: Construct, config: S3DrConfig, top
   }), `s3-dr: S3 failed to replicate objects of protected buckets (replication metrics in ${region}, rule ${RULE_ID}); \`s3-dr status --all\` shows the buckets`, topic);
 }
 
+/** Where S3 delivers the s3-dr inventories in a report bucket (src/inventory.rs, INVENTORY_PREFIX). */
+export const INVENTORY_PREFIX = 's3-dr/inventory';
+
 /**
- * The Batch Replication report bucket of a source region's stack, when the stacks make them
- * (backfill batch and no batchReportBucket in cdk.json). A job runs in the source bucket's
- * region and writes its completion report there, so each source region has its own:
- * s3-dr-reports-<account>-<region>, which the Lambda derives (S3DR_BATCH_REPORT_BUCKET).
+ * The report bucket of a source or the DR region's stack, when the stacks make them (backfill
+ * batch and no batchReportBucket in cdk.json): s3-dr-reports-<account>-<region>, which the
+ * Lambda derives (S3DR_BATCH_REPORT_BUCKET). It holds what must stay in its region: a Batch
+ * Replication job's completion report (the job runs in the source bucket's region), and the
+ * S3 Inventory reports of the sources and their destinations (S3 delivers an inventory only to a
+ * bucket of the same region), with VerifyData's JSON reports beside them.
  */
 export function reportBucket(scope: Construct, config: S3DrConfig): s3.Bucket | undefined {
   if (!createsReportBuckets(config)) return undefined;
@@ -88,9 +94,22 @@ export function reportBucket(scope: Construct, config: S3DrConfig): s3.Bucket | 
     // is nothing to acknowledge.
     autoDeleteObjects: true,
   });
+  // S3 Inventory delivers the daily reports VerifyData configures, for buckets of this account
+  // only, as AWS's example policy for inventory destinations grants it
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies.html#example-bucket-policies-s3-inventory-1).
+  bucket.addToResourcePolicy(new iam.PolicyStatement({
+    sid: 'S3InventoryDelivery',
+    principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+    actions: ['s3:PutObject'],
+    resources: [bucket.arnForObjects(`${INVENTORY_PREFIX}/*`)],
+    conditions: {
+      ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 's3', region: '', account: '', resource: '*' }) },
+      StringEquals: { 'aws:SourceAccount': stack.account, 's3:x-amz-acl': 'bucket-owner-full-control' },
+    },
+  }));
   Validations.of(bucket).acknowledge({
     id: 'AwsSolutions-S1',
-    reason: 'The bucket holds only S3 Batch Replication completion reports, written by S3 Batch Operations and read by the step Lambda; CloudTrail records the jobs, and access logs would need one more bucket per region for no extra insight.',
+    reason: 'The bucket holds only operational reports (S3 Batch Replication completion reports, S3 Inventory lists, verification results), written by S3 and the step Lambda and read by the step Lambda; CloudTrail records the jobs, and access logs would need one more bucket per region for no extra insight.',
   });
   return bucket;
 }

@@ -95,6 +95,9 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
     's3:ListBucket',
   ], [arns.anyBucket]);
   allow('ProtectSources', ['s3:PutBucketVersioning', 's3:PutReplicationConfiguration'], [arns.anyBucket]);
+  // VerifyData configures the daily S3 Inventory of a large source and of its destination (the
+  // reports are then read with CopyBackfillRead's s3:GetObject and s3:ListBucket).
+  allow('ConfigureInventories', ['s3:GetInventoryConfiguration', 's3:PutInventoryConfiguration'], [arns.anyBucket]);
   allow('ManageDestinations', [
     's3:CreateBucket', 's3:ListBucketVersions', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutEncryptionConfiguration',
     's3:PutBucketPublicAccessBlock', 's3:PutLifecycleConfiguration', 's3:PutBucketCORS', 's3:PutBucketWebsite',

@@ -1,5 +1,6 @@
-// Batch Replication report buckets: made by the stacks, one per source region, when cdk.json
-// names none (emptied and deleted with their stack); the configured one otherwise.
+// Report buckets (Batch Replication reports, S3 Inventory lists, verification reports): made by
+// the stacks, one per source region and one in the DR region, when cdk.json names none (emptied
+// and deleted with their stack); the configured one otherwise.
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
@@ -14,12 +15,30 @@ const sid = (template: Template, id: string) => statements(template).filter((s) 
 describe('report buckets, made by the stacks (backfill batch, no batchReportBucket)', () => {
   const built = synth({ backfill: 'batch' });
 
-  it('exist in every source region (home, the other source region), not in the DR region', () => {
+  it('exist in every source region (home, the other source region) and in the DR region (its inventories)', () => {
     assert.equal(buckets(built.home).length, 1);
     assert.equal(buckets(built.forwarders[0].template).length, 1);
-    assert.equal(buckets(built.drForwarder!).length, 0);
+    assert.equal(buckets(built.drForwarder!).length, 1);
     built.home.hasResourceProperties('AWS::S3::Bucket', { BucketName: 's3-dr-reports-123456789012-us-east-1' });
     built.forwarders[0].template.hasResourceProperties('AWS::S3::Bucket', { BucketName: 's3-dr-reports-123456789012-us-west-2' });
+    built.drForwarder!.hasResourceProperties('AWS::S3::Bucket', { BucketName: 's3-dr-reports-123456789012-us-east-2' });
+  });
+
+  it('let S3 deliver inventories of this account\'s buckets under s3-dr/inventory/ only', () => {
+    for (const template of [built.home, built.forwarders[0].template, built.drForwarder!]) {
+      const [policy] = Object.values<any>(template.findResources('AWS::S3::BucketPolicy'));
+      const delivery = policy.Properties.PolicyDocument.Statement.find((s: any) => s.Sid === 'S3InventoryDelivery');
+      assert.deepEqual(delivery.Principal, { Service: 's3.amazonaws.com' });
+      assert.deepEqual(delivery.Action, 's3:PutObject');
+      assert.match(JSON.stringify(delivery.Resource), /\/s3-dr\/inventory\/\*"/);
+      assert.deepEqual(delivery.Condition.StringEquals, { 'aws:SourceAccount': '123456789012', 's3:x-amz-acl': 'bucket-owner-full-control' });
+      assert.deepEqual(delivery.Condition.ArnLike, { 'aws:SourceArn': arn('s3:::*') });
+    }
+  });
+
+  it('are where the step role configures inventories (any bucket: sources are known at run time)', () => {
+    const [configure] = sid(built.home, 'ConfigureInventories');
+    assert.deepEqual([list(configure.Action), configure.Resource], [['s3:GetInventoryConfiguration', 's3:PutInventoryConfiguration'], arn('s3:::*')]);
   });
 
   it('are private, S3-encrypted, TLS-only, owner-enforced, expire reports after 90 days', () => {
@@ -39,7 +58,7 @@ describe('report buckets, made by the stacks (backfill batch, no batchReportBuck
   });
 
   it('go with their stack, emptied first (fixed names: a retained bucket made the next deploy fail)', () => {
-    for (const template of [built.home, built.forwarders[0].template]) {
+    for (const template of [built.home, built.forwarders[0].template, built.drForwarder!]) {
       const [[id, bucket]] = Object.entries<any>(template.findResources('AWS::S3::Bucket'));
       assert.deepEqual([bucket.DeletionPolicy, bucket.UpdateReplacePolicy], ['Delete', 'Delete']);
       // CDK's autoDeleteObjects: a custom resource that empties this bucket before it is deleted.
@@ -56,8 +75,6 @@ describe('report buckets, made by the stacks (backfill batch, no batchReportBuck
         })]) },
       });
     }
-    // The DR region's forwarder has no bucket, so no emptier either.
-    assert.equal(Object.keys(built.drForwarder!.findResources('Custom::S3AutoDeleteObjects')).length, 0);
   });
 
   it('are named by the account token when the account is not known at synth', () => {

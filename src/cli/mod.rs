@@ -86,6 +86,11 @@ pub enum Command {
         /// Every protected bucket of the account.
         #[arg(long)]
         all: bool,
+        /// auto: the S3 Inventory reports where s3-dr configured them (large buckets), else a
+        /// listing; list: always list (bounded by S3DR_VERIFY_MAX_OBJECTS); inventory:
+        /// configure the inventories if needed and compare their latest reports.
+        #[arg(long, value_enum, default_value_t = VerifyMethod::Auto)]
+        method: VerifyMethod,
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -118,6 +123,24 @@ pub enum ConfigAction {
         #[arg(long)]
         env_file: Option<std::path::PathBuf>,
     },
+}
+
+/// How `verify` compares (VerifyData's `method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyMethod {
+    Auto,
+    List,
+    Inventory,
+}
+
+impl From<VerifyMethod> for crate::steps::verify_data::Method {
+    fn from(method: VerifyMethod) -> Self {
+        match method {
+            VerifyMethod::Auto => Self::Auto,
+            VerifyMethod::List => Self::List,
+            VerifyMethod::Inventory => Self::Inventory,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,9 +185,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 (_, Err(error)) => Err(error),
             }
         }
-        Command::Verify { buckets, all, output } => {
+        Command::Verify { buckets, all, method, output } => {
             match (Config::from_env(), named_or_all(&clients, buckets, all).await) {
-                (Ok(config), Ok(buckets)) => verify::run(&clients, &config, &buckets, all, output).await,
+                (Ok(config), Ok(buckets)) => verify::run(&clients, &config, &buckets, all, method.into(), output).await,
                 (Err(error), _) => Err(error.to_string()),
                 (_, Err(error)) => Err(error),
             }

@@ -1,5 +1,6 @@
 //! `s3-dr verify`: is the data in DR? The VerifyData step, run here for each bucket (the same
-//! code the weekly verify workflow runs): both buckets listed and compared, the result recorded
+//! code the weekly verify workflow runs): both buckets listed (or their S3 Inventory reports
+//! read) and compared, the result recorded
 //! on the DR bucket (`status` shows it) and in the report bucket. Answers "if the source region
 //! disappeared now, what would we lose, per bucket?".
 
@@ -24,6 +25,7 @@ pub async fn run(
     config: &Config,
     buckets: &[String],
     every_bucket: bool,
+    method: verify_data::Method,
     output: Output,
 ) -> Result<(), String> {
     let account_id = clients.account_id().await.ok();
@@ -33,7 +35,7 @@ pub async fn run(
         .map(|bucket| {
             let (context, progress) = (&context, &progress);
             async move {
-                let result = verify_data::run(context, &json!({ "bucket": bucket })).await;
+                let result = verify_data::run(context, &json!({ "bucket": bucket, "method": method })).await;
                 progress.advance();
                 (bucket.clone(), result)
             }

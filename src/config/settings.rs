@@ -47,6 +47,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "verify: an object absent from DR and younger than this is in flight, not missing (0 to 604800)",
     ),
     ("S3DR_VERIFY_MAX_OBJECTS", "1000000", "verify: objects listed per bucket per run (1 to 100000000)"),
+    (
+        "S3DR_VERIFY_INVENTORY_ROWS",
+        "2000000",
+        "verify: DR inventory rows held in memory at once (up to about 100 bytes each at peak; 1 to 100000000)",
+    ),
     ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once (1 to 64)"),
     (
         "S3DR_SWEEP_START_RATE",

@@ -15,20 +15,25 @@
 //! deadline. A run stopped there says `complete: false` and where it stopped; what it did not
 //! read is never counted as present.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::types::ReplicationStatus;
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::bucket;
 use crate::error::{AwsResultExt, DrError};
+use crate::inventory::{
+    self,
+    compare::{Budget, Failure, Side},
+    INVENTORY_ID,
+};
 use crate::replication::our_destination;
 use crate::steps::StepContext;
 use crate::tags::Tag;
-use crate::verify::{duration, unix_seconds, Comparison, Entry, Merge, Next, Verified, VERIFIED_TAG};
+use crate::verify::{duration, unix_seconds, Comparison, Entry, Merge, Next, StatusCounts, Verified, VERIFIED_TAG};
 
 /// Pages read ahead per listing.
 const READ_AHEAD: usize = 1;
@@ -36,6 +41,19 @@ const READ_AHEAD: usize = 1;
 const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// HeadObject calls at once.
 const HEAD_CONCURRENCY: usize = 8;
+
+/// How VerifyData compares: `auto` (the default) uses the S3 Inventory reports when s3-dr has
+/// configured them on the bucket and they exist, else lists; `list` always lists (bounded);
+/// `inventory` configures the inventories if needed and compares the reports (an error if
+/// there are none yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    #[default]
+    Auto,
+    List,
+    Inventory,
+}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,15 +63,29 @@ pub struct Output {
     pub destination_region: String,
     /// Unix seconds.
     pub verified_at: i64,
-    /// Both listings were read to the end.
+    /// How the buckets were compared: `list` or `inventory`.
+    pub method: Method,
+    /// Unix seconds: the state compared is as of this time (the run's for a listing; the DR
+    /// report's scan for the inventory). The recovery point is measured at it.
+    pub as_of: i64,
+    /// Both listings (or every inventory partition) were read to the end.
     pub complete: bool,
-    /// The last source key compared, when not complete: the figures cover the keys up to it.
+    /// The last source key compared, when a listing did not complete: the figures cover the
+    /// keys up to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_after: Option<String>,
+    /// The reports compared, when `method` is `inventory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<InventoryUsed>,
+    /// Buckets on which this run configured the s3-dr inventory (the source's listing passed
+    /// its bound, or `inventory` was asked for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inventory_configured: Vec<String>,
     #[serde(flatten)]
     pub comparison: Comparison,
     pub recovery_point_seconds: u64,
-    /// Replication status of the missing examples, as HeadObject gives it.
+    /// Replication status of the missing objects: of the first examples (HeadObject) after a
+    /// listing, of every one (the report's field) from the inventory.
     pub replication_status: StatusCounts,
     /// Where the JSON report was written (`s3://bucket/key`), if a report bucket is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,20 +95,32 @@ pub struct Output {
     pub changed: bool,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StatusCounts {
-    /// S3 tried and failed to replicate these (a key policy, a role's permission, ...).
-    pub failed: u64,
-    pub pending: u64,
-    pub completed: u64,
-    /// No status: written before replication was configured, or not replicable (SSE-C, or
-    /// the object was replicated from elsewhere); the backfill's job.
-    pub none: u64,
+pub struct InventoryUsed {
+    pub source_manifest: String,
+    pub dr_manifest: String,
+    /// Unix seconds: when S3 began each report's scan.
+    pub source_taken_at: i64,
+    pub dr_taken_at: i64,
+    /// Hash partitions of DR's keys (one pass over both reports each), and those compared.
+    pub partitions: u64,
+    pub partitions_done: u64,
+}
+
+/// What one way of comparing found.
+struct Compared {
+    comparison: Comparison,
+    statuses: StatusCounts,
+    complete: bool,
+    stopped_after: Option<String>,
+    as_of: i64,
+    method: Method,
+    inventory: Option<InventoryUsed>,
 }
 
 pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrError> {
-    let bucket = requested_bucket(input)?;
+    let (bucket, method) = request(input)?;
     let config = context.config;
     let home = context.clients.s3(&context.clients.home_region());
     let region = bucket::region(&home, &bucket)
@@ -87,34 +131,89 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
     let destination = our_destination(replication.as_ref())
         .ok_or_else(|| DrError::NotProtected { bucket: bucket.clone(), match_tag: config.match_tag.to_string() })?;
     let dr = context.clients.s3(&config.dr_region);
+    let pair = Pair { source: &source, bucket: &bucket, dr: &dr, destination: &destination };
+    let account = context.account_id.as_deref();
+    let report_buckets = account.and_then(|a| {
+        Some(ReportBuckets {
+            source: config.batch_report_bucket_in(&region, a)?,
+            dr: config.batch_report_bucket_in(&config.dr_region, a)?,
+            account: a.to_owned(),
+        })
+    });
 
     let now = SystemTime::now();
     let stop_at = context.deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
-    let listed = compare(&source, &bucket, &dr, &destination, config, unix_seconds(now), stop_at).await?;
-    let statuses = replication_statuses(&source, &bucket, &listed.comparison).await?;
+    let mut inventory_configured = Vec::new();
+    let from_inventory = match (method, &report_buckets) {
+        (Method::List, _) => None,
+        (Method::Inventory, None) => return Err(DrError::InvalidConfig(
+            "verifying from S3 Inventory needs a report bucket in each region: set S3DR_BATCH_REPORT_BUCKET (the CDK app's default, s3-dr-reports-{account}-{region}, is made with backfill batch)".into(),
+        )),
+        (Method::Inventory, Some(reports)) => {
+            if !context.dry_run {
+                inventory_configured = ensure_inventories(&pair, reports).await?;
+            }
+            Some(compare_inventories(&pair, reports, config, stop_at, true).await?.ok_or_else(|| {
+                DrError::Internal("the inventory comparison returned nothing where reports are required".into())
+            })?)
+        }
+        (Method::Auto, Some(reports)) => {
+            match bucket::inventory_configuration(&source, &bucket, INVENTORY_ID).await? {
+                Some(_) => compare_inventories(&pair, reports, config, stop_at, false).await?,
+                None => None,
+            }
+        }
+        (Method::Auto, None) => None,
+    };
+    let compared = match from_inventory {
+        Some(compared) => compared,
+        None => {
+            let listed = compare(&pair, config, unix_seconds(now), stop_at).await?;
+            // Too large to list in a run: from now on, compare the daily inventories.
+            if listed.over_bound && !context.dry_run {
+                if let Some(reports) = &report_buckets {
+                    inventory_configured = ensure_inventories(&pair, reports).await?;
+                }
+            }
+            let statuses = replication_statuses(&source, &bucket, &listed.comparison).await?;
+            Compared {
+                comparison: listed.comparison,
+                statuses,
+                complete: listed.complete,
+                stopped_after: listed.stopped_after,
+                as_of: unix_seconds(now),
+                method: Method::List,
+                inventory: None,
+            }
+        }
+    };
 
     let verified_at = unix_seconds(now);
-    let recovery_point_seconds = listed.comparison.recovery_point_seconds(verified_at);
+    let recovery_point_seconds = compared.comparison.recovery_point_seconds(compared.as_of);
     let verified = Verified {
         at: verified_at,
         recovery_point_seconds,
-        missing_in_dr: listed.comparison.missing_in_dr,
-        in_flight: listed.comparison.in_flight,
-        complete: listed.complete,
+        missing_in_dr: compared.comparison.missing_in_dr,
+        in_flight: compared.comparison.in_flight,
+        complete: compared.complete,
     };
     let mut output = Output {
-        summary: summary(&listed.comparison, recovery_point_seconds, listed.complete, &statuses),
+        summary: summary(&compared, recovery_point_seconds, &inventory_configured),
         bucket: bucket.clone(),
         destination: destination.clone(),
         destination_region: config.dr_region.clone(),
         verified_at,
-        complete: listed.complete,
-        stopped_after: listed.stopped_after,
-        comparison: listed.comparison,
+        method: compared.method,
+        as_of: compared.as_of,
+        complete: compared.complete,
+        stopped_after: compared.stopped_after,
+        inventory: compared.inventory,
+        changed: !inventory_configured.is_empty(),
+        inventory_configured,
+        comparison: compared.comparison,
         recovery_point_seconds,
-        replication_status: statuses,
+        replication_status: compared.statuses,
         report: None,
-        changed: false,
     };
     if context.dry_run {
         return Ok(output);
@@ -145,21 +244,156 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
     Ok(output)
 }
 
-/// `{"bucket": "<name>"}`, as the verify workflow, the sweep and the CLI pass it.
-fn requested_bucket(input: &Value) -> Result<String, DrError> {
+/// The source bucket and its destination, with their regions' clients.
+struct Pair<'a> {
+    source: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    dr: &'a aws_sdk_s3::Client,
+    destination: &'a str,
+}
+
+/// The report bucket of each side's region (S3 delivers an inventory only within its region).
+struct ReportBuckets {
+    source: String,
+    dr: String,
+    account: String,
+}
+
+/// The s3-dr inventory on both buckets: the ones this call configured.
+async fn ensure_inventories(pair: &Pair<'_>, reports: &ReportBuckets) -> Result<Vec<String>, DrError> {
+    let (source, dr) = futures::try_join!(
+        inventory::reports::ensure(
+            pair.source,
+            pair.bucket,
+            inventory::reports::wanted(&reports.source, Some(&reports.account))?
+        ),
+        inventory::reports::ensure(
+            pair.dr,
+            pair.destination,
+            inventory::reports::wanted(&reports.dr, Some(&reports.account))?
+        ),
+    )?;
+    Ok([(source, pair.bucket), (dr, pair.destination)]
+        .into_iter()
+        .filter(|(wrote, _)| *wrote)
+        .map(|(_, b)| b.to_owned())
+        .collect())
+}
+
+/// The two latest reports compared, on a blocking thread (gunzip and CSV are CPU work). None
+/// when a report is missing and `required` is false (the caller lists instead).
+async fn compare_inventories(
+    pair: &Pair<'_>,
+    reports: &ReportBuckets,
+    config: &crate::config::Config,
+    stop_at: Option<SystemTime>,
+    required: bool,
+) -> Result<Option<Compared>, DrError> {
+    let (source_manifest, dr_manifest) = futures::try_join!(
+        inventory::reports::latest_manifest(pair.source, &reports.source, pair.bucket, true),
+        inventory::reports::latest_manifest(pair.dr, &reports.dr, pair.destination, false),
+    )?;
+    let missing = |report_bucket: &str, bucket: &str| DrError::InventoryMissing {
+        bucket: pair.bucket.to_owned(),
+        location: format!("s3://{report_bucket}/{}", inventory::reports_prefix(bucket)),
+    };
+    let ((source_key, source_manifest), (dr_key, dr_manifest)) = match (source_manifest, dr_manifest) {
+        (Some(source), Some(dr)) => (source, dr),
+        _ if !required => return Ok(None),
+        (None, _) => return Err(missing(&reports.source, pair.bucket)),
+        (Some(_), None) => return Err(missing(&reports.dr, pair.destination)),
+    };
+    for (manifest, bucket, report_bucket, key) in [
+        (&source_manifest, pair.bucket, &reports.source, &source_key),
+        (&dr_manifest, pair.destination, &reports.dr, &dr_key),
+    ] {
+        if manifest.source_bucket != bucket {
+            return Err(DrError::InventoryInvalid {
+                bucket: pair.bucket.to_owned(),
+                location: format!("s3://{report_bucket}/{key}"),
+                reason: format!("it is the report of {}, not of {bucket}", manifest.source_bucket),
+            });
+        }
+    }
+    let used = InventoryUsed {
+        source_manifest: format!("s3://{}/{source_key}", reports.source),
+        dr_manifest: format!("s3://{}/{dr_key}", reports.dr),
+        source_taken_at: source_manifest.taken_at,
+        dr_taken_at: dr_manifest.taken_at,
+        partitions: 0,
+        partitions_done: 0,
+    };
+    // Source objects younger than the threshold when DR's report was taken are in flight.
+    let as_of = dr_manifest.taken_at;
+    let deadline = stop_at.map(|at| Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default());
+    let runtime = tokio::runtime::Handle::current();
+    let (source, dr) = (pair.source.clone(), pair.dr.clone());
+    let (source_reports, dr_reports) = (reports.source.clone(), reports.dr.clone());
+    let budget = Budget(config.verify_inventory_rows.min(usize::MAX as u64) as usize);
+    let threshold = config.verify_threshold_seconds;
+    let outcome = tokio::task::spawn_blocking(move || {
+        inventory::compare::compare(&source_manifest, &dr_manifest, budget, as_of, threshold, deadline, |side, file| {
+            let (client, report_bucket) = match side {
+                Side::Source => (&source, &source_reports),
+                Side::Dr => (&dr, &dr_reports),
+            };
+            inventory::reports::open_blocking(&runtime, client, report_bucket, &file.key)
+        })
+    })
+    .await
+    .map_err(|e| DrError::Internal(format!("the inventory comparison's thread: {e}")))?;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(Failure::Open(error)) => return Err(error),
+        Err(Failure::Invalid { side, file, what }) => {
+            let report_bucket = if side == Side::Source { &reports.source } else { &reports.dr };
+            return Err(DrError::InventoryInvalid {
+                bucket: pair.bucket.to_owned(),
+                location: format!("s3://{report_bucket}/{file}"),
+                reason: what,
+            });
+        }
+    };
+    Ok(Some(Compared {
+        comparison: outcome.tally.finish(),
+        statuses: outcome.statuses,
+        complete: outcome.complete,
+        stopped_after: None,
+        as_of,
+        method: Method::Inventory,
+        inventory: Some(InventoryUsed {
+            partitions: outcome.partitions,
+            partitions_done: outcome.partitions_done,
+            ..used
+        }),
+    }))
+}
+
+/// `{"bucket": "<name>"}` (and optionally `"method": "auto" | "list" | "inventory"`), as the
+/// verify workflow, the sweep and the CLI pass it.
+fn request(input: &Value) -> Result<(String, Method), DrError> {
     let bucket = input.get("bucket").and_then(Value::as_str).ok_or_else(|| {
         DrError::InvalidInput(format!(
             "VerifyData expects {{\"bucket\": \"<source bucket>\"}}, got {}",
             crate::error::abbreviated(&input.to_string(), 200)
         ))
     })?;
+    let method = match input.get("method") {
+        None | Some(Value::Null) => Method::Auto,
+        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
+            DrError::InvalidInput(format!(
+                "VerifyData's method is auto, list or inventory, got {}",
+                crate::error::abbreviated(&value.to_string(), 100)
+            ))
+        })?,
+    };
     if let Some(rule) = crate::naming::why_not_a_bucket_name(bucket) {
         return Err(DrError::InvalidInput(format!(
             "{:?} is not a bucket name: {rule}",
             crate::error::abbreviated(bucket, 100)
         )));
     }
-    Ok(bucket.to_owned())
+    Ok((bucket.to_owned(), method))
 }
 
 /// Where the reports go in the report bucket (the step role may write only there).
@@ -178,32 +412,32 @@ struct Listed {
     comparison: Comparison,
     complete: bool,
     stopped_after: Option<String>,
+    /// Stopped at `S3DR_VERIFY_MAX_OBJECTS` (not at the deadline).
+    over_bound: bool,
 }
 
 /// Both listings, merged page by page, within the object bound and the deadline.
 async fn compare(
-    source: &aws_sdk_s3::Client,
-    source_bucket: &str,
-    dr: &aws_sdk_s3::Client,
-    destination: &str,
+    pair: &Pair<'_>,
     config: &crate::config::Config,
     now: i64,
     stop_at: Option<SystemTime>,
 ) -> Result<Listed, DrError> {
+    let (source_bucket, destination) = (pair.bucket, pair.destination);
     let mut merge = Merge::new(now, config.verify_threshold_seconds);
-    let mut source_pages = listing(source.clone(), source_bucket.to_owned());
-    let mut dr_pages = listing(dr.clone(), destination.to_owned());
+    let mut source_pages = listing(pair.source.clone(), source_bucket.to_owned());
+    let mut dr_pages = listing(pair.dr.clone(), destination.to_owned());
     let (mut source_read, mut dr_read) = (0u64, 0u64);
     loop {
         let over_bound = source_read >= config.verify_max_objects || dr_read >= config.verify_max_objects;
         let out_of_time = stop_at.is_some_and(|at| SystemTime::now() >= at);
         let side = merge.next();
         if side == Next::Done {
-            return Ok(Listed { comparison: merge.finish(), complete: true, stopped_after: None });
+            return Ok(Listed { comparison: merge.finish(), complete: true, stopped_after: None, over_bound: false });
         }
         if over_bound || out_of_time {
             let (comparison, stopped_after) = merge.finish_early();
-            return Ok(Listed { comparison, complete: false, stopped_after });
+            return Ok(Listed { comparison, complete: false, stopped_after, over_bound });
         }
         let (pages, read) = match side {
             Next::Source => (&mut source_pages, &mut source_read),
@@ -285,22 +519,39 @@ pub async fn replication_statuses(
         .await;
     let mut counts = StatusCounts::default();
     for status in heads {
-        match status? {
-            Some(ReplicationStatus::Failed) => counts.failed += 1,
-            Some(ReplicationStatus::Pending) => counts.pending += 1,
-            Some(ReplicationStatus::Completed | ReplicationStatus::Complete) => counts.completed += 1,
-            _ => counts.none += 1,
-        }
+        counts.count(status?.as_ref().map_or("", ReplicationStatus::as_str));
     }
     Ok(counts)
 }
 
-fn summary(comparison: &Comparison, recovery_point: u64, complete: bool, statuses: &StatusCounts) -> String {
-    let scope = if complete { "" } else { " (partial: the run stopped before the end of the bucket)" };
+fn summary(compared: &Compared, recovery_point: u64, inventory_configured: &[String]) -> String {
+    let comparison = &compared.comparison;
+    let mut scope = match (&compared.inventory, compared.complete) {
+        (Some(used), true) => format!(
+            " (S3 Inventory reports of {})",
+            crate::clock::date(UNIX_EPOCH + Duration::from_secs(used.dr_taken_at.max(0) as u64))
+        ),
+        (Some(used), false) => format!(
+            " (partial: {} of {} hash partitions of the S3 Inventory reports before the deadline)",
+            used.partitions_done, used.partitions
+        ),
+        (None, true) => String::new(),
+        (None, false) => " (partial: the run stopped before the end of the bucket)".to_owned(),
+    };
+    if !inventory_configured.is_empty() {
+        scope.push_str(&format!(
+            "; S3 Inventory configured on {} (daily reports; the next runs compare them)",
+            inventory_configured.join(" and ")
+        ));
+    }
     if comparison.missing_in_dr == 0 && comparison.in_flight == 0 {
         return format!("complete: all {} objects are in DR{scope}", comparison.source_objects);
     }
-    let failed = if statuses.failed > 0 { format!(", {} marked FAILED", statuses.failed) } else { String::new() };
+    let failed = if compared.statuses.failed > 0 {
+        format!(", {} marked FAILED", compared.statuses.failed)
+    } else {
+        String::new()
+    };
     format!(
         "{} of {} objects missing in DR ({} bytes{failed}), {} in flight; recovery point {}{scope}",
         comparison.missing_in_dr,
@@ -317,10 +568,21 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_request_names_one_bucket() {
-        assert_eq!(requested_bucket(&json!({"bucket": "photos"})).ok(), Some("photos".to_owned()));
-        for bad in [json!({}), json!({"bucket": 3}), json!({"bucket": "a"}), json!({"bucket": "x/y"})] {
-            assert_eq!(requested_bucket(&bad).map_err(|e| e.error_type()), Err("InvalidInput"), "{bad}");
+    fn the_request_names_one_bucket_and_maybe_a_method() {
+        assert_eq!(request(&json!({"bucket": "photos"})).ok(), Some(("photos".to_owned(), Method::Auto)));
+        assert_eq!(
+            request(&json!({"bucket": "photos", "method": "inventory"})).ok(),
+            Some(("photos".to_owned(), Method::Inventory))
+        );
+        let bad = [
+            json!({}),
+            json!({"bucket": 3}),
+            json!({"bucket": "a"}),
+            json!({"bucket": "x/y"}),
+            json!({"bucket": "photos", "method": "sample"}),
+        ];
+        for bad in bad {
+            assert_eq!(request(&bad).map_err(|e| e.error_type()), Err("InvalidInput"), "{bad}");
         }
     }
 }
