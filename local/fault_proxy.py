@@ -12,7 +12,9 @@ directly and assert on the truth. Each request may get one of:
 and every request waits a random latency within a range. Faults are drawn from a seeded
 `random.Random`, four draws per request whatever the settings, so the n-th request's fate
 depends only on the seed and n (which request is n-th depends on thread timing). Targeted rules
-(bucket, method, query substring) answer a chosen error before or after forwarding, for tests.
+(bucket, method, query substring, region) answer a chosen error before or after forwarding, for
+tests; a rule on a region alone is that region's outage (the region is the one the request is
+signed for: SigV4's credential scope).
 
 Control API on the proxy's own port, never forwarded: `GET /__s3dr/faults` returns settings,
 rules, counters and the most recent faults; `POST /__s3dr/faults` with a JSON object sets any of
@@ -29,6 +31,7 @@ import http.client
 import http.server
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -80,7 +83,7 @@ def parse_rule(raw: Any) -> dict[str, Any]:
     """One targeted rule, checked now so a typo fails the POST rather than silently never matching."""
     if not isinstance(raw, dict):
         raise ValueError(f"a rule must be an object, not {raw!r}")
-    known = {"bucket", "method", "query", "status", "code", "message", "when", "times"}
+    known = {"bucket", "method", "query", "region", "status", "code", "message", "when", "times"}
     if unknown := set(raw) - known:
         raise ValueError(f"unknown rule fields {sorted(unknown)}; known: {sorted(known)}")
     if not isinstance(raw.get("code"), str) or not raw["code"]:
@@ -89,6 +92,7 @@ def parse_rule(raw: Any) -> dict[str, Any]:
         "bucket": raw.get("bucket"),
         "method": raw["method"].upper() if isinstance(raw.get("method"), str) else None,
         "query": raw.get("query"),
+        "region": raw.get("region"),
         "status": int(raw.get("status", 500)),
         "code": raw["code"],
         "message": str(raw.get("message", ERROR_MESSAGES.get(raw["code"], raw["code"]))),
@@ -156,7 +160,7 @@ class FaultState:
                 self.counts = dict.fromkeys(COUNTERS, 0)
                 self.recent.clear()
 
-    def decide(self, method: str, bucket: str | None, query: str, target: str) -> Decision:
+    def decide(self, method: str, bucket: str | None, query: str, target: str, region: str | None = None) -> Decision:
         with self.lock:
             self.number += 1
             self.counts["requests"] += 1
@@ -172,6 +176,8 @@ class FaultState:
                 if rule["method"] is not None and rule["method"] != method:
                     continue
                 if rule["query"] is not None and rule["query"] not in query:
+                    continue
+                if rule.get("region") is not None and rule["region"] != region:
                     continue
                 if rule["times"] is not None:
                     rule["times"] -= 1
@@ -264,7 +270,7 @@ class FaultProxyHandler(http.server.BaseHTTPRequestHandler):
         if body is None:
             return
         path, _, query = self.path.partition("?")
-        decision = self.server.state.decide(self.command, self._bucket(path), query, self.path)
+        decision = self.server.state.decide(self.command, self._bucket(path), query, self.path, self._region())
         if decision.delay_seconds > 0:
             time.sleep(decision.delay_seconds)
         if not decision.after:
@@ -301,6 +307,11 @@ class FaultProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_PATCH = _handle
 
     # -- request side --
+    def _region(self) -> str | None:
+        """The region the request is signed for: `Credential=<key>/<date>/<region>/s3/aws4_request`."""
+        match = re.search(r"Credential=[^/,]+/\d{8}/([^/,]+)/s3/", self.headers.get("Authorization", ""))
+        return match[1] if match else None
+
     def _read_body(self) -> bytes | None:
         """The request body, de-chunked; None (connection closed) if its framing is broken."""
         try:

@@ -87,6 +87,14 @@ pub enum DrError {
     #[error("the S3 Inventory report of bucket {bucket} at {location} cannot be used: {reason}. Nothing was recorded; wait for the next daily report and run verify again, or verify by listing (`s3-dr verify --method list {bucket}`)")]
     InventoryInvalid { bucket: String, location: String, reason: String },
 
+    /// Failover of a bucket whose destination is the primary already.
+    #[error("bucket {bucket} is failed over already: {destination} is the primary (tag s3-dr:failover: {since}). Nothing was changed; the way back once its region is back is in docs/failover.md (failback)")]
+    AlreadyFailedOver { bucket: String, destination: String, since: String },
+
+    /// Failover to a DR copy known to lack objects.
+    #[error("bucket {bucket} was not failed over: the DR copy {destination} is known incomplete: {detail}. Nothing was changed; run `s3-dr verify {bucket}` if its region answers, or fail over anyway with --force (what is missing stays behind)")]
+    DrCopyIncomplete { bucket: String, destination: String, detail: String },
+
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with docs/errors.md")]
     VerificationFailed { bucket: String, problems: String },
 
@@ -299,13 +307,27 @@ mod tests {
                 destination: destination.clone(),
                 failures: "cors (AccessDenied)".into(),
             },
-            DrError::BackfillFailed { bucket: bucket.clone(), destination, detail: "job failed. Fix the cause".into() },
+            DrError::BackfillFailed {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                detail: "job failed. Fix the cause".into(),
+            },
             DrError::NotProtected { bucket: bucket.clone(), match_tag: "dr=true".into() },
             DrError::InventoryMissing { bucket: bucket.clone(), location: "s3://r/p/".into() },
             DrError::InventoryInvalid {
                 bucket: bucket.clone(),
                 location: "s3://r/k".into(),
                 reason: "truncated".into(),
+            },
+            DrError::AlreadyFailedOver {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                since: "20261126T000000Z".into(),
+            },
+            DrError::DrCopyIncomplete {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                detail: "3 objects missing".into(),
             },
             DrError::VerificationFailed { bucket: bucket.clone(), problems: "no rule".into() },
             DrError::ObjectArchived {
@@ -344,6 +366,8 @@ mod tests {
                 | DrError::NotProtected { .. }
                 | DrError::InventoryMissing { .. }
                 | DrError::InventoryInvalid { .. }
+                | DrError::AlreadyFailedOver { .. }
+                | DrError::DrCopyIncomplete { .. }
                 | DrError::VerificationFailed { .. }
                 | DrError::ObjectArchived { .. }
                 | DrError::AccessDenied { .. }

@@ -37,6 +37,31 @@ pub const INVENTORY_PREFIX: &str = "s3-dr/inventory";
 /// The optional fields s3-dr asks for: what the comparison reads.
 pub const INVENTORY_FIELDS: &[&str] = &["Size", "LastModifiedDate", "ReplicationStatus"];
 
+/// Reports older than this are not compared: S3 delivers daily, so a report this old says the
+/// inventory stopped (a configuration removed, a report bucket's policy changed).
+pub const MAX_REPORT_AGE_SECONDS: i64 = 50 * 3600;
+/// Two reports scanned further apart than this compare different days of the bucket.
+pub const MAX_REPORT_GAP_SECONDS: i64 = 36 * 3600;
+
+/// Why two reports (scanned at these Unix seconds) are too old or too far apart to compare.
+pub fn staleness(now: i64, source_taken_at: i64, dr_taken_at: i64) -> Option<String> {
+    let age = now - source_taken_at.min(dr_taken_at);
+    let gap = (source_taken_at - dr_taken_at).abs();
+    if age > MAX_REPORT_AGE_SECONDS {
+        return Some(format!(
+            "the older report was scanned {} ago and S3 delivers daily: the inventory has stopped (check both buckets' s3-dr inventory configuration and the report buckets' policy)",
+            crate::verify::duration(age.max(0) as u64)
+        ));
+    }
+    if gap > MAX_REPORT_GAP_SECONDS {
+        return Some(format!(
+            "the two reports were scanned {} apart: they describe different days",
+            crate::verify::duration(gap as u64)
+        ));
+    }
+    None
+}
+
 /// Where a bucket's reports are: `<INVENTORY_PREFIX>/<bucket>/<INVENTORY_ID>/`.
 pub fn reports_prefix(bucket: &str) -> String {
     format!("{INVENTORY_PREFIX}/{bucket}/{INVENTORY_ID}/")

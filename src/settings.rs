@@ -16,10 +16,10 @@ use crate::tags::{MatchTag, Tag, SOURCE_TAG};
 /// S3's limit: "A tag set can contain as many as 50 tags"
 /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/CostAllocTagging.html).
 pub const MAX_BUCKET_TAGS: usize = 50;
-/// Slots kept for s3-dr's own tags on a destination (`s3-dr:source`, the backfill tags and the
-/// verification record), whether they are there yet or not, so the user tags kept do not change
+/// Slots kept for s3-dr's own tags on a destination (`s3-dr:source`, the backfill tags, the
+/// verification record and the failover record), whether they are there yet or not, so the user tags kept do not change
 /// as they come and go.
-pub const RESERVED_TAGS: usize = 2 + BACKFILL_TAGS.len();
+pub const RESERVED_TAGS: usize = 3 + BACKFILL_TAGS.len();
 
 /// The destination's tags: the source's user tags, without the trigger tag (it would make the
 /// destination a protected source in turn), without `aws:*` tags (reserved, S3 refuses them)
@@ -48,7 +48,11 @@ pub fn destination_tags(
     tags.extend(
         destination_tags
             .iter()
-            .filter(|t| BACKFILL_TAGS.contains(&t.key.as_str()) || t.key == crate::verify::VERIFIED_TAG)
+            .filter(|t| {
+                BACKFILL_TAGS.contains(&t.key.as_str())
+                    || t.key == crate::verify::VERIFIED_TAG
+                    || t.key == crate::failover::FAILOVER_TAG
+            })
             .cloned(),
     );
     (sorted(tags), dropped)

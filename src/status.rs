@@ -53,6 +53,9 @@ pub struct BucketStatus {
     /// records it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_verification: Option<Verified>,
+    /// The destination's failover record (`s3-dr:failover`): DR is the primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_over: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -85,6 +88,7 @@ impl BucketStatus {
             liveness: None,
             backfill_writer: None,
             last_verification: None,
+            failed_over: None,
         }
     }
 
@@ -113,6 +117,9 @@ impl BucketStatus {
         match &self.liveness {
             Some(Liveness::Done | Liveness::Off) | None => {}
             Some(_) => why.push(format!("backfill {}", self.backfill_state.as_deref().unwrap_or("not done"))),
+        }
+        if let Some(record) = &self.failed_over {
+            why.push(format!("failed over to DR ({record}): the way back is in docs/failover.md (failback)"));
         }
         if let Some(verified) = self.last_verification.as_ref().filter(|v| v.missing_in_dr > 0) {
             why.push(format!(
@@ -152,7 +159,7 @@ pub async fn inspect(clients: &Clients, config: &Config, name: &str) -> Result<B
     // What an operator reads: a bucket whose last verification found objects missing in DR is
     // not protected. (The sweep assesses the setup only: a repair run cannot fix missing data,
     // the next verification tells.)
-    if status.last_verification.as_ref().is_some_and(|v| v.missing_in_dr > 0) {
+    if status.last_verification.as_ref().is_some_and(|v| v.missing_in_dr > 0) || status.failed_over.is_some() {
         status.protected = false;
     }
     Ok(status)
@@ -229,6 +236,8 @@ pub async fn assess(
         status.not_replicable = backfill.not_replicable;
         status.liveness = Some(liveness);
         status.last_verification = crate::verify::recorded(&destination_tags);
+        status.failed_over =
+            destination_tags.iter().find(|t| t.key == crate::failover::FAILOVER_TAG).map(|t| t.value.clone());
     }
     status.protected = status.configured && matches!(status.liveness, Some(Liveness::Done | Liveness::Off));
     status.versioning = Some(versioning);

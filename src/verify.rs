@@ -61,7 +61,8 @@ pub struct Comparison {
     pub missing_bytes: u64,
     /// Of those, the ones there with another size.
     pub size_differs: u64,
-    /// Source objects not in DR yet but younger than the threshold: replication in flight.
+    /// Source objects not in DR yet (or there with another size) but younger than the
+    /// threshold: replication in flight.
     pub in_flight: u64,
     pub in_flight_bytes: u64,
     /// Objects in DR that the source no longer has as current versions (deleted or overwritten
@@ -190,7 +191,9 @@ impl Tally {
     fn not_in_dr(&mut self, source: Entry, problem: Problem) -> Found {
         let c = &mut self.comparison;
         c.oldest_not_in_dr = Some(c.oldest_not_in_dr.map_or(source.last_modified, |o| o.min(source.last_modified)));
-        if source.last_modified > self.settled_before && problem == Problem::Missing {
+        // Younger than the threshold, absent or with another size: replication of a new object
+        // or of an overwrite may still be on its way.
+        if source.last_modified > self.settled_before {
             c.in_flight += 1;
             c.in_flight_bytes += source.size;
             return Found::InFlight;
@@ -517,14 +520,15 @@ mod tests {
     }
 
     #[test]
-    fn a_size_difference_is_missing_whatever_its_age_and_extra_dr_objects_are_no_loss() {
-        let source = vec![entry("a", 10, NOW - 10), entry("b", 20, NOW - 10)];
-        let dr = vec![entry("a", 11, NOW), entry("b", 20, NOW), entry("z", 5, NOW)];
+    fn a_size_difference_is_missing_once_settled_in_flight_before_and_extra_dr_objects_are_no_loss() {
+        // "a" was overwritten 2 hours ago, "c" 10 s ago (its replication may still be on its way).
+        let source = vec![entry("a", 10, NOW - 2 * HOUR as i64), entry("b", 20, NOW - 10), entry("c", 30, NOW - 10)];
+        let dr = vec![entry("a", 11, NOW), entry("b", 20, NOW), entry("c", 31, NOW), entry("z", 5, NOW)];
         let comparison = run(vec![source], vec![dr]);
-        assert_eq!((comparison.missing_in_dr, comparison.size_differs, comparison.in_flight), (1, 1, 0));
+        assert_eq!((comparison.missing_in_dr, comparison.size_differs, comparison.in_flight), (1, 1, 1));
         assert_eq!(comparison.extra_in_dr, 1);
-        assert_eq!(comparison.dr_objects, 3);
-        assert_eq!(comparison.recovery_point_seconds(NOW), 10);
+        assert_eq!(comparison.dr_objects, 4);
+        assert_eq!(comparison.recovery_point_seconds(NOW), 2 * HOUR);
     }
 
     #[test]

@@ -165,6 +165,8 @@ fn every_error_maps_to_its_stable_error_type() {
         DrError::NotProtected { bucket: "b".into(), match_tag: "dr=true".into() },
         DrError::InventoryMissing { bucket: "b".into(), location: "l".into() },
         DrError::InventoryInvalid { bucket: "b".into(), location: "l".into(), reason: String::new() },
+        DrError::AlreadyFailedOver { bucket: "b".into(), destination: "d".into(), since: String::new() },
+        DrError::DrCopyIncomplete { bucket: "b".into(), destination: "d".into(), detail: String::new() },
         DrError::VerificationFailed { bucket: "b".into(), problems: String::new() },
         DrError::ObjectArchived { bucket: "b".into(), operation: "Op", code: String::new() },
         DrError::AccessDenied { bucket: "b".into(), operation: "Op", message: String::new() },

@@ -34,7 +34,7 @@ async fn report_buckets(stack: &Stack, prefix: &str) -> ReportBuckets {
     buckets
 }
 
-/// Delivers `report` as S3 would: data files first, the manifest last.
+/// Delivers `report` as S3 would: data files first, then the manifest, its checksum last.
 async fn deliver(s3: &aws_sdk_s3::Client, report_bucket: &str, report: &Report) {
     for (key, bytes) in &report.files {
         s3.put_object().bucket(report_bucket).key(key).body(bytes.clone().into()).send().await.unwrap();
@@ -43,6 +43,13 @@ async fn deliver(s3: &aws_sdk_s3::Client, report_bucket: &str, report: &Report) 
         .bucket(report_bucket)
         .key(&report.manifest_key)
         .body(report.manifest.clone().into())
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(report_bucket)
+        .key(report.checksum_key())
+        .body(report.checksum().into())
         .send()
         .await
         .unwrap();
@@ -197,6 +204,20 @@ async fn reports_that_cannot_be_trusted_are_named_errors_and_record_nothing() {
     let error = verify(&lambda, &source, "auto").await.unwrap_err();
     assert_eq!(error.error_type(), "InventoryInvalid", "{error}");
     assert!(error.to_string().contains(&cut.files[1].0), "names the file: {error}");
+
+    // A newer manifest whose manifest.checksum (written last) is not its MD5: cut or replaced.
+    let replaced = report(&source, taken + 120, SCHEMA, rows(), 20);
+    deliver(&s3, &reports.source, &replaced).await;
+    s3.put_object()
+        .bucket(&reports.source)
+        .key(replaced.checksum_key())
+        .body(b"0123456789abcdef0123456789abcdef\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let error = verify(&lambda, &source, "auto").await.unwrap_err();
+    assert_eq!(error.error_type(), "InventoryInvalid", "{error}");
+    assert!(error.to_string().contains("manifest.checksum says"), "{error}");
 
     assert_eq!(recorded(stack, &destination).await, None, "nothing recorded from a bad report");
 }

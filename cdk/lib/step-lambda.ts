@@ -98,6 +98,10 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
   // VerifyData configures the daily S3 Inventory of a large source and of its destination (the
   // reports are then read with CopyBackfillRead's s3:GetObject and s3:ListBucket).
   allow('ConfigureInventories', ['s3:GetInventoryConfiguration', 's3:PutInventoryConfiguration'], [arns.anyBucket]);
+  // Failover switches a Multi-Region Access Point's routing to the DR bucket (any access point
+  // of this account: the operator names it). S3 Control takes these on the account's MRAPs only.
+  const accessPoints = stack.formatArn({ service: 's3', region: '', resource: 'accesspoint', resourceName: '*' });
+  allow('RouteAccessPointsOnFailover', ['s3:GetMultiRegionAccessPointRoutes', 's3:SubmitMultiRegionAccessPointRoutes'], [accessPoints]);
   allow('ManageDestinations', [
     's3:CreateBucket', 's3:ListBucketVersions', 's3:PutBucketTagging', 's3:PutBucketVersioning', 's3:PutEncryptionConfiguration',
     's3:PutBucketPublicAccessBlock', 's3:PutLifecycleConfiguration', 's3:PutBucketCORS', 's3:PutBucketWebsite',
@@ -155,6 +159,7 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
         `Resource::arn:<AWS::Partition>:s3:::*${config.destinationSuffix}/*`,
         'Resource::*',
         `Resource::arn:<AWS::Partition>:s3:*:${account}:job/*`,
+        `Resource::arn:<AWS::Partition>:s3::${account}:accesspoint/*`,
         ...STARTED_WORKFLOWS.map((stem) => `Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:${workflowName(stem)}:*`),
         ...(reports ? [reports.finding] : []),
         ...(verifyReports ? [verifyReports.finding] : []),

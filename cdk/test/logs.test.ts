@@ -19,7 +19,7 @@ describe('log groups', () => {
         }
       }
     }
-    // The Lambda's and the four state machines', in each home stack.
-    assert.equal(count, 10);
+    // The Lambda's and the five state machines', in each home stack.
+    assert.equal(count, 12);
   });
 });

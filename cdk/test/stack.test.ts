@@ -38,15 +38,18 @@ describe('the composition', () => {
       'CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092', 'Dashboard9E4231ED',
       'DeadLettersBBF8BAAB', 'DestinationEvents75ACA4FF', 'DriftEventsDB3466A3',
       'EventDeadLetters322AA761', 'EventDeadLettersPolicyD94203FE',
-      'FailedExecutionsdetachbucket731273B8', 'FailedExecutionsprotectbucket0BE1E61F',
+      'FailedExecutionsdetachbucket731273B8', 'FailedExecutionsfailoverbucketACBFF8CB', 'FailedExecutionsprotectbucket0BE1E61F',
       'FailedExecutionssweepFC371740', 'FailedExecutionsverifybucketD065BA3B',
       'ObjectsMissingInDr23B44C36', 'ObjectsNotReplicable3B113514', 'RecoveryPointTooOld7F86D7EE',
       'ReplicationOperationsFailedEACED7D3', 'ReplicationRoleCE149CEC',
       'ReplicationRoleDefaultPolicy80AD15BB', 'StateMachineLogsdetachbucketF4667FD0',
+      'StateMachineLogsfailoverbucketBC24BB80',
       'StateMachineLogsprotectbucketAF80117A', 'StateMachineLogssweep19D1533E',
       'StateMachineLogsverifybucketAEF37218',
       'StateMachinedetachbucket84091414', 'StateMachinedetachbucketRoleB6324ACC',
-      'StateMachinedetachbucketRoleDefaultPolicy01F59F1A', 'StateMachineprotectbucket848D9897',
+      'StateMachinedetachbucketRoleDefaultPolicy01F59F1A',
+      'StateMachinefailoverbucket0EAFB20F', 'StateMachinefailoverbucketRole82C24F72',
+      'StateMachinefailoverbucketRoleDefaultPolicyFA8FAB45', 'StateMachineprotectbucket848D9897',
       'StateMachineprotectbucketEventsRoleA0FAD620',
       'StateMachineprotectbucketEventsRoleDefaultPolicy758A05C1',
       'StateMachineprotectbucketRole9F4ABC66',
@@ -60,7 +63,7 @@ describe('the composition', () => {
       'SweepSchedule80B1140B', 'TaggingEvents58BA2C50',
     ]);
     assert.deepEqual(Object.keys(template.Outputs), [
-      'StateMachineArndetachbucket', 'StateMachineArnprotectbucket', 'StateMachineArnsweep', 'StateMachineArnverifybucket', 'AlarmTopicArn', 'DashboardName',
+      'StateMachineArndetachbucket', 'StateMachineArnfailoverbucket', 'StateMachineArnprotectbucket', 'StateMachineArnsweep', 'StateMachineArnverifybucket', 'AlarmTopicArn', 'DashboardName',
     ]);
   });
 });

@@ -2,6 +2,7 @@
 //! and the local stack (`AWS_ENDPOINT_URL`).
 
 mod drill;
+mod failover;
 mod plan;
 mod progress;
 mod protect;
@@ -93,6 +94,29 @@ pub enum Command {
         method: VerifyMethod,
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
+    },
+    /// Fail over to DR: the DR bucket becomes the primary (the failover-bucket workflow). It
+    /// calls only the DR region (and, with --mrap, the access point's failover controls), so it
+    /// works while the source's region fails. Refuses a DR copy whose last verification found
+    /// objects missing unless --force. --drill rehearses in this process and changes nothing;
+    /// --here runs the steps in this process (when the home region is the one that failed).
+    Failover {
+        #[arg(required = true, value_parser = bucket_name)]
+        buckets: Vec<String>,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        drill: bool,
+        /// The Multi-Region Access Point of the source and its DR bucket: its routing is
+        /// switched to DR (arn:aws:s3::<account>:accesspoint/<alias>).
+        #[arg(long)]
+        mrap: Option<String>,
+        #[arg(long, conflicts_with = "wait")]
+        here: bool,
+        #[arg(long, env = "S3DR_FAILOVER_STATE_MACHINE_ARN")]
+        state_machine_arn: Option<String>,
     },
     /// A restore test: reads a random sample of the source's objects from the DR bucket and
     /// compares each with the source (content SHA-256, content type, user metadata, tags);
@@ -190,6 +214,23 @@ pub async fn run(cli: Cli) -> ExitCode {
                 (Ok(config), Ok(buckets)) => verify::run(&clients, &config, &buckets, all, method.into(), output).await,
                 (Err(error), _) => Err(error.to_string()),
                 (_, Err(error)) => Err(error),
+            }
+        }
+        Command::Failover { buckets, wait, force, drill, mrap, here, state_machine_arn } => {
+            match (drill || here, state_machine_arn, Config::from_env()) {
+                (true, _, Ok(config)) => {
+                    let request = failover::Request { force, drill, mrap: mrap.as_deref() };
+                    failover::run_here(&clients, &config, &buckets, request).await
+                }
+                (true, _, Err(error)) => Err(error.to_string()),
+                (false, Some(arn), _) => {
+                    let inputs: Vec<(String, serde_json::Value)> = buckets
+                        .iter()
+                        .map(|b| (b.clone(), serde_json::json!({ "bucket": b, "force": force, "mrap": mrap, "requestedBy": "s3-dr CLI" })))
+                        .collect();
+                    protect::start_and_follow(&clients, "failover", &arn, &inputs, wait).await
+                }
+                (false, None, _) => Err("failover needs the failover workflow's ARN (--state-machine-arn or S3DR_FAILOVER_STATE_MACHINE_ARN), or --here to run it in this process".to_owned()),
             }
         }
         Command::Drill { bucket, sample, seed } => match Config::from_env() {

@@ -70,6 +70,17 @@ pub struct WorkflowResult {
     pub validate_detach: Option<DetachPlan>,
     pub sweep: Option<StepResult>,
     pub continue_as_new: Option<Continued>,
+    pub promote_destination: Option<Promoted>,
+}
+
+/// PromoteDestination's report (failover).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Promoted {
+    pub summary: String,
+    pub mrap: Option<String>,
+    pub application_changes: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +108,16 @@ impl WorkflowResult {
 
     /// One line: how the workflow ended.
     pub fn outcome(&self) -> String {
+        if let Some(promoted) = &self.promote_destination {
+            let mut line = promoted.summary.clone();
+            if !promoted.warnings.is_empty() {
+                line.push_str(&format!("; warning: {}", promoted.warnings.join("; ")));
+            }
+            if promoted.mrap.is_none() {
+                line.push_str(&format!("; the application changes: {}", promoted.application_changes.join("; ")));
+            }
+            return line;
+        }
         if let Some(sweep) = &self.sweep {
             return sweep.summary.clone().unwrap_or_else(|| "swept".to_owned());
         }

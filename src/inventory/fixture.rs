@@ -18,12 +18,24 @@ pub struct Object {
     pub replication_status: &'static str,
 }
 
-/// A report: its manifest's key and bytes, and its data files'.
+/// A report: its manifest's key and bytes, and its data files'. `manifest.checksum` (the MD5 of
+/// the manifest, which S3 writes last) is [`Report::checksum`] at [`Report::checksum_key`].
 #[derive(Debug, Clone)]
 pub struct Report {
     pub manifest_key: String,
     pub manifest: Vec<u8>,
     pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Report {
+    pub fn checksum_key(&self) -> String {
+        self.manifest_key.replace("manifest.json", "manifest.checksum")
+    }
+
+    pub fn checksum(&self) -> Vec<u8> {
+        let hex: String = Md5::digest(&self.manifest).iter().map(|b| format!("{b:02x}")).collect();
+        format!("{hex}\n").into_bytes()
+    }
 }
 
 /// The schema s3-dr's configuration produces (Bucket and Key first, then the optional fields).

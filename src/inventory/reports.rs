@@ -3,6 +3,8 @@
 
 use std::io::Read;
 
+use md5::Digest;
+
 use aws_sdk_s3::types::{
     InventoryConfiguration, InventoryDestination, InventoryFormat, InventoryFrequency, InventoryIncludedObjectVersions,
     InventoryOptionalField, InventoryS3BucketDestination, InventorySchedule,
@@ -73,8 +75,9 @@ pub async fn ensure(s3: &Client, bucket: &str, wanted: InventoryConfiguration) -
 }
 
 /// The newest complete report of `bucket` in `report_bucket`: its manifest key and contents.
-/// S3 writes the manifest after the data files, so a folder without one is a delivery in
-/// progress and the one before it is used. None when there is no report at all.
+/// S3 writes `manifest.checksum` (the MD5 of `manifest.json`) last: a folder without it is a
+/// delivery in progress and the one before it is used; a checksum that does not match is
+/// `InventoryInvalid`. None when there is no complete report at all.
 pub async fn latest_manifest(
     s3: &Client,
     report_bucket: &str,
@@ -101,25 +104,42 @@ pub async fn latest_manifest(
     folders.sort_unstable_by(|a, b| b.cmp(a));
     for folder in folders {
         let key = format!("{folder}manifest.json");
-        let body = match s3.get_object().bucket(report_bucket).key(&key).send().await {
-            Ok(output) => output.body.collect().await.map_err(|e| DrError::TransientAwsError {
-                bucket: report_bucket.to_owned(),
-                operation: "GetObject",
-                detail: format!("reading {key}: {e}"),
-            })?,
-            Err(error) if aws_code(&error) == Some("NoSuchKey") => continue,
-            Err(error) => return Err(error).aws(report_bucket, "GetObject"),
+        let Some(checksum) = read(s3, report_bucket, &format!("{folder}manifest.checksum")).await? else { continue };
+        let Some(body) = read(s3, report_bucket, &key).await? else { continue };
+        let invalid = |reason: String| DrError::InventoryInvalid {
+            bucket: bucket.to_owned(),
+            location: format!("s3://{report_bucket}/{key}"),
+            reason,
         };
-        let manifest = Manifest::parse(&body.into_bytes(), needs_replication_status).map_err(|reason| {
-            DrError::InventoryInvalid {
-                bucket: bucket.to_owned(),
-                location: format!("s3://{report_bucket}/{key}"),
-                reason,
-            }
-        })?;
+        let md5: String = md5::Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        let expected = String::from_utf8_lossy(&checksum).trim().to_ascii_lowercase();
+        if md5 != expected {
+            return Err(invalid(format!("its MD5 is {md5}, manifest.checksum says {expected}: cut short or replaced")));
+        }
+        let manifest = Manifest::parse(&body, needs_replication_status).map_err(invalid)?;
         return Ok(Some((key, manifest)));
     }
     Ok(None)
+}
+
+/// A small object's bytes, or None if there is no such key.
+async fn read(s3: &Client, report_bucket: &str, key: &str) -> Result<Option<Vec<u8>>, DrError> {
+    match s3.get_object().bucket(report_bucket).key(key).send().await {
+        Ok(output) => Ok(Some(
+            output
+                .body
+                .collect()
+                .await
+                .map_err(|e| DrError::TransientAwsError {
+                    bucket: report_bucket.to_owned(),
+                    operation: "GetObject",
+                    detail: format!("reading {key}: {e}"),
+                })?
+                .to_vec(),
+        )),
+        Err(error) if aws_code(&error) == Some("NoSuchKey") => Ok(None),
+        Err(error) => Err(error).aws(report_bucket, "GetObject"),
+    }
 }
 
 /// A data file's bytes, read on a blocking thread (the comparison's) from the GetObject stream,

@@ -171,6 +171,14 @@ fn a_manifest_must_name_the_fields_the_comparison_needs() {
 }
 
 #[test]
+fn reports_too_old_or_too_far_apart_are_not_compared() {
+    let now = TAKEN + 3 * HOUR;
+    assert_eq!(super::staleness(now, TAKEN, TAKEN + HOUR), None);
+    assert!(super::staleness(now + 48 * HOUR, TAKEN, TAKEN).unwrap().contains("stopped"));
+    assert!(super::staleness(TAKEN + 40 * HOUR, TAKEN, TAKEN + 37 * HOUR).unwrap().contains("apart"));
+}
+
+#[test]
 fn report_folders_are_the_timestamped_ones() {
     assert!(is_report_folder("2026-11-26T01-00Z"));
     assert_eq!(super::fixture::folder_name(0), "1970-01-01T00-00Z");

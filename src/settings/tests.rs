@@ -4,16 +4,16 @@ use serde_json::json;
 
 #[test]
 fn tags_beyond_s3s_limit_are_dropped_and_named_leaving_room_for_s3_drs_own() -> TestResult {
-    // 50 source tags, the trigger among them: 49 user tags, and s3-dr needs up to 6 slots.
+    // 50 source tags, the trigger among them: 49 user tags, and s3-dr needs up to 7 slots.
     let mut source: Vec<Tag> = (0..49).map(|i| Tag::new(format!("k{i:02}"), "v")).collect();
     source.push(Tag::new("dr", "true"));
     let current = [Tag::new("s3-dr:backfill", "copy 2026-11-26"), Tag::new("s3-dr:not-replicable", "3")];
     let (tags, dropped) =
         destination_tags(&source, &current, &MatchTag::parse("dr=true").ok_or("match tag")?, "photos");
     assert!(tags.len() + (RESERVED_TAGS - 3) <= MAX_BUCKET_TAGS, "{}", tags.len());
-    assert_eq!(RESERVED_TAGS, 6);
-    assert_eq!(tags.len(), 44 + 3);
-    assert_eq!(dropped, vec!["k44", "k45", "k46", "k47", "k48"]);
+    assert_eq!(RESERVED_TAGS, 7);
+    assert_eq!(tags.len(), 43 + 3);
+    assert_eq!(dropped, vec!["k43", "k44", "k45", "k46", "k47", "k48"]);
     assert!(tags.contains(&Tag::new("s3-dr:source", "photos")) && tags.contains(&current[1]));
     // Fewer tags: nothing dropped.
     let (_, dropped) = destination_tags(&source[..10], &[], &MatchTag::parse("dr=true").ok_or("match tag")?, "p");

@@ -16,10 +16,12 @@ pub mod enable_replication;
 pub mod enable_source_versioning;
 pub mod ensure_destination;
 pub mod mark_destination_detached;
+pub mod promote_destination;
 pub mod start_backfill;
 pub mod start_detach;
 pub mod sweep;
 pub mod validate_detach;
+pub mod validate_failover;
 pub mod validate_source;
 pub mod verify_data;
 pub mod verify_protection;
@@ -54,6 +56,8 @@ pub enum Step {
     MarkDestinationDetached,
     Sweep,
     VerifyData,
+    ValidateFailover,
+    PromoteDestination,
 }
 
 impl Step {
@@ -73,8 +77,8 @@ impl Step {
 
     /// The rest: the protect workflow's hand-overs (to a new execution of itself when the
     /// backfill outlives one execution's history, to detach), the detach workflow, the sweep,
-    /// the verify workflow.
-    pub const OTHERS: [Step; 7] = [
+    /// the verify workflow, the failover workflow.
+    pub const OTHERS: [Step; 9] = [
         Step::ContinueAsNew,
         Step::StartDetach,
         Step::ValidateDetach,
@@ -82,6 +86,8 @@ impl Step {
         Step::MarkDestinationDetached,
         Step::Sweep,
         Step::VerifyData,
+        Step::ValidateFailover,
+        Step::PromoteDestination,
     ];
 
     /// Every step the Lambda serves.
@@ -179,7 +185,12 @@ pub async fn run_step(
             crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default()
         }
         Step::Sweep => String::new(),
-        Step::VerifyData => input.get("bucket").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Step::VerifyData | Step::ValidateFailover => {
+            input.get("bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
+        }
+        Step::PromoteDestination => {
+            input.pointer("/ValidateFailover/bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
+        }
         _ => ["/ValidateSource/bucket", "/ValidateDetach/bucket"]
             .iter()
             .find_map(|pointer| input.pointer(pointer).and_then(Value::as_str))
@@ -245,6 +256,18 @@ pub async fn run_step(
             ))),
             Step::Sweep => to_json(Box::pin(sweep::run(context)).await),
             Step::VerifyData => to_json(Box::pin(verify_data::run(context, input)).await),
+            Step::ValidateFailover => to_json(Box::pin(validate_failover::run(context, input)).await),
+            Step::PromoteDestination => {
+                let plan: validate_failover::Plan = input
+                    .get("ValidateFailover")
+                    .and_then(|found| serde_json::from_value(found.clone()).ok())
+                    .ok_or_else(|| {
+                        DrError::InvalidInput(
+                            "step PromoteDestination: input.ValidateFailover is missing or malformed".to_owned(),
+                        )
+                    })?;
+                to_json(Box::pin(promote_destination::run(context, &plan)).await)
+            }
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
                 let settings = cloned_settings(input)?;

@@ -41,6 +41,7 @@ use crate::bucket;
 use crate::config::Workflow;
 use crate::error::DrError;
 use crate::executions::{self, execution_name, start, Started};
+use crate::failover;
 use crate::naming;
 use crate::replication::is_ours;
 use crate::status;
@@ -76,6 +77,8 @@ pub struct Report {
     pub already_started: usize,
     /// Buckets that needed work but whose start fell after the start window: the next sweep's.
     pub deferred: usize,
+    /// Failed over to DR: left alone.
+    pub failed_over: usize,
     pub failed: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
@@ -104,6 +107,9 @@ enum Verdict {
     Unmanaged,
     Repair(String),
     Detach,
+    /// Its destination is the primary (`s3-dr failover`): the reversed state is not repaired,
+    /// whatever the tags say, until failback (docs/failover.md).
+    FailedOver,
 }
 
 /// Paces starts at a fixed rate until a deadline. Each caller takes the next free slot.
@@ -252,6 +258,7 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
                     Verdict::Repair(_) => report.repaired += 1,
                     Verdict::Detach => report.detached += 1,
                     Verdict::Unmanaged => {}
+                    Verdict::FailedOver => report.failed_over += 1,
                 }
                 if matches!(verdict, Verdict::Healthy | Verdict::Verify | Verdict::Backfilling | Verdict::Repair(_)) {
                     report.tagged += 1;
@@ -296,6 +303,9 @@ pub async fn run(context: &StepContext<'_>) -> Result<Report, DrError> {
         report.deferred,
         report.failed
     );
+    if report.failed_over > 0 {
+        report.summary.push_str(&format!("; {} failed over to DR, left alone", report.failed_over));
+    }
     Ok(report)
 }
 
@@ -320,6 +330,10 @@ async fn assess(
 ) -> Result<Verdict, DrError> {
     let config = context.config;
     let (name, region) = (listed.name.as_str(), listed.region.as_str());
+    let destination = naming::destination_bucket_name(name, &config.destination_suffix);
+    if destinations.get(&destination).is_some_and(|tags| failover::is_failed_over(tags)) {
+        return Ok(Verdict::FailedOver);
+    }
     let replication = bucket::replication(&context.clients.s3(region), name).await?;
     let has_rule = replication.as_ref().is_some_and(|c| c.rules().iter().any(is_ours));
     if !config.match_tag.matches(&listed.tags) {
@@ -328,7 +342,6 @@ async fn assess(
     if region == config.dr_region {
         return Err(DrError::SourceInDrRegion { bucket: name.to_owned(), region: region.to_owned() });
     }
-    let destination = naming::destination_bucket_name(name, &config.destination_suffix);
     let known_tags = destinations.get(&destination).map(Vec::as_slice);
     let found =
         status::assess(context.clients, config, name, region, &listed.tags, replication.as_ref(), known_tags).await?;

@@ -141,6 +141,16 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<SourcePlan,
 
     if exists {
         let destination_tags = bucket::tags(&dr, &destination_name).await?;
+        if crate::failover::is_failed_over(&destination_tags) {
+            // DR is the primary (`s3-dr failover`): protecting now would rebuild replication
+            // over the writes made there. Left alone until failback.
+            let reason = format!(
+                "bucket {bucket} is failed over to {destination_name}: left alone until failback (docs/failover.md)"
+            );
+            tracing::info!(%reason, "nothing to do");
+            plan.reason = Some(reason);
+            return Ok(plan);
+        }
         vet_existing(&dr, &bucket, &destination_name, &destination_tags).await?;
     }
     plan.replica_kms_key_arn = Some(dr_key);

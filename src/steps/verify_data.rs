@@ -158,9 +158,18 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
             })?)
         }
         (Method::Auto, Some(reports)) => {
+            let wanted = inventory::reports::wanted(&reports.source, Some(&reports.account))?;
             match bucket::inventory_configuration(&source, &bucket, INVENTORY_ID).await? {
-                Some(_) => compare_inventories(&pair, reports, config, stop_at, false).await?,
-                None => None,
+                Some(current) if inventory::reports::is_current(Some(&current), &wanted) => {
+                    compare_inventories(&pair, reports, config, stop_at, false).await?
+                }
+                // Changed by someone (a filter, another schedule): its reports may cover part
+                // of the bucket. Put back; list this time.
+                Some(_) if !context.dry_run => {
+                    inventory_configured = ensure_inventories(&pair, reports).await?;
+                    None
+                }
+                _ => None,
             }
         }
         (Method::Auto, None) => None,
@@ -191,7 +200,8 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
     let verified_at = unix_seconds(now);
     let recovery_point_seconds = compared.comparison.recovery_point_seconds(compared.as_of);
     let verified = Verified {
-        at: verified_at,
+        // The state compared is as of this time: a report's scan, or now.
+        at: compared.as_of.min(verified_at),
         recovery_point_seconds,
         missing_in_dr: compared.comparison.missing_in_dr,
         in_flight: compared.comparison.in_flight,
@@ -303,6 +313,22 @@ async fn compare_inventories(
         (None, _) => return Err(missing(&reports.source, pair.bucket)),
         (Some(_), None) => return Err(missing(&reports.dr, pair.destination)),
     };
+    let now = unix_seconds(SystemTime::now());
+    if let Some(why) = inventory::staleness(now, source_manifest.taken_at, dr_manifest.taken_at) {
+        if !required {
+            return Ok(None);
+        }
+        let older = if source_manifest.taken_at <= dr_manifest.taken_at {
+            (&reports.source, &source_key)
+        } else {
+            (&reports.dr, &dr_key)
+        };
+        return Err(DrError::InventoryInvalid {
+            bucket: pair.bucket.to_owned(),
+            location: format!("s3://{}/{}", older.0, older.1),
+            reason: why,
+        });
+    }
     for (manifest, bucket, report_bucket, key) in [
         (&source_manifest, pair.bucket, &reports.source, &source_key),
         (&dr_manifest, pair.destination, &reports.dr, &dr_key),

@@ -1,0 +1,65 @@
+//! `s3-dr failover --drill`, and `--here`: the failover steps run in this process, for a
+//! rehearsal (nothing changes) or when the home region, where the workflow runs, is the one that
+//! failed. The same ValidateFailover and PromoteDestination the `failover-bucket` workflow runs.
+
+use serde_json::{json, Value};
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::error::DrError;
+use crate::steps::{run_step, Invocation, Step, StepContext};
+
+pub struct Request<'a> {
+    pub force: bool,
+    pub drill: bool,
+    pub mrap: Option<&'a str>,
+}
+
+pub async fn run_here(
+    clients: &Clients,
+    config: &Config,
+    buckets: &[String],
+    request: Request<'_>,
+) -> Result<(), String> {
+    let account_id = clients.account_id().await.ok();
+    let context = StepContext { config, clients, account_id, dry_run: false, deadline: None };
+    let mut failures = Vec::new();
+    for bucket in buckets {
+        match failover_one(&context, bucket, &request).await {
+            Ok(promoted) => print(bucket, &promoted),
+            Err(error) => failures.push(format!("{bucket}: {}: {error}", error.error_type())),
+        }
+    }
+    match failures.is_empty() {
+        true => Ok(()),
+        false => Err(format!("{} bucket(s) not failed over:\n  {}", failures.len(), failures.join("\n  "))),
+    }
+}
+
+async fn failover_one(context: &StepContext<'_>, bucket: &str, request: &Request<'_>) -> Result<Value, DrError> {
+    let input = json!({ "bucket": bucket, "force": request.force, "drill": request.drill, "mrap": request.mrap });
+    let plan = run_step(context, Step::ValidateFailover, &input, Invocation::default()).await?;
+    let state = json!({ "ValidateFailover": plan });
+    run_step(context, Step::PromoteDestination, &state, Invocation::default()).await
+}
+
+fn print(bucket: &str, promoted: &Value) {
+    let text = |key: &str| promoted.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let lines = |key: &str| -> Vec<String> {
+        promoted
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    println!("{bucket}: {}", text("summary"));
+    for warning in lines("warnings") {
+        println!("  warning: {warning}");
+    }
+    if promoted.get("mrap").is_none_or(Value::is_null) {
+        println!("  without an access point, the application changes:");
+        for change in lines("applicationChanges") {
+            println!("    {change}");
+        }
+    }
+}
