@@ -34,11 +34,23 @@ pub fn parse_second_stamp(stamp: &str) -> Option<i64> {
     if day.len() != 8 || hms.len() != 6 || !day.bytes().chain(hms.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let number = |text: &str, from: usize, to: usize| text[from..to].parse::<u8>().ok();
-    let year: i32 = day[..4].parse().ok()?;
-    let month = time::Month::try_from(number(day, 4, 6)?).ok()?;
-    let date = time::Date::from_calendar_date(year, month, number(day, 6, 8)?).ok()?;
-    let clock = time::Time::from_hms(number(hms, 0, 2)?, number(hms, 2, 4)?, number(hms, 4, 6)?).ok()?;
+    let number = |text: &str, from: usize, to: usize| text[from..to].parse::<i64>().ok();
+    utc_seconds([
+        day[..4].parse().ok()?,
+        number(day, 4, 6)?,
+        number(day, 6, 8)?,
+        number(hms, 0, 2)?,
+        number(hms, 2, 4)?,
+        number(hms, 4, 6)?,
+    ])
+}
+
+/// Unix seconds of a UTC `[year, month, day, hour, minute, second]`, if it is a real time.
+fn utc_seconds([year, month, day, hour, minute, second]: [i64; 6]) -> Option<i64> {
+    let small = |n: i64| u8::try_from(n).ok();
+    let month = time::Month::try_from(small(month)?).ok()?;
+    let date = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, small(day)?).ok()?;
+    let clock = time::Time::from_hms(small(hour)?, small(minute)?, small(second)?).ok()?;
     Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
 }
 
@@ -65,13 +77,7 @@ pub fn parse_iso_seconds(text: &str) -> Option<i64> {
     let number = |from: usize, to: usize| -> Option<i64> {
         b[from..to].iter().try_fold(0i64, |n, &d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
     };
-    let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
-    let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
-    let clock =
-        time::Time::from_hms(u8::try_from(hour).ok()?, u8::try_from(minute).ok()?, u8::try_from(second).ok()?).ok()?;
-    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
+    utc_seconds([number(0, 4)?, number(5, 7)?, number(8, 10)?, number(11, 13)?, number(14, 16)?, number(17, 19)?])
 }
 
 #[cfg(test)]

@@ -112,15 +112,6 @@ pub struct Route {
     pub traffic_dial_percentage: i32,
 }
 
-/// The routes that make `active` take all of the access point's traffic and `passive` none.
-/// The active one is listed first: at least one Region must stay active at all times.
-pub fn routes_to(active: (&str, &str), passive: (&str, &str)) -> Vec<Route> {
-    vec![
-        Route { bucket: active.0.to_owned(), region: active.1.to_owned(), traffic_dial_percentage: 100 },
-        Route { bucket: passive.0.to_owned(), region: passive.1.to_owned(), traffic_dial_percentage: 0 },
-    ]
-}
-
 /// The routes that send all of an access point's traffic to `active`: every other route of
 /// `current` at 0 (AWS keeps the dial of a route a request does not name), `active` first.
 pub fn all_to(current: &[Route], active: &str, active_region: &str) -> Vec<Route> {
@@ -222,16 +213,17 @@ mod tests {
 
     #[test]
     fn routes_send_everything_to_the_active_bucket() {
-        let routes = routes_to(("p-dr", "us-east-2"), ("p", "us-west-2"));
-        assert_eq!((routes[0].traffic_dial_percentage, routes[1].traffic_dial_percentage), (100, 0));
+        let route = |bucket: &str, region: &str, dial| Route {
+            bucket: bucket.into(),
+            region: region.into(),
+            traffic_dial_percentage: dial,
+        };
+        let routes = all_to(&[route("p", "us-west-2", 100), route("p-dr", "us-east-2", 0)], "p-dr", "us-east-2");
+        assert_eq!(routes, [route("p-dr", "us-east-2", 100), route("p", "us-west-2", 0)]);
         assert!(routed_to(&routes, "p-dr"));
         assert!(!routed_to(&routes, "p"));
         // A third bucket of the access point is turned down too: nothing but DR takes traffic.
-        let three = [
-            routes_to(("p", "us-west-2"), ("p-dr", "us-east-2")),
-            vec![Route { bucket: "p-eu".into(), region: "eu-west-1".into(), traffic_dial_percentage: 100 }],
-        ]
-        .concat();
+        let three = [route("p", "us-west-2", 100), route("p-dr", "us-east-2", 0), route("p-eu", "eu-west-1", 100)];
         assert!(!routed_to(&three, "p-dr"));
         let wanted = all_to(&three, "p-dr", "us-east-2");
         assert_eq!(wanted.iter().map(|r| r.traffic_dial_percentage).collect::<Vec<_>>(), [100, 0, 0]);

@@ -11,7 +11,7 @@ use aws_sdk_s3control::types::MultiRegionAccessPointRoute;
 use aws_sdk_s3control::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
-use s3_dr::failover::{control_regions, routed_to, routes_to};
+use s3_dr::failover::{all_to, control_regions, routed_to, Route};
 
 const ACCOUNT: &str = "123456789012";
 const MRAP: &str = "arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap";
@@ -48,7 +48,7 @@ async fn failover_reads_the_routes_then_sends_all_traffic_to_dr_with_dr_listed_f
 
     let routes = s3_dr::mrap::routes(&client, ACCOUNT, MRAP, "photos").await.unwrap();
     assert!(!routed_to(&routes, "photos-dr"));
-    let wanted = routes_to(("photos-dr", "us-east-2"), ("photos", "us-west-2"));
+    let wanted = all_to(&routes, "photos-dr", "us-east-2");
     s3_dr::mrap::submit(&client, ACCOUNT, MRAP, &wanted, "photos").await.unwrap();
     assert_eq!((get.num_calls(), submit.num_calls()), (1, 1));
     // Asked of the failover-control Regions that are not the failed one, in turn.
@@ -63,7 +63,7 @@ async fn a_denied_route_change_names_the_action_and_a_throttled_one_is_retried()
         .build();
     let client =
         mock_client!(aws_sdk_s3control, RuleMode::Sequential, [&denied], |b| b.retry_config(RetryConfig::disabled()));
-    let routes = routes_to(("photos-dr", "us-east-2"), ("photos", "us-west-2"));
+    let routes = [Route { bucket: "photos-dr".into(), region: "us-east-2".into(), traffic_dial_percentage: 100 }];
     let error = s3_dr::mrap::submit(&client, ACCOUNT, MRAP, &routes, "photos").await.unwrap_err();
     assert_eq!(error.error_type(), "AccessDenied");
     assert!(error.to_string().contains("s3:SubmitMultiRegionAccessPointRoutes"), "{error}");

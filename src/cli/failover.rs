@@ -9,6 +9,8 @@ use crate::config::Config;
 use crate::error::DrError;
 use crate::steps::{run_step, Invocation, Step, StepContext};
 
+use super::results::Promoted;
+
 pub struct Request<'a> {
     pub force: bool,
     pub drill: bool,
@@ -44,21 +46,14 @@ async fn failover_one(context: &StepContext<'_>, bucket: &str, request: &Request
 }
 
 fn print(bucket: &str, promoted: &Value) {
-    let text = |key: &str| promoted.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let lines = |key: &str| -> Vec<String> {
-        promoted
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    println!("{bucket}: {}", text("summary"));
-    for warning in lines("warnings") {
+    let promoted: Promoted = serde_json::from_value(promoted.clone()).unwrap_or_default();
+    println!("{bucket}: {}", promoted.summary);
+    for warning in &promoted.warnings {
         println!("  warning: {warning}");
     }
-    if promoted.get("mrap").is_none_or(Value::is_null) {
+    if promoted.mrap.is_none() {
         println!("  without an access point, the application changes:");
-        for change in lines("applicationChanges") {
+        for change in &promoted.application_changes {
             println!("    {change}");
         }
     }

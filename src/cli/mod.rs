@@ -90,8 +90,8 @@ pub enum Command {
         /// auto: the S3 Inventory reports where s3-dr configured them (large buckets), else a
         /// listing; list: always list (bounded by S3DR_VERIFY_MAX_OBJECTS); inventory:
         /// configure the inventories if needed and compare their latest reports.
-        #[arg(long, value_enum, default_value_t = VerifyMethod::Auto)]
-        method: VerifyMethod,
+        #[arg(long, value_enum, default_value_t = crate::steps::verify_data::Method::Auto)]
+        method: crate::steps::verify_data::Method,
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -149,24 +149,6 @@ pub enum ConfigAction {
     },
 }
 
-/// How `verify` compares (VerifyData's `method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum VerifyMethod {
-    Auto,
-    List,
-    Inventory,
-}
-
-impl From<VerifyMethod> for crate::steps::verify_data::Method {
-    fn from(method: VerifyMethod) -> Self {
-        match method {
-            VerifyMethod::Auto => Self::Auto,
-            VerifyMethod::List => Self::List,
-            VerifyMethod::Inventory => Self::Inventory,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
@@ -211,7 +193,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Verify { buckets, all, method, output } => {
             match (Config::from_env(), named_or_all(&clients, buckets, all).await) {
-                (Ok(config), Ok(buckets)) => verify::run(&clients, &config, &buckets, all, method.into(), output).await,
+                (Ok(config), Ok(buckets)) => verify::run(&clients, &config, &buckets, all, method, output).await,
                 (Err(error), _) => Err(error.to_string()),
                 (_, Err(error)) => Err(error),
             }

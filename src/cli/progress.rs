@@ -1,7 +1,10 @@
 //! A progress bar for work on many buckets, drawn on standard error only when it is a terminal;
 //! piped or in CI, the per-bucket lines on standard output are the whole story.
 
+use std::future::Future;
 use std::io::IsTerminal;
+
+use futures::stream::{self, StreamExt};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -38,4 +41,33 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `run` for each bucket, `concurrency` at once, in the buckets' order, with a progress bar of
+/// `what` (`status`'s reads, `verify`'s comparisons).
+pub async fn each_bucket<'a, T, F, Fut>(
+    buckets: &'a [String],
+    concurrency: usize,
+    what: &str,
+    run: F,
+) -> Vec<(String, T)>
+where
+    F: Fn(&'a String) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let progress = Progress::new(buckets.len() as u64, what);
+    let results = stream::iter(buckets)
+        .map(|bucket| {
+            let (progress, run) = (&progress, &run);
+            async move {
+                let result = run(bucket).await;
+                progress.advance();
+                (bucket.clone(), result)
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    progress.finish();
+    results
 }

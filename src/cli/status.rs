@@ -1,5 +1,3 @@
-use futures::stream::{self, StreamExt};
-
 use crate::clients::Clients;
 use crate::config::Config;
 use std::time::{Duration, UNIX_EPOCH};
@@ -7,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use crate::status::{inspect, problems, BucketStatus};
 use crate::verify::Verified;
 
-use super::progress::Progress;
+use super::progress::each_bucket;
 
 use super::Output;
 
@@ -15,20 +13,7 @@ use super::Output;
 const CONCURRENCY: usize = 8;
 
 pub async fn run(clients: &Clients, config: &Config, buckets: &[String], output: Output) -> Result<(), String> {
-    let progress = Progress::new(buckets.len() as u64, "buckets read");
-    let results: Vec<_> = stream::iter(buckets)
-        .map(|bucket| {
-            let progress = &progress;
-            async move {
-                let result = inspect(clients, config, bucket).await;
-                progress.advance();
-                (bucket.clone(), result)
-            }
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    progress.finish();
+    let results = each_bucket(buckets, CONCURRENCY, "buckets read", |bucket| inspect(clients, config, bucket)).await;
     let mut statuses = Vec::new();
     let mut failures = Vec::new();
     for (bucket, result) in results {

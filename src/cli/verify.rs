@@ -4,7 +4,6 @@
 //! on the DR bucket (`status` shows it) and in the report bucket. Answers "if the source region
 //! disappeared now, what would we lose, per bucket?".
 
-use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use crate::clients::Clients;
@@ -14,7 +13,7 @@ use crate::steps::verify_data;
 use crate::steps::StepContext;
 use crate::verify::duration;
 
-use super::progress::Progress;
+use super::progress::each_bucket;
 use super::Output;
 
 /// Buckets verified at once; each runs two listings at once.
@@ -30,20 +29,11 @@ pub async fn run(
 ) -> Result<(), String> {
     let account_id = clients.account_id().await.ok();
     let context = StepContext { config, clients, account_id, dry_run: false, deadline: None };
-    let progress = Progress::new(buckets.len() as u64, "buckets verified");
-    let results: Vec<(String, Result<verify_data::Output, DrError>)> = stream::iter(buckets)
-        .map(|bucket| {
-            let (context, progress) = (&context, &progress);
-            async move {
-                let result = verify_data::run(context, &json!({ "bucket": bucket, "method": method })).await;
-                progress.advance();
-                (bucket.clone(), result)
-            }
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    progress.finish();
+    let context = &context;
+    let results = each_bucket(buckets, CONCURRENCY, "buckets verified", |bucket| async move {
+        verify_data::run(context, &json!({ "bucket": bucket, "method": method })).await
+    })
+    .await;
 
     let mut verified = Vec::new();
     let mut failures = Vec::new();

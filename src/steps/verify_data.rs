@@ -46,7 +46,7 @@ const HEAD_CONCURRENCY: usize = 8;
 /// configured them on the bucket and they exist, else lists; `list` always lists (bounded);
 /// `inventory` configures the inventories if needed and compares the reports (an error if
 /// there are none yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     #[default]
@@ -235,20 +235,21 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
         tags
     })
     .await?;
-    if let Some((report_bucket, key)) = report_location(context, &region, &bucket, now) {
+    if let Some(reports) = &report_buckets {
+        let (report_bucket, key) = (&reports.source, report_key(&bucket, now));
         let body = serde_json::to_vec_pretty(&output)
             .map_err(|e| DrError::Internal(format!("serializing the verification report: {e}")))?;
         context
             .clients
             .s3(&region)
             .put_object()
-            .bucket(&report_bucket)
+            .bucket(report_bucket)
             .key(&key)
             .content_type("application/json")
             .body(body.into())
             .send()
             .await
-            .aws(&report_bucket, "PutObject")?;
+            .aws(report_bucket, "PutObject")?;
         output.report = Some(format!("s3://{report_bucket}/{key}"));
     }
     Ok(output)
@@ -425,13 +426,10 @@ fn request(input: &Value) -> Result<(String, Method), DrError> {
 /// Where the reports go in the report bucket (the step role may write only there).
 pub const REPORT_PREFIX: &str = "s3-dr/verify-reports";
 
-/// The report bucket of the source's region (the batch reports' bucket), and the key:
+/// The report's key in the source region's report bucket:
 /// `s3-dr/verify-reports/<bucket>/<YYYYMMDDTHHMMSSZ>.json`.
-fn report_location(context: &StepContext<'_>, region: &str, bucket: &str, now: SystemTime) -> Option<(String, String)> {
-    let config = context.config;
-    let template = config.batch_report_bucket.as_deref()?;
-    let report_bucket = template.replace("{region}", region).replace("{account}", context.account_id.as_deref()?);
-    Some((report_bucket, format!("{REPORT_PREFIX}/{bucket}/{}.json", crate::clock::second_stamp(now))))
+fn report_key(bucket: &str, now: SystemTime) -> String {
+    format!("{REPORT_PREFIX}/{bucket}/{}.json", crate::clock::second_stamp(now))
 }
 
 struct Listed {
