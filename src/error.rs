@@ -20,6 +20,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "OperationAborted",
     "KMSInternalException",
     "DependencyTimeoutException",
+    // A conditional write that met a concurrent one: "On a 409 failure you should retry"
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, If-Match).
+    "ConditionalRequestConflict",
 ];
 
 /// Codes S3 answers for an object in an archive tier (S3 Glacier Flexible Retrieval, Deep
@@ -94,6 +97,19 @@ pub enum DrError {
     /// Failover to a DR copy known to lack objects.
     #[error("bucket {bucket} was not failed over: the DR copy {destination} is known incomplete: {detail}. Nothing was changed; run `s3-dr verify {bucket}` if its region answers, or fail over anyway with --force (what is missing stays behind)")]
     DrCopyIncomplete { bucket: String, destination: String, detail: String },
+
+    /// Failback of a bucket whose destination is not the primary: never failed over, or failed
+    /// back already.
+    #[error("bucket {bucket} is not failed over ({destination} has no s3-dr:failover tag): there is nothing to fail back. Nothing was changed; check the name (`s3-dr status {bucket}`)")]
+    NotFailedOver { bucket: String, destination: String },
+
+    /// Failback while the source's region still fails.
+    #[error("bucket {bucket} cannot fail back yet: its region {region} does not answer ({detail}). Nothing was changed and {destination} stays the primary; run failback again once S3 in {region} answers (check the AWS Health Dashboard)")]
+    SourceRegionUnavailable { bucket: String, destination: String, region: String, detail: String },
+
+    /// After the copy home, the source still lacks objects written in DR during the failover.
+    #[error("failback of bucket {bucket} is not complete: {detail}. {destination} stays the primary (its s3-dr:failover tag is kept); fix the cause and run failback again: objects already home are skipped")]
+    FailbackIncomplete { bucket: String, destination: String, detail: String },
 
     #[error("bucket {bucket} is not protected after the workflow ran: {problems}. Run the workflow again; if it persists, compare `s3-dr status {bucket}` with docs/errors.md")]
     VerificationFailed { bucket: String, problems: String },
@@ -329,6 +345,18 @@ mod tests {
                 destination: destination.clone(),
                 detail: "3 objects missing".into(),
             },
+            DrError::NotFailedOver { bucket: bucket.clone(), destination: destination.clone() },
+            DrError::SourceRegionUnavailable {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                region: "us-west-2".into(),
+                detail: "HTTP 503".into(),
+            },
+            DrError::FailbackIncomplete {
+                bucket: bucket.clone(),
+                destination: destination.clone(),
+                detail: "2 objects are not home".into(),
+            },
             DrError::VerificationFailed { bucket: bucket.clone(), problems: "no rule".into() },
             DrError::ObjectArchived {
                 bucket: bucket.clone(),
@@ -368,6 +396,9 @@ mod tests {
                 | DrError::InventoryInvalid { .. }
                 | DrError::AlreadyFailedOver { .. }
                 | DrError::DrCopyIncomplete { .. }
+                | DrError::NotFailedOver { .. }
+                | DrError::SourceRegionUnavailable { .. }
+                | DrError::FailbackIncomplete { .. }
                 | DrError::VerificationFailed { .. }
                 | DrError::ObjectArchived { .. }
                 | DrError::AccessDenied { .. }

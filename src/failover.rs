@@ -154,6 +154,28 @@ pub fn check_mrap_arn(arn: &str) -> Result<(), String> {
     }
 }
 
+/// The `"bucket"` of a failover or failback request (`shape`: the request expected, for the
+/// message), or why it is not one.
+pub fn bucket_field<'a>(input: &'a serde_json::Value, shape: &str) -> Result<&'a str, String> {
+    let bucket = input
+        .get("bucket")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| format!("expected {shape}, got {}", crate::error::abbreviated(&input.to_string(), 200)))?;
+    match crate::naming::why_not_a_bucket_name(bucket) {
+        Some(rule) => Err(format!("{:?} is not a bucket name: {rule}", crate::error::abbreviated(bucket, 100))),
+        None => Ok(bucket),
+    }
+}
+
+/// The `"mrap"` of a failover or failback request: none, or a Multi-Region Access Point ARN.
+pub fn mrap_field(input: &serde_json::Value) -> Result<Option<String>, String> {
+    match input.get("mrap") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(arn)) => check_mrap_arn(arn).map(|()| Some(arn.clone())),
+        Some(other) => Err(format!("mrap is an ARN string, got {other}")),
+    }
+}
+
 /// What an application that addresses the bucket directly must change to use DR.
 pub fn application_changes(
     source: &str,

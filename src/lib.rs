@@ -14,6 +14,7 @@ pub mod detach;
 pub mod error;
 pub mod event;
 pub mod executions;
+pub mod failback;
 pub mod failover;
 pub mod inventory;
 pub mod lambda;

@@ -11,6 +11,8 @@
 //! (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html, "ETag"), so a listing
 //! cannot tell a different object from a re-encrypted one. `s3-dr drill` compares content.
 
+pub mod listing;
+
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -210,14 +212,36 @@ impl Tally {
     }
 }
 
+/// What a merge of two key-ordered listings does with each key: on one side only, or on both.
+/// [`Tally`] counts what DR lacks; failback's homecoming counts what the source lacks.
+pub trait Sides {
+    fn only_in_source(&mut self, source: Entry);
+    fn in_both(&mut self, source: Entry, dr: Entry);
+    fn only_in_dr(&mut self, dr: Entry);
+}
+
+impl Sides for Tally {
+    fn only_in_source(&mut self, source: Entry) {
+        self.source_only(source);
+    }
+
+    fn in_both(&mut self, source: Entry, dr: Entry) {
+        self.both(source, dr.size);
+    }
+
+    fn only_in_dr(&mut self, _: Entry) {
+        self.dr_only(1);
+    }
+}
+
 /// The merge of two key-ordered listings, fed a page at a time from either side.
 #[derive(Debug)]
-pub struct Merge {
+pub struct Merge<S = Tally> {
     source: VecDeque<Entry>,
     dr: VecDeque<Entry>,
     source_done: bool,
     dr_done: bool,
-    tally: Tally,
+    tally: S,
     /// The last source key compared: the figures cover the keys up to it.
     last_compared: Option<String>,
 }
@@ -230,16 +254,31 @@ pub enum Next {
     Done,
 }
 
-impl Merge {
+impl Merge<Tally> {
     /// `now` and `threshold_seconds` in seconds: a source object younger than the threshold and
     /// absent in DR is in flight.
     pub fn new(now: i64, threshold_seconds: u64) -> Merge {
+        Merge::over(Tally::new(now, threshold_seconds))
+    }
+
+    /// The figures so far (all of them once `next()` is `Done`).
+    pub fn comparison(&self) -> &Comparison {
+        self.tally.comparison()
+    }
+
+    pub fn finish(self) -> Comparison {
+        self.tally.finish()
+    }
+}
+
+impl<S: Sides> Merge<S> {
+    pub fn over(sides: S) -> Merge<S> {
         Merge {
             source: VecDeque::new(),
             dr: VecDeque::new(),
             source_done: false,
             dr_done: false,
-            tally: Tally::new(now, threshold_seconds),
+            tally: sides,
             last_compared: None,
         }
     }
@@ -268,18 +307,10 @@ impl Merge {
         }
     }
 
-    /// The figures so far (all of them once `next()` is `Done`).
-    pub fn comparison(&self) -> &Comparison {
-        self.tally.comparison()
-    }
-
-    pub fn finish(self) -> Comparison {
-        self.tally.finish()
-    }
-
-    /// The figures so far and the last source key they cover (a run that stops early).
-    pub fn finish_early(self) -> (Comparison, Option<String>) {
-        (self.tally.finish(), self.last_compared)
+    /// What the sides found, and the last source key compared (the figures cover the keys up
+    /// to it when a run stops early).
+    pub fn finish_early(self) -> (S, Option<String>) {
+        (self.tally, self.last_compared)
     }
 
     fn drain(&mut self) {
@@ -294,18 +325,20 @@ impl Merge {
                 std::cmp::Ordering::Less => {
                     if let Some(source) = self.source.pop_front() {
                         self.last_compared = Some(source.key.clone());
-                        self.tally.source_only(source);
+                        self.tally.only_in_source(source);
                     }
                 }
                 std::cmp::Ordering::Greater => {
-                    if self.dr.pop_front().is_some() {
-                        self.tally.dr_only(1);
+                    if let Some(dr) = self.dr.pop_front() {
+                        // Every source key before it is compared too.
+                        self.last_compared = Some(dr.key.clone());
+                        self.tally.only_in_dr(dr);
                     }
                 }
                 std::cmp::Ordering::Equal => {
                     if let (Some(source), Some(dr)) = (self.source.pop_front(), self.dr.pop_front()) {
                         self.last_compared = Some(source.key.clone());
-                        self.tally.both(source, dr.size);
+                        self.tally.in_both(source, dr);
                     }
                 }
             }

@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
-use s3_dr::backfill::copy::{copy_page, CopyJob, PART_MARGIN, START_MARGIN};
+use s3_dr::backfill::copy::{copy_page, CopyJob, CopyRule, PART_MARGIN, START_MARGIN};
 use s3_dr::backfill::{Progress, Strategy};
 
 const DR_KEY: &str = "arn:aws:kms:us-east-2:123456789012:key/dr";
@@ -163,7 +163,8 @@ async fn objects_s3_cannot_copy_are_reported_and_what_copy_object_does_not_keep_
         source_bucket: "photos",
         destination_bucket: "photos-dr",
         storage_class: "STANDARD",
-        dr_key: DR_KEY,
+        kms_key: Some(DR_KEY),
+        rule: CopyRule::Backfill,
         destination_locked: true,
         multipart_threshold: 5 * MIB as u64,
         page_size: 1000,
@@ -305,7 +306,8 @@ fn job<'a>(
         source_bucket: "photos",
         destination_bucket: "photos-dr",
         storage_class: "STANDARD",
-        dr_key: DR_KEY,
+        kms_key: Some(DR_KEY),
+        rule: CopyRule::Backfill,
         destination_locked: false,
         multipart_threshold: 5 * MIB as u64,
         page_size: 2,
@@ -317,4 +319,52 @@ fn job<'a>(
         dry_run: false,
         destination_exists: true,
     }
+}
+
+/// Failback writes into the application's bucket: each copy is conditional on what the page
+/// listed there (If-Match its ETag, If-None-Match `*` for a key it lacked), and S3's 412 (a
+/// write made meanwhile) skips it. moto does not check these conditions on CopyObject.
+#[tokio::test]
+async fn a_copy_home_is_written_only_over_what_the_page_listed_at_home() {
+    const FAILOVER: i64 = 1_795_000_000;
+    let at = |key: &str, size: i64, etag: &str, modified: i64| {
+        Object::builder().key(key).size(size).e_tag(etag).last_modified(DateTime::from_secs(modified)).build()
+    };
+    let dr_listing = mock!(Client::list_objects_v2).then_output(move || {
+        ListObjectsV2Output::builder()
+            .contents(at("a", 3, "\"dr-a\"", FAILOVER + 10))
+            .contents(at("b", 3, "\"dr-b\"", FAILOVER + 10))
+            .is_truncated(false)
+            .build()
+    });
+    let head = mock!(Client::head_object).then_output(|| HeadObjectOutput::builder().build());
+    let home_listing = mock!(Client::list_objects_v2).then_output(move || {
+        ListObjectsV2Output::builder().contents(at("a", 5, "\"home-a\"", FAILOVER - 86_400)).is_truncated(false).build()
+    });
+    // "a" was written at home after the listing: S3 refuses the copy over it.
+    let over_a = mock!(Client::copy_object)
+        .match_requests(|r| r.key() == Some("a") && r.if_match() == Some("\"home-a\"") && r.if_none_match().is_none())
+        .sequence()
+        .http_status(412, error_body("PreconditionFailed"))
+        .build();
+    let new_b = mock!(Client::copy_object)
+        .match_requests(|r| r.key() == Some("b") && r.if_none_match() == Some("*") && r.if_match().is_none())
+        .then_output(|| CopyObjectOutput::builder().build());
+    let dr = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&dr_listing, &head]);
+    let home = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&home_listing, &over_a, &new_b], |b| b
+        .retry_config(RetryConfig::disabled()));
+    let window = s3_dr::failback::Window::new(Some(FAILOVER), None).unwrap();
+    let bring_home = CopyJob {
+        source_bucket: "photos-dr",
+        destination_bucket: "photos",
+        kms_key: None,
+        rule: CopyRule::BringHome(window),
+        page_size: 10,
+        ..job(&dr, &home, None, START_MARGIN)
+    };
+    let mut progress = Progress { strategy: Some(Strategy::Copy), ..Progress::default() };
+    copy_page(&bring_home, &mut progress).await.unwrap();
+    assert_eq!((progress.objects_copied, progress.objects_skipped, progress.objects_failed), (1, 1, 0));
+    assert_eq!((over_a.num_calls(), new_b.num_calls()), (1, 1));
+    assert!(progress.done);
 }

@@ -1,5 +1,5 @@
 //! moto 5.2.5 answers some S3 calls differently from AWS; `local/moto_patches.py` corrects
-//! six of them for the local stack, and two are left as they are (the tests that would need
+//! six of them for the local stack, and three are left as they are (the tests that would need
 //! them pin AWS's behaviour with aws-smithy-mocks instead). These tests run *unpatched* moto and
 //! assert each defect is still there: the day one fails, moto got it right and its patch (or
 //! the mock standing in) can go.
@@ -235,5 +235,30 @@ async fn moto_still_omits_the_key_id_of_dsse_kms_objects() {
         head.ssekms_key_id(),
         None,
         "moto now returns the key id of DSSE-KMS objects: assert it in tests/copy_fidelity.rs"
+    );
+}
+
+#[tokio::test]
+async fn moto_still_ignores_the_conditions_of_a_copy_on_its_destination() {
+    let stack = plain_moto();
+    let s3 = stack.s3(SOURCE_REGION).await;
+    let bucket = unique("defect-copy-condition");
+    create_bucket(&s3, &bucket, SOURCE_REGION).await;
+    for key in ["from", "to"] {
+        s3.put_object().bucket(&bucket).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    // AWS: 412 Precondition Failed, "to" exists
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+    let copied = s3
+        .copy_object()
+        .bucket(&bucket)
+        .key("to")
+        .copy_source(format!("{bucket}/from"))
+        .if_none_match("*")
+        .send()
+        .await;
+    assert!(
+        copied.is_ok(),
+        "moto now checks CopyObject's If-None-Match on the destination: failback's conditional copies (tests/copy_mocks.rs) can be tested on the local stack"
     );
 }

@@ -171,3 +171,103 @@ async fn bad_states_are_refused_by_name_and_change_nothing() {
     run.assert_succeeded();
     assert!(run.step("PromoteDestination")["warnings"].to_string().contains("forced"), "{run:?}");
 }
+
+/// The current objects of a bucket: key -> (content, number of versions of the key).
+async fn holdings(s3: &aws_sdk_s3::Client, bucket: &str) -> std::collections::BTreeMap<String, (String, usize)> {
+    let versions = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let mut found = std::collections::BTreeMap::new();
+    for version in versions.versions() {
+        let key = version.key().unwrap().to_owned();
+        let entry = found.entry(key.clone()).or_insert((String::new(), 0));
+        entry.1 += 1;
+        if version.is_latest() == Some(true) {
+            let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body.collect().await.unwrap();
+            entry.0 = String::from_utf8_lossy(&body.into_bytes()).into_owned();
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn failback_brings_every_write_made_in_dr_home_exactly_once_and_protection_resumes() {
+    let _turn = TURN.lock().await;
+    let stack = outage_stack();
+    source_region_back(stack);
+    let source = protected(stack, "fb-home").await;
+    let destination = format!("{source}-dr");
+    let (home, dr) = (stack.s3(SOURCE_REGION).await, stack.s3(DR_REGION).await);
+    let before = holdings(&home, &source).await;
+    assert_eq!(holdings(&dr, &destination).await.keys().collect::<Vec<_>>(), before.keys().collect::<Vec<_>>());
+
+    source_region_down(stack);
+    stack.run_workflow("failover", json!({ "bucket": source })).await.assert_succeeded();
+    // Failback while the region still fails: refused by name, nothing changed.
+    let tags = destination_tags(stack, &destination).await;
+    let run = stack.run_workflow("failback", json!({ "bucket": source })).await;
+    run.assert_failed_with("SourceRegionUnavailable");
+    assert!(run.cause.as_deref().unwrap_or_default().contains(SOURCE_REGION), "{run:?}");
+    assert_eq!(destination_tags(stack, &destination).await, tags);
+    assert_eq!(holdings(&home, &source).await, before);
+
+    // The application writes in DR during the outage: a new key, and an overwrite.
+    for (key, body) in [("new-in-dr", "written in DR"), ("a.txt", "overwritten in DR")] {
+        dr.put_object().bucket(&destination).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    source_region_back(stack);
+    let run = stack.run_workflow("failback", json!({ "bucket": source })).await;
+    run.assert_succeeded();
+
+    // Every object written on either side, exactly once: the two DR writes copied home once
+    // (one new version each), the rest untouched.
+    let after = holdings(&home, &source).await;
+    let mut expected = before.clone();
+    expected.insert("new-in-dr".into(), ("written in DR".into(), 1));
+    expected.insert("a.txt".into(), ("overwritten in DR".into(), before["a.txt"].1 + 1));
+    assert_eq!(after, expected);
+    let passes: Vec<&Value> = run.steps.iter().filter(|(n, _)| n == "BringHome").map(|(_, v)| v).collect();
+    assert_eq!(passes.first().map(|p| (p["pass"].clone(), p["objectsCopied"].clone())), Some((json!(1), json!(2))));
+    assert_eq!(passes.last().map(|p| (p["pass"].clone(), p["objectsCopied"].clone())), Some((json!(2), json!(0))));
+    assert_eq!(passes.last().map(|p| p["firstPassCopied"].clone()), Some(json!(2)));
+    let verified = run.step("VerifyHome");
+    assert_eq!((verified["writtenInDr"].as_u64(), verified["notHome"].as_u64()), (Some(2), Some(0)), "{verified}");
+    assert_eq!(run.step("RouteHome")["settleSeconds"], 0);
+
+    // The source is the primary again: the record is gone, and protection resumed.
+    assert!(!s3_dr::failover::is_failed_over(&destination_tags(stack, &destination).await));
+    let finished = run.step("FinishFailback");
+    let protect_arn = finished["protect"]["started"].as_str().expect("a protect execution started");
+    let protect = wait_execution(&stack.sfn().await, protect_arn).await;
+    protect.assert_succeeded();
+    assert_eq!(protect.step("ValidateSource")["action"], "protect");
+    // PrepareHome took the source's s3-dr rule off for the failback; protect puts it back.
+    assert_eq!(run.step("PrepareHome")["replication"], "deleted configuration");
+    assert_eq!(protect.step("EnableReplication")["changed"], true);
+    let rules = s3_dr::bucket::replication(&home, &source).await.unwrap().expect("replication again");
+    assert!(rules.rules().iter().any(s3_dr::replication::is_ours));
+
+    // Twice: nothing to fail back, nothing changed.
+    let tags = destination_tags(stack, &destination).await;
+    stack.run_workflow("failback", json!({ "bucket": source })).await.assert_failed_with("NotFailedOver");
+    assert_eq!(destination_tags(stack, &destination).await, tags);
+    assert_eq!(holdings(&home, &source).await, after);
+
+    // A bucket never failed over, from the CLI in this process: refused by name.
+    let never = protected(stack, "fb-never").await;
+    let refused = cli(stack, &["failback", &never, "--here"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("NotFailedOver"), "{stderr}");
+
+    // The runbook's commands, through the workflows, print what docs/failover.md shows.
+    assert!(cli(stack, &["failover", &never, "--wait"]).status.success());
+    let back = cli(stack, &["failback", &never, "--wait"]);
+    let stdout = String::from_utf8_lossy(&back.stdout);
+    assert!(back.status.success(), "{stdout}{}", String::from_utf8_lossy(&back.stderr));
+    for said in [
+        "SUCCEEDED, pass 2 (after the routing came home; 0 before): 0 objects (0 bytes) brought home",
+        &format!("{never} holds all 0 objects written in {never}-dr during the failover"),
+        &format!("{never} failed back: it is the primary again in {SOURCE_REGION}"),
+        "protection resumes (execution",
+    ] {
+        assert!(stdout.contains(said), "{said:?} not in {stdout}");
+    }
+}

@@ -77,3 +77,32 @@ async fn a_denied_route_change_names_the_action_and_a_throttled_one_is_retried()
     let error = s3_dr::mrap::routes(&client, ACCOUNT, MRAP, "photos").await.unwrap_err();
     assert!(error.is_transient(), "{error}");
 }
+
+#[tokio::test]
+async fn failback_sends_all_traffic_home_with_the_source_listed_first() {
+    let get = mock!(Client::get_multi_region_access_point_routes)
+        .match_requests(|r| r.account_id() == Some(ACCOUNT) && r.mrap() == Some(MRAP))
+        .then_output(|| {
+            GetMultiRegionAccessPointRoutesOutput::builder()
+                .mrap(MRAP)
+                .routes(route("photos-dr", "us-east-2", 100))
+                .routes(route("photos", "us-west-2", 0))
+                .build()
+        });
+    let submit = mock!(Client::submit_multi_region_access_point_routes)
+        .match_requests(|r| {
+            r.account_id() == Some(ACCOUNT)
+                && r.route_updates() == [route("photos", "us-west-2", 100), route("photos-dr", "us-east-2", 0)]
+        })
+        .then_output(|| SubmitMultiRegionAccessPointRoutesOutput::builder().build());
+    let client = mock_client!(aws_sdk_s3control, RuleMode::MatchAny, [&get, &submit]);
+
+    let routes = s3_dr::mrap::routes(&client, ACCOUNT, MRAP, "photos").await.unwrap();
+    assert!(routed_to(&routes, "photos-dr") && !routed_to(&routes, "photos"));
+    let home = all_to(&routes, "photos", "us-west-2");
+    s3_dr::mrap::submit(&client, ACCOUNT, MRAP, &home, "photos").await.unwrap();
+    assert!(routed_to(&home, "photos"));
+    assert_eq!((get.num_calls(), submit.num_calls()), (1, 1));
+    // Any failover-control Region will do once the source's region is back.
+    assert_eq!(control_regions(None).len(), 5);
+}

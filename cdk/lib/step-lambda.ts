@@ -114,6 +114,12 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
   allow('CopyBackfillWrite', [
     's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:PutObjectRetention', 's3:PutObjectLegalHold',
   ], [arns.destinationObjects]);
+  // Failback copies the objects written in DR during a failover home to the source bucket
+  // (any bucket of this account: sources are known at run time), with the source's default
+  // encryption.
+  allow('FailbackWritesHome', [
+    's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:PutObjectRetention', 's3:PutObjectLegalHold',
+  ], [arns.anyObject], { StringEquals: { 'aws:ResourceAccount': stack.account } });
   allow('SweepListsBuckets', ['s3:ListAllMyBuckets'], ['*']);
   allow('BatchBackfillJobs', ['s3:CreateJob', 's3:ListJobs'], ['*']);
   allow('BatchBackfillStatus', ['s3:DescribeJob'], [stack.formatArn({ service: 's3', region: '*', resource: 'job', resourceName: '*' })]);
@@ -147,6 +153,11 @@ function grantStepCalls(stack: Stack, role: iam.Role, config: S3DrConfig, roles:
   // for the source key is not documented, so both are allowed (S3 either way).
   allow('ReadSourceObjectsThroughS3', ['kms:Decrypt'], [anyKeyOfTheAccount(stack), ...config.sourceKmsKeyArns],
     { StringEquals: throughS3In([...config.sourceRegions, config.drRegion]) });
+  // Failback's copies take the source bucket's default encryption: its key, whichever it is,
+  // through S3 in the source regions. A multipart copy needs Decrypt on it as well as
+  // GenerateDataKey (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+  allow('FailbackEncryptsWithTheSourceKeysThroughS3', ['kms:GenerateDataKey', 'kms:Decrypt'], [anyKeyOfTheAccount(stack), ...config.sourceKmsKeyArns],
+    { StringEquals: throughS3In([...config.sourceRegions]) });
   const policy = role.node.tryFindChild('DefaultPolicy');
   if (policy) {
     const account = nagName(stack.account, 'AWS::AccountId');

@@ -19,7 +19,7 @@ describe('log groups', () => {
         }
       }
     }
-    // The Lambda's and the five state machines', in each home stack.
-    assert.equal(count, 12);
+    // The Lambda's and the six state machines', in each home stack.
+    assert.equal(count, 14);
   });
 });

@@ -38,17 +38,18 @@ describe('the composition', () => {
       'CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092', 'Dashboard9E4231ED',
       'DeadLettersBBF8BAAB', 'DestinationEvents75ACA4FF', 'DriftEventsDB3466A3',
       'EventDeadLetters322AA761', 'EventDeadLettersPolicyD94203FE',
-      'FailedExecutionsdetachbucket731273B8', 'FailedExecutionsfailoverbucketACBFF8CB', 'FailedExecutionsprotectbucket0BE1E61F',
+      'FailedExecutionsdetachbucket731273B8', 'FailedExecutionsfailbackbucket72FBD8DF', 'FailedExecutionsfailoverbucketACBFF8CB', 'FailedExecutionsprotectbucket0BE1E61F',
       'FailedExecutionssweepFC371740', 'FailedExecutionsverifybucketD065BA3B',
       'ObjectsMissingInDr23B44C36', 'ObjectsNotReplicable3B113514', 'RecoveryPointTooOld7F86D7EE',
       'ReplicationOperationsFailedEACED7D3', 'ReplicationRoleCE149CEC',
       'ReplicationRoleDefaultPolicy80AD15BB', 'StateMachineLogsdetachbucketF4667FD0',
-      'StateMachineLogsfailoverbucketBC24BB80',
+      'StateMachineLogsfailbackbucket2E44420B', 'StateMachineLogsfailoverbucketBC24BB80',
       'StateMachineLogsprotectbucketAF80117A', 'StateMachineLogssweep19D1533E',
       'StateMachineLogsverifybucketAEF37218',
       'StateMachinedetachbucket84091414', 'StateMachinedetachbucketRoleB6324ACC',
       'StateMachinedetachbucketRoleDefaultPolicy01F59F1A',
-      'StateMachinefailoverbucket0EAFB20F', 'StateMachinefailoverbucketRole82C24F72',
+      'StateMachinefailbackbucketC48CA93C', 'StateMachinefailbackbucketRoleC14326E0',
+      'StateMachinefailbackbucketRoleDefaultPolicy0F5415C3', 'StateMachinefailoverbucket0EAFB20F', 'StateMachinefailoverbucketRole82C24F72',
       'StateMachinefailoverbucketRoleDefaultPolicyFA8FAB45', 'StateMachineprotectbucket848D9897',
       'StateMachineprotectbucketEventsRoleA0FAD620',
       'StateMachineprotectbucketEventsRoleDefaultPolicy758A05C1',
@@ -63,7 +64,7 @@ describe('the composition', () => {
       'SweepSchedule80B1140B', 'TaggingEvents58BA2C50',
     ]);
     assert.deepEqual(Object.keys(template.Outputs), [
-      'StateMachineArndetachbucket', 'StateMachineArnfailoverbucket', 'StateMachineArnprotectbucket', 'StateMachineArnsweep', 'StateMachineArnverifybucket', 'AlarmTopicArn', 'DashboardName',
+      'StateMachineArndetachbucket', 'StateMachineArnfailbackbucket', 'StateMachineArnfailoverbucket', 'StateMachineArnprotectbucket', 'StateMachineArnsweep', 'StateMachineArnverifybucket', 'AlarmTopicArn', 'DashboardName',
     ]);
   });
 });
@@ -91,7 +92,10 @@ describe('IAM, least privilege', () => {
         const viaS3 = statement.Condition.StringEquals['kms:ViaService'];
         const expected = ['s3.us-east-1.amazonaws.com', 's3.us-west-2.amazonaws.com'];
         assert.deepEqual(statement.Sid === 'ReadSourceObjectsThroughS3' ? viaS3 : [...viaS3, 's3.us-east-2.amazonaws.com'], [...expected, 's3.us-east-2.amazonaws.com'], JSON.stringify(statement));
-        assert.deepEqual(list(statement.Action), ['kms:Decrypt']);
+        // Decrypt to read objects; GenerateDataKey only for failback's copies home, which take
+        // the source bucket's default key.
+        const failback = statement.Sid === 'FailbackEncryptsWithTheSourceKeysThroughS3';
+        assert.deepEqual(list(statement.Action), failback ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt']);
       } else {
         assert.deepEqual(resources, [DR_KEY], `KMS on ${resources}`);
       }

@@ -74,14 +74,14 @@ describe('the step Lambda', () => {
     assert.deepEqual(route.Resource, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3::123456789012:accesspoint/*']] });
     const star = all.filter((s) => s.Resource === '*').flatMap((s) => list(s.Action)).sort();
     assert.deepEqual(star, [
-      'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery',
-      'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery',
-      'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups',
-      'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies',
-      'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery',
-      'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries',
-      'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy',
-      'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery',
+      'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery', 'logs:CreateLogDelivery',
+      'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery', 'logs:DeleteLogDelivery',
+      'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups', 'logs:DescribeLogGroups',
+      'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies', 'logs:DescribeResourcePolicies',
+      'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery', 'logs:GetLogDelivery',
+      'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries', 'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy', 'logs:PutResourcePolicy',
+      'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery', 'logs:UpdateLogDelivery',
       's3:CreateJob', 's3:ListAllMyBuckets', 's3:ListJobs',
     ].sort(), 'only actions that take no resource are granted on "*"');
   });

@@ -14,7 +14,7 @@ const home = synth(EVERY_OPTION).home;
 describe('the state machines', () => {
   it('are every file under statemachine/, inline, with the Lambda ARN substituted and full logging', () => {
     const stems = statemachineStems();
-    assert.deepEqual(stems, ['detach-bucket', 'failover-bucket', 'protect-bucket', 'sweep', 'verify-bucket']);
+    assert.deepEqual(stems, ['detach-bucket', 'failback-bucket', 'failover-bucket', 'protect-bucket', 'sweep', 'verify-bucket']);
     home.resourceCountIs('AWS::StepFunctions::StateMachine', stems.length);
     for (const stem of stems) {
       home.hasResourceProperties('AWS::StepFunctions::StateMachine', {

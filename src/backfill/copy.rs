@@ -40,8 +40,11 @@ pub struct CopyJob<'a> {
     pub source_bucket: &'a str,
     pub destination_bucket: &'a str,
     pub storage_class: &'a str,
-    /// DR-region key ARN: SSE-KMS and DSSE-KMS objects are copied with it.
-    pub dr_key: &'a str,
+    /// SSE-KMS and DSSE-KMS objects are copied with this key (the DR key, for a backfill);
+    /// None: every object takes the destination bucket's default encryption (failback).
+    pub kms_key: Option<&'a str>,
+    /// Which objects the page copies.
+    pub rule: CopyRule,
     /// The destination has Object Lock: retention and legal holds are copied.
     pub destination_locked: bool,
     pub multipart_threshold: u64,
@@ -57,6 +60,51 @@ pub struct CopyJob<'a> {
     pub dry_run: bool,
     /// False only in a dry run before the destination exists: nothing is there yet.
     pub destination_exists: bool,
+}
+
+/// Which listed objects a page copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyRule {
+    /// Every object the destination lacks or holds another version of (`already_copied`).
+    Backfill,
+    /// Failback: objects written in DR during the failover that the destination, the source
+    /// bucket, does not hold a write as new of (`failback::brings_home`).
+    BringHome(crate::failback::Window),
+}
+
+/// What the destination must still hold for a copy to be written: the object the page listed
+/// there (`If-Match` its ETag), or nothing (`If-None-Match: *`). S3 answers 412 otherwise, and
+/// the object is skipped: a write made meanwhile is newer than the copy would be
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html; CopyObject
+/// and CompleteMultipartUpload take both).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCondition {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+impl CopyRule {
+    /// The condition of a copy's write. A backfill writes into a destination only s3-dr and S3
+    /// replication write: none. Failback writes into the application's bucket: the state listed.
+    pub fn condition(self, existing: Option<&Listed>) -> WriteCondition {
+        match (self, existing) {
+            (CopyRule::Backfill, _) => WriteCondition::default(),
+            (CopyRule::BringHome(_), Some(found)) => {
+                WriteCondition { if_match: Some(found.etag.clone()), if_none_match: None }
+            }
+            (CopyRule::BringHome(_), None) => WriteCondition { if_match: None, if_none_match: Some("*".to_owned()) },
+        }
+    }
+
+    fn skips(self, object: &Listed, existing: Option<&Listed>) -> bool {
+        match self {
+            CopyRule::Backfill => already_copied(object, existing),
+            CopyRule::BringHome(window) => {
+                let home = existing.map(|e| (e.last_modified, e.size));
+                !crate::failback::brings_home((object.last_modified, object.size), home, window)
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -99,12 +147,12 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
         .map(|(index, object)| {
             let existing = &existing;
             async move {
-                let outcome = if already_copied(object, existing.get(&object.key)) {
+                let outcome = if job.rule.skips(object, existing.get(&object.key)) {
                     Ok(Outcome::Skipped)
                 } else if job.dry_run {
                     Ok(Outcome::Copied(object.size))
                 } else {
-                    copy_object(job, object, index == 0).await
+                    copy_object(job, object, existing.get(&object.key), index == 0).await
                 };
                 (index, object, outcome)
             }
@@ -217,7 +265,12 @@ async fn list_destination(
 
 /// `first`: the page's first object, which has the whole invocation: if even it does not fit,
 /// it never will, and that is a failure (not a deferral).
-async fn copy_object(job: &CopyJob<'_>, object: &Listed, first: bool) -> Result<Outcome, DrError> {
+async fn copy_object(
+    job: &CopyJob<'_>,
+    object: &Listed,
+    existing: Option<&Listed>,
+    first: bool,
+) -> Result<Outcome, DrError> {
     let head = match head_source(job, object).await? {
         Ok(head) => head,
         Err(outcome) => return Ok(outcome),
@@ -226,11 +279,12 @@ async fn copy_object(job: &CopyJob<'_>, object: &Listed, first: bool) -> Result<
     if let Err(why) = copyability(&facts) {
         return Ok(Outcome::NotReplicable(why));
     }
-    let plan = copy_plan(&facts, job.dr_key, job.destination_locked, unix_now());
+    let plan = copy_plan(&facts, job.kms_key, job.destination_locked, unix_now());
+    let condition = job.rule.condition(existing);
     let result = if object.size >= job.multipart_threshold {
-        transfer::copy_in_parts(job, object, &head, &plan, first).await
+        transfer::copy_in_parts(job, object, &head, &plan, &condition, first).await
     } else {
-        transfer::copy_whole(job, object, &plan).await
+        transfer::copy_whole(job, object, &plan, &condition).await
     };
     match result {
         Err(error) => Ok(not_copied(error)?),

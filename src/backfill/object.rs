@@ -105,13 +105,15 @@ pub struct CopyPlan {
     pub legal_hold: bool,
 }
 
-/// `dr_key`: the DR-region key ARN; `destination_locked`: the destination has Object Lock;
-/// `now`: seconds since the epoch.
-pub fn copy_plan(object: &SourceObject, dr_key: &str, destination_locked: bool, now: i64) -> CopyPlan {
-    let encryption = match object.server_side_encryption.as_deref() {
-        Some(algorithm) if algorithm.starts_with("aws:kms") => CopyEncryption::Kms {
+/// `kms_key`: the key of SSE-KMS copies (the DR-region key), or None for the destination
+/// bucket's default encryption, which a copy without encryption headers takes
+/// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, "Server-side encryption");
+/// `destination_locked`: the destination has Object Lock; `now`: seconds since the epoch.
+pub fn copy_plan(object: &SourceObject, kms_key: Option<&str>, destination_locked: bool, now: i64) -> CopyPlan {
+    let encryption = match (object.server_side_encryption.as_deref(), kms_key) {
+        (Some(algorithm), Some(key)) if algorithm.starts_with("aws:kms") => CopyEncryption::Kms {
             algorithm: algorithm.to_owned(),
-            key: dr_key.to_owned(),
+            key: key.to_owned(),
             bucket_key: object.bucket_key_enabled,
         },
         _ => CopyEncryption::Default,
@@ -163,11 +165,13 @@ mod tests {
             bucket_key_enabled: true,
             ..SourceObject::default()
         };
-        assert_eq!(copy_plan(&object(Some("AES256")), KEY, false, 0).encryption, CopyEncryption::Default);
-        assert_eq!(copy_plan(&object(None), KEY, false, 0).encryption, CopyEncryption::Default);
+        assert_eq!(copy_plan(&object(Some("AES256")), Some(KEY), false, 0).encryption, CopyEncryption::Default);
+        assert_eq!(copy_plan(&object(None), Some(KEY), false, 0).encryption, CopyEncryption::Default);
+        // Failback: the source bucket's own default encryption, whatever DR's key was.
+        assert_eq!(copy_plan(&object(Some("aws:kms")), None, false, 0).encryption, CopyEncryption::Default);
         for algorithm in ["aws:kms", "aws:kms:dsse"] {
             assert_eq!(
-                copy_plan(&object(Some(algorithm)), KEY, false, 0).encryption,
+                copy_plan(&object(Some(algorithm)), Some(KEY), false, 0).encryption,
                 CopyEncryption::Kms { algorithm: algorithm.into(), key: KEY.into(), bucket_key: true }
             );
         }
@@ -183,14 +187,14 @@ mod tests {
             object_lock_legal_hold: true,
             ..SourceObject::default()
         };
-        let plan = copy_plan(&object, KEY, true, 1_000);
+        let plan = copy_plan(&object, Some(KEY), true, 1_000);
         assert_eq!(plan.website_redirect_location.as_deref(), Some("/new-home"));
         assert_eq!(plan.checksum_algorithm.as_deref(), Some("SHA256"));
         assert_eq!((plan.object_lock, plan.legal_hold), (Some(("GOVERNANCE".into(), 2_000)), true));
         // A retention that has run out is not set again (S3 refuses a date in the past).
-        assert_eq!(copy_plan(&object, KEY, true, 3_000).object_lock, None);
+        assert_eq!(copy_plan(&object, Some(KEY), true, 3_000).object_lock, None);
         // A destination without Object Lock cannot take either.
-        let unlocked = copy_plan(&object, KEY, false, 1_000);
+        let unlocked = copy_plan(&object, Some(KEY), false, 1_000);
         assert_eq!((unlocked.object_lock, unlocked.legal_hold), (None, false));
     }
 }

@@ -2,6 +2,7 @@
 //! and the local stack (`AWS_ENDPOINT_URL`).
 
 mod drill;
+mod failback;
 mod failover;
 mod plan;
 mod progress;
@@ -118,6 +119,29 @@ pub enum Command {
         #[arg(long, env = "S3DR_FAILOVER_STATE_MACHINE_ARN")]
         state_machine_arn: Option<String>,
     },
+    /// Fail back once the source's region answers again (the failback-bucket workflow): the
+    /// objects written in DR during the failover are copied home, the source is verified to
+    /// hold them all, the access point's routing (if the failover switched one) goes home, and
+    /// one-way protection resumes. Without an access point, point the application back at the
+    /// source first. Refuses a bucket not failed over, or whose region still fails.
+    Failback {
+        #[arg(required = true, value_parser = bucket_name)]
+        buckets: Vec<String>,
+        #[arg(long)]
+        wait: bool,
+        /// DR's objects written from this UTC time on go home (YYYYMMDDTHHMMSSZ); by default
+        /// from 15 minutes before the failover record.
+        #[arg(long)]
+        since: Option<String>,
+        /// The Multi-Region Access Point to route home, if not the one the failover switched.
+        #[arg(long)]
+        mrap: Option<String>,
+        /// Run the steps in this process instead of the workflow.
+        #[arg(long, conflicts_with = "wait")]
+        here: bool,
+        #[arg(long, env = "S3DR_FAILBACK_STATE_MACHINE_ARN")]
+        state_machine_arn: Option<String>,
+    },
     /// A restore test: reads a random sample of the source's objects from the DR bucket and
     /// compares each with the source (content SHA-256, content type, user metadata, tags);
     /// prints pass/fail per object and the DR read times. Reads only; non-zero exit on a failure.
@@ -213,6 +237,21 @@ pub async fn run(cli: Cli) -> ExitCode {
                     protect::start_and_follow(&clients, "failover", &arn, &inputs, wait).await
                 }
                 (false, None, _) => Err("failover needs the failover workflow's ARN (--state-machine-arn or S3DR_FAILOVER_STATE_MACHINE_ARN), or --here to run it in this process".to_owned()),
+            }
+        }
+        Command::Failback { buckets, wait, since, mrap, here, state_machine_arn } => {
+            let input = |bucket: &str| serde_json::json!({ "bucket": bucket, "since": since, "mrap": mrap, "requestedBy": "s3-dr CLI" });
+            match (here, state_machine_arn, Config::from_env()) {
+                (true, _, Ok(config)) => {
+                    let inputs: Vec<serde_json::Value> = buckets.iter().map(|b| input(b)).collect();
+                    failback::run_here(&clients, &config, &inputs).await
+                }
+                (true, _, Err(error)) => Err(error.to_string()),
+                (false, Some(arn), _) => {
+                    let inputs: Vec<(String, serde_json::Value)> = buckets.iter().map(|b| (b.clone(), input(b))).collect();
+                    protect::start_and_follow(&clients, "failback", &arn, &inputs, wait).await
+                }
+                (false, None, _) => Err("failback needs the failback workflow's ARN (--state-machine-arn or S3DR_FAILBACK_STATE_MACHINE_ARN), or --here to run it in this process".to_owned()),
             }
         }
         Command::Drill { bucket, sample, seed } => match Config::from_env() {

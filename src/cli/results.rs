@@ -71,6 +71,16 @@ pub struct WorkflowResult {
     pub sweep: Option<StepResult>,
     pub continue_as_new: Option<Continued>,
     pub promote_destination: Option<Promoted>,
+    pub bring_home: Option<Summarized>,
+    pub verify_home: Option<Summarized>,
+    pub finish_failback: Option<Summarized>,
+}
+
+/// A step's one-line account (failback's steps).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Summarized {
+    pub summary: String,
 }
 
 /// PromoteDestination's report (failover).
@@ -117,6 +127,11 @@ impl WorkflowResult {
                 line.push_str(&format!("; the application changes: {}", promoted.application_changes.join("; ")));
             }
             return line;
+        }
+        if let Some(finished) = &self.finish_failback {
+            let earlier = [&self.bring_home, &self.verify_home];
+            let lines = earlier.iter().filter_map(|s| s.as_ref().map(|s| s.summary.as_str()));
+            return lines.chain([finished.summary.as_str()]).collect::<Vec<_>>().join("; ");
         }
         if let Some(sweep) = &self.sweep {
             return sweep.summary.clone().unwrap_or_else(|| "swept".to_owned());

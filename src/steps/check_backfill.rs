@@ -15,7 +15,7 @@
 
 use serde_json::Value;
 
-use crate::backfill::copy::{copy_page, CopyJob};
+use crate::backfill::copy::{copy_page, CopyJob, CopyRule};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Work};
 use crate::backfill::{batch, turns_per_execution, unix_now, Progress, Strategy};
 use crate::bucket;
@@ -54,7 +54,8 @@ pub async fn run(
                 source_bucket: &plan.bucket,
                 destination_bucket: &destination.bucket,
                 storage_class: &config.storage_class,
-                dr_key,
+                kms_key: Some(dr_key),
+                rule: CopyRule::Backfill,
                 destination_locked: plan.object_lock,
                 multipart_threshold: config.copy_multipart_threshold,
                 page_size: config.copy_page_size,

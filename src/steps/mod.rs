@@ -8,6 +8,7 @@
 //! (`{"bucket": ..., "ValidateSource": {...}, "EnsureDestination": {...}}`), so each state of
 //! the workflow sees what earlier ones found.
 
+pub mod bring_home;
 pub mod check_backfill;
 pub mod clone_settings;
 pub mod continue_as_new;
@@ -15,15 +16,20 @@ pub mod detach_replication;
 pub mod enable_replication;
 pub mod enable_source_versioning;
 pub mod ensure_destination;
+pub mod finish_failback;
 pub mod mark_destination_detached;
+pub mod prepare_home;
 pub mod promote_destination;
+pub mod route_home;
 pub mod start_backfill;
 pub mod start_detach;
 pub mod sweep;
 pub mod validate_detach;
+pub mod validate_failback;
 pub mod validate_failover;
 pub mod validate_source;
 pub mod verify_data;
+pub mod verify_home;
 pub mod verify_protection;
 
 use std::time::SystemTime;
@@ -58,6 +64,12 @@ pub enum Step {
     VerifyData,
     ValidateFailover,
     PromoteDestination,
+    ValidateFailback,
+    PrepareHome,
+    BringHome,
+    RouteHome,
+    VerifyHome,
+    FinishFailback,
 }
 
 impl Step {
@@ -77,8 +89,8 @@ impl Step {
 
     /// The rest: the protect workflow's hand-overs (to a new execution of itself when the
     /// backfill outlives one execution's history, to detach), the detach workflow, the sweep,
-    /// the verify workflow, the failover workflow.
-    pub const OTHERS: [Step; 9] = [
+    /// the verify workflow, the failover and failback workflows.
+    pub const OTHERS: [Step; 15] = [
         Step::ContinueAsNew,
         Step::StartDetach,
         Step::ValidateDetach,
@@ -88,6 +100,12 @@ impl Step {
         Step::VerifyData,
         Step::ValidateFailover,
         Step::PromoteDestination,
+        Step::ValidateFailback,
+        Step::PrepareHome,
+        Step::BringHome,
+        Step::RouteHome,
+        Step::VerifyHome,
+        Step::FinishFailback,
     ];
 
     /// Every step the Lambda serves.
@@ -185,8 +203,11 @@ pub async fn run_step(
             crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default()
         }
         Step::Sweep => String::new(),
-        Step::VerifyData | Step::ValidateFailover => {
+        Step::VerifyData | Step::ValidateFailover | Step::ValidateFailback => {
             input.get("bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
+        }
+        Step::PrepareHome | Step::BringHome | Step::RouteHome | Step::VerifyHome | Step::FinishFailback => {
+            input.pointer("/ValidateFailback/bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
         }
         Step::PromoteDestination => {
             input.pointer("/ValidateFailover/bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
@@ -268,6 +289,14 @@ pub async fn run_step(
                     })?;
                 to_json(Box::pin(promote_destination::run(context, &plan)).await)
             }
+            Step::ValidateFailback => to_json(Box::pin(validate_failback::run(context, input)).await),
+            Step::BringHome => to_json(Box::pin(bring_home::run(context, &failback_plan(step, input)?, input)).await),
+            Step::PrepareHome => to_json(Box::pin(prepare_home::run(context, &failback_plan(step, input)?)).await),
+            Step::RouteHome => to_json(Box::pin(route_home::run(context, &failback_plan(step, input)?)).await),
+            Step::VerifyHome => to_json(Box::pin(verify_home::run(context, &failback_plan(step, input)?, input)).await),
+            Step::FinishFailback => {
+                to_json(Box::pin(finish_failback::run(context, &failback_plan(step, input)?)).await)
+            }
             Step::VerifyProtection => {
                 let (plan, destination) = plan(step, input)?;
                 let settings = cloned_settings(input)?;
@@ -340,6 +369,21 @@ fn detach_plan(step: Step, input: &Value) -> Result<crate::detach::DetachPlan, D
         )));
     }
     Ok(plan)
+}
+
+/// A looping step's own output from its previous turn (`input.<Step>`), if there was one.
+pub fn previous_turn<T: serde::de::DeserializeOwned>(step: Step, input: &Value) -> Result<Option<T>, DrError> {
+    match input.get(step.name()) {
+        None | Some(Value::Null) => Ok(None),
+        Some(found) => serde_json::from_value(found.clone())
+            .map(Some)
+            .map_err(|e| DrError::InvalidInput(format!("step {0}: input.{0} is malformed: {e}", step.name()))),
+    }
+}
+
+/// What ValidateFailback decided, for the failback steps after it.
+fn failback_plan(step: Step, input: &Value) -> Result<crate::failback::Plan, DrError> {
+    from_input(step, input, "ValidateFailback")
 }
 
 fn from_input<T: serde::de::DeserializeOwned>(step: Step, input: &Value, key: &str) -> Result<T, DrError> {

@@ -137,28 +137,14 @@ struct Request {
 impl Request {
     fn parse(input: &Value) -> Result<Request, DrError> {
         let bad = |what: String| DrError::InvalidInput(format!("failover: {what}"));
-        let bucket = input.get("bucket").and_then(Value::as_str).ok_or_else(|| {
-            bad(format!(
-                "expected {{\"bucket\": \"<source bucket>\", \"force\"?: bool, \"drill\"?: bool, \"mrap\"?: \"<arn>\"}}, got {}",
-                crate::error::abbreviated(&input.to_string(), 200)
-            ))
-        })?;
-        if let Some(rule) = crate::naming::why_not_a_bucket_name(bucket) {
-            return Err(bad(format!("{:?} is not a bucket name: {rule}", crate::error::abbreviated(bucket, 100))));
-        }
+        let shape = r#"{"bucket": "<source bucket>", "force"?: bool, "drill"?: bool, "mrap"?: "<arn>"}"#;
+        let bucket = failover::bucket_field(input, shape).map_err(bad)?;
         let flag = |name: &str| match input.get(name) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(value)) => Ok(*value),
             Some(other) => Err(bad(format!("{name} is true or false, got {other}"))),
         };
-        let mrap = match input.get("mrap") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(arn)) => {
-                failover::check_mrap_arn(arn).map_err(bad)?;
-                Some(arn.clone())
-            }
-            Some(other) => return Err(bad(format!("mrap is an ARN string, got {other}"))),
-        };
+        let mrap = failover::mrap_field(input).map_err(bad)?;
         Ok(Request { bucket: bucket.to_owned(), force: flag("force")?, drill: flag("drill")?, mrap })
     }
 }

@@ -21,7 +21,6 @@ use aws_sdk_s3::types::ReplicationStatus;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::bucket;
 use crate::error::{AwsResultExt, DrError};
@@ -33,10 +32,9 @@ use crate::inventory::{
 use crate::replication::our_destination;
 use crate::steps::StepContext;
 use crate::tags::Tag;
-use crate::verify::{duration, unix_seconds, Comparison, Entry, Merge, Next, StatusCounts, Verified, VERIFIED_TAG};
+use crate::verify::listing::{self, Listing, Merged};
+use crate::verify::{duration, unix_seconds, Comparison, Merge, StatusCounts, Verified, VERIFIED_TAG};
 
-/// Pages read ahead per listing.
-const READ_AHEAD: usize = 1;
 /// Time kept after the listings for the status checks and the record.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// HeadObject calls at once.
@@ -184,9 +182,9 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Output, DrE
                     inventory_configured = ensure_inventories(&pair, reports).await?;
                 }
             }
-            let statuses = replication_statuses(&source, &bucket, &listed.comparison).await?;
+            let statuses = replication_statuses(&source, &bucket, &listed.sides).await?;
             Compared {
-                comparison: listed.comparison,
+                comparison: listed.sides,
                 statuses,
                 complete: listed.complete,
                 stopped_after: listed.stopped_after,
@@ -432,95 +430,19 @@ fn report_key(bucket: &str, now: SystemTime) -> String {
     format!("{REPORT_PREFIX}/{bucket}/{}.json", crate::clock::second_stamp(now))
 }
 
-struct Listed {
-    comparison: Comparison,
-    complete: bool,
-    stopped_after: Option<String>,
-    /// Stopped at `S3DR_VERIFY_MAX_OBJECTS` (not at the deadline).
-    over_bound: bool,
-}
-
 /// Both listings, merged page by page, within the object bound and the deadline.
 async fn compare(
     pair: &Pair<'_>,
     config: &crate::config::Config,
     now: i64,
     stop_at: Option<SystemTime>,
-) -> Result<Listed, DrError> {
-    let (source_bucket, destination) = (pair.bucket, pair.destination);
-    let mut merge = Merge::new(now, config.verify_threshold_seconds);
-    let mut source_pages = listing(pair.source.clone(), source_bucket.to_owned());
-    let mut dr_pages = listing(pair.dr.clone(), destination.to_owned());
-    let (mut source_read, mut dr_read) = (0u64, 0u64);
-    loop {
-        let over_bound = source_read >= config.verify_max_objects || dr_read >= config.verify_max_objects;
-        let out_of_time = stop_at.is_some_and(|at| SystemTime::now() >= at);
-        let side = merge.next();
-        if side == Next::Done {
-            return Ok(Listed { comparison: merge.finish(), complete: true, stopped_after: None, over_bound: false });
-        }
-        if over_bound || out_of_time {
-            let (comparison, stopped_after) = merge.finish_early();
-            return Ok(Listed { comparison, complete: false, stopped_after, over_bound });
-        }
-        let (pages, read) = match side {
-            Next::Source => (&mut source_pages, &mut source_read),
-            _ => (&mut dr_pages, &mut dr_read),
-        };
-        let page = pages.recv().await.unwrap_or_else(|| {
-            Err(DrError::Internal(format!(
-                "the listing of {source_bucket} or {destination} ended without its last page"
-            )))
-        })?;
-        *read += page.entries.len() as u64;
-        if side == Next::Source {
-            merge.add_source(page.entries, page.last);
-        } else {
-            merge.add_dr(page.entries, page.last);
-        }
-    }
-}
-
-struct Page {
-    entries: Vec<Entry>,
-    last: bool,
-}
-
-/// A bucket's ListObjectsV2 pages, read by a task of their own one page ahead; it ends when
-/// the receiver is dropped.
-fn listing(s3: aws_sdk_s3::Client, bucket: String) -> mpsc::Receiver<Result<Page, DrError>> {
-    let (sender, receiver) = mpsc::channel(READ_AHEAD);
-    tokio::spawn(async move {
-        let mut pages = s3.list_objects_v2().bucket(&bucket).into_paginator().send();
-        let mut next = pages.next().await;
-        let mut sent = false;
-        while let Some(page) = next {
-            sent = true;
-            let page = page.aws(&bucket, "ListObjectsV2");
-            let failed = page.is_err();
-            next = if failed { None } else { pages.next().await };
-            let page = page.map(|output| Page {
-                entries: output.contents().iter().filter_map(entry).collect(),
-                last: next.is_none(),
-            });
-            if sender.send(page).await.is_err() || failed {
-                return;
-            }
-        }
-        if !sent {
-            // No page at all (S3 answers an empty bucket with one empty page): say it ended.
-            let _ = sender.send(Ok(Page { entries: Vec::new(), last: true })).await;
-        }
-    });
-    receiver
-}
-
-fn entry(object: &aws_sdk_s3::types::Object) -> Option<Entry> {
-    Some(Entry {
-        key: object.key()?.to_owned(),
-        size: object.size().unwrap_or(0).max(0) as u64,
-        last_modified: object.last_modified().map_or(0, |t| t.secs()),
-    })
+) -> Result<Merged<Comparison>, DrError> {
+    let source = Listing { s3: pair.source, bucket: pair.bucket };
+    let dr = Listing { s3: pair.dr, bucket: pair.destination };
+    let merge = Merge::new(now, config.verify_threshold_seconds);
+    let merged = listing::merge(source, dr, merge, None, config.verify_max_objects, stop_at).await?;
+    let Merged { sides, complete, stopped_after, over_bound } = merged;
+    Ok(Merged { sides: sides.finish(), complete, stopped_after, over_bound })
 }
 
 /// HeadObject of the missing examples: why replication did not carry them.

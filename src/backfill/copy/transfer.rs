@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use super::{time_left, CopyJob, Outcome};
+use super::{time_left, CopyJob, Outcome, WriteCondition};
 use crate::backfill::object::{CopyEncryption, CopyPlan};
 use crate::backfill::{copy_source, part_ranges, part_size, tagging_header, Listed};
 use crate::error::{aws_code, AwsResultExt, DrError};
@@ -41,7 +41,12 @@ macro_rules! with_plan {
 const PART_CONCURRENCY: usize = 4;
 /// CopyObject keeps metadata, content headers, `Expires`, tags and the checksum algorithm (the
 /// COPY directives are the default); the plan adds what it does not keep.
-pub(super) async fn copy_whole(job: &CopyJob<'_>, object: &Listed, plan: &CopyPlan) -> Result<Outcome, DrError> {
+pub(super) async fn copy_whole(
+    job: &CopyJob<'_>,
+    object: &Listed,
+    plan: &CopyPlan,
+    condition: &WriteCondition,
+) -> Result<Outcome, DrError> {
     let request = job
         .destination
         .copy_object()
@@ -49,6 +54,8 @@ pub(super) async fn copy_whole(job: &CopyJob<'_>, object: &Listed, plan: &CopyPl
         .key(&object.key)
         .copy_source(copy_source(job.source_bucket, &object.key))
         .copy_source_if_match(&object.etag)
+        .set_if_match(condition.if_match.clone())
+        .set_if_none_match(condition.if_none_match.clone())
         .storage_class(StorageClass::from(job.storage_class));
     with_plan!(request, plan).send().await.aws(job.destination_bucket, "CopyObject")?;
     Ok(Outcome::Copied(object.size))
@@ -61,6 +68,7 @@ pub(super) async fn copy_in_parts(
     object: &Listed,
     head: &HeadObjectOutput,
     plan: &CopyPlan,
+    condition: &WriteCondition,
     first: bool,
 ) -> Result<Outcome, DrError> {
     let (source, key) = (job.source_bucket, object.key.as_str());
@@ -98,7 +106,7 @@ pub(super) async fn copy_in_parts(
         })?
         .to_owned();
 
-    let result = copy_parts(job, object, &upload_id, first).await;
+    let result = copy_parts(job, object, &upload_id, condition, first).await;
     if !matches!(result, Ok(Outcome::Copied(_))) {
         // Leave no half-made upload behind (they are charged until aborted; the destination's
         // AbortIncompleteMultipartUpload rule catches what a killed invocation leaves). Best
@@ -112,7 +120,13 @@ pub(super) async fn copy_in_parts(
     result
 }
 
-async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str, first: bool) -> Result<Outcome, DrError> {
+async fn copy_parts(
+    job: &CopyJob<'_>,
+    object: &Listed,
+    upload_id: &str,
+    condition: &WriteCondition,
+    first: bool,
+) -> Result<Outcome, DrError> {
     let (destination, key) = (job.destination_bucket, object.key.as_str());
     let source = copy_source(job.source_bucket, key);
     let ranges = part_ranges(object.size, part_size(object.size, job.multipart_threshold));
@@ -176,6 +190,8 @@ async fn copy_parts(job: &CopyJob<'_>, object: &Listed, upload_id: &str, first: 
         .key(key)
         .upload_id(upload_id)
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .set_if_match(condition.if_match.clone())
+        .set_if_none_match(condition.if_none_match.clone())
         .send()
         .await
         .aws(destination, "CompleteMultipartUpload")?;
