@@ -1,6 +1,7 @@
 //! `make bench`, part 3: the sweep over 1,000 healthy protected buckets (and their 1,000
-//! destinations) on the local stack. All healthy, so it only reads and starts nothing. Next to
-//! it, the emulator's ceiling for plain HeadBucket calls, measured in the same run.
+//! destinations) on the local stack, with 1 shard and with 4 (the same buckets, alternately, the
+//! median of 3 each). All healthy, so it only reads and starts nothing. Next to it, the
+//! emulator's ceiling for plain HeadBucket calls, measured in the same run.
 //!
 //! Sizes: BENCH_SWEEP_BUCKETS (default 1000).
 
@@ -11,9 +12,12 @@ use std::time::Instant;
 
 use common::*;
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const CEILING_REQUESTS: usize = 1000;
+/// The sharded sweep's shards, next to one shard.
+const SHARDS: u32 = 4;
+const REPEATS: usize = 3;
 const IN_FLIGHT: usize = 16;
 
 #[tokio::main]
@@ -48,20 +52,40 @@ async fn main() {
     let ceiling = CEILING_REQUESTS as f64 / started.elapsed().as_secs_f64();
     println!("emulator ceiling, HeadBucket x{CEILING_REQUESTS}, {IN_FLIGHT} in flight: {ceiling:.0} requests/s");
 
-    let run = stack.run_workflow("sweep", json!({})).await;
-    run.assert_succeeded();
-    let report = run.step("Sweep");
-    assert_eq!(report["protected"].as_u64(), Some(buckets as u64), "{report}");
-    assert_eq!(report["repaired"], 0, "all healthy: {report}");
-    let calls: u64 = report["awsCalls"].as_object().unwrap().values().filter_map(|n| n.as_u64()).sum();
-    let scanned = report["scanned"].as_u64().unwrap_or(0);
-    let seconds = run.duration.as_secs_f64();
+    // The same buckets swept with 1 shard and with SHARDS, alternately, REPEATS times each:
+    // the median wall time of each (Step Functions' start to stop).
+    let mut seconds: Vec<(u32, Vec<f64>)> = vec![(1, Vec::new()), (SHARDS, Vec::new())];
+    let mut last = Value::Null;
+    for _ in 0..REPEATS {
+        for (shards, times) in seconds.iter_mut() {
+            let run = stack.run_workflow("sweep", json!({ "shards": *shards, "requestedBy": "bench" })).await;
+            run.assert_succeeded();
+            let report = run.step("Sweep").clone();
+            assert_eq!(report["protected"].as_u64(), Some(buckets as u64), "{report}");
+            assert_eq!(report["repaired"], 0, "all healthy: {report}");
+            times.push(run.duration.as_secs_f64());
+            last = report;
+        }
+    }
+    let scanned = last["scanned"].as_u64().unwrap_or(0);
+    let calls: u64 = last["awsCallsTotal"].as_object().unwrap().values().filter_map(|n| n.as_u64()).sum();
+    for (shards, times) in &mut seconds {
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "sweep, {shards} shard(s): {scanned} buckets ({buckets} protected sources, their destinations) in {median:.1} s (median of {REPEATS}; all: {}) = {:.0} buckets/s",
+            times.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>().join(", "),
+            scanned as f64 / median
+        );
+    }
+    let median = |shards: u32| seconds.iter().find(|(s, _)| *s == shards).map_or(0.0, |(_, t)| t[t.len() / 2]);
+    let sharded = median(SHARDS);
     println!(
-        "sweep: {scanned} buckets ({buckets} protected sources, their destinations) in {seconds:.1} s; {calls} AWS calls = {:.1} per protected bucket, {:.1} per bucket listed; {:.0} requests/s = {:.0}% of the ceiling",
+        "{SHARDS} shards: {calls} AWS calls = {:.1} per protected bucket, {:.1} per bucket listed; {:.0} requests/s = {:.0}% of the emulator's ceiling (which bounds both)",
         calls as f64 / buckets as f64,
         calls as f64 / scanned.max(1) as f64,
-        calls as f64 / seconds,
-        100.0 * calls as f64 / seconds / ceiling
+        calls as f64 / sharded,
+        100.0 * calls as f64 / sharded / ceiling
     );
-    println!("calls by operation: {}", report["awsCalls"]);
+    println!("calls by operation ({SHARDS} shards): {}", last["awsCallsTotal"]);
 }

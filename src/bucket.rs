@@ -36,6 +36,28 @@ pub async fn tags(s3: &Client, bucket: &str) -> Result<Vec<Tag>, DrError> {
     }
 }
 
+/// The bucket's tags, or None if there is no such bucket.
+pub async fn tags_if_exists(s3: &Client, bucket: &str) -> Result<Option<Vec<Tag>>, DrError> {
+    tags_unless(s3, bucket, &[404]).await
+}
+
+/// A destination's tags, or None if this client finds none it can read: no such bucket, another
+/// account's (403), one in another region (301). What the caller checks next (HeadBucket) tells
+/// those apart, with the errors they call for.
+pub async fn destination_tags(s3: &Client, bucket: &str) -> Result<Option<Vec<Tag>>, DrError> {
+    tags_unless(s3, bucket, &[301, 403, 404]).await
+}
+
+async fn tags_unless(s3: &Client, bucket: &str, absent: &[u16]) -> Result<Option<Vec<Tag>>, DrError> {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(output) => Ok(Some(output.tag_set().iter().map(|t| Tag::new(t.key(), t.value())).collect())),
+        Err(error) if aws_code(&error) == Some("NoSuchTagSet") => Ok(Some(Vec::new())),
+        Err(error) if aws_code(&error) == Some("NoSuchBucket") && absent.contains(&404) => Ok(None),
+        Err(error) if crate::error::http_status(&error).is_some_and(|s| s != 404 && absent.contains(&s)) => Ok(None),
+        Err(error) => Err(error).aws(bucket, "GetBucketTagging"),
+    }
+}
+
 /// "Enabled", "Suspended", or "Off" (never enabled: S3 returns no status).
 pub async fn versioning(s3: &Client, bucket: &str) -> Result<String, DrError> {
     let output = s3.get_bucket_versioning().bucket(bucket).send().await.aws(bucket, "GetBucketVersioning")?;
@@ -261,6 +283,28 @@ pub async fn put_policy(s3: &Client, bucket: &str, policy: String) -> Result<(),
 pub async fn delete_policy(s3: &Client, bucket: &str) -> Result<(), DrError> {
     s3.delete_bucket_policy().bucket(bucket).send().await.aws(bucket, "DeleteBucketPolicy")?;
     Ok(())
+}
+
+/// One page of the account's buckets (at most `max`, by name, after `cursor`: the
+/// ContinuationToken of the page before), with their regions, and the next page's cursor.
+pub async fn list_page(
+    s3: &Client,
+    cursor: Option<&str>,
+    max: i32,
+) -> Result<(Vec<(String, Option<String>)>, Option<String>), DrError> {
+    let page = s3
+        .list_buckets()
+        .max_buckets(max)
+        .set_continuation_token(cursor.map(str::to_owned))
+        .send()
+        .await
+        .aws("(all buckets)", "ListBuckets")?;
+    let buckets = page
+        .buckets()
+        .iter()
+        .filter_map(|b| Some((b.name()?.to_owned(), b.bucket_region().map(str::to_owned))))
+        .collect();
+    Ok((buckets, page.continuation_token().filter(|t| !t.is_empty()).map(str::to_owned)))
 }
 
 /// Every bucket of the account, with its region when ListBuckets gives it (it does when the

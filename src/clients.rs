@@ -98,6 +98,11 @@ impl Clients {
         self.calls.take()
     }
 
+    /// The counts `take_call_counts` would give now, without starting again from zero.
+    pub fn call_counts(&self) -> BTreeMap<String, u32> {
+        self.calls.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     pub fn home_region(&self) -> String {
         self.base.region().map_or(FALLBACK_HOME_REGION.to_owned(), |r| r.to_string())
     }

@@ -101,6 +101,12 @@ pub struct Config {
     pub verify_inventory_rows: u64,
     pub sweep_concurrency: usize,
     pub sweep_start_rate: u32,
+    /// Shards of the sweep, run at once (buckets are dealt by a hash of their name).
+    pub sweep_shards: u32,
+    /// Buckets per ListBuckets page the sweep reads.
+    pub sweep_page_size: i32,
+    /// Seconds one sweep invocation starts new pages for before it hands the cursor over.
+    pub sweep_invocation_seconds: u64,
 }
 
 impl Config {
@@ -255,6 +261,11 @@ impl Config {
         let verify_inventory_rows = number("S3DR_VERIFY_INVENTORY_ROWS", 2_000_000, 1, 100_000_000)?;
         let sweep_concurrency = number("S3DR_SWEEP_CONCURRENCY", 16, 1, 64)? as usize;
         let sweep_start_rate = number("S3DR_SWEEP_START_RATE", 2, 1, 50)? as u32;
+        let sweep_shards = number("S3DR_SWEEP_SHARDS", 4, 1, 40)? as u32;
+        // ListBuckets' MaxBuckets is at most 10,000
+        // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
+        let sweep_page_size = number("S3DR_SWEEP_PAGE_SIZE", 1000, 1, 10_000)? as i32;
+        let sweep_invocation_seconds = number("S3DR_SWEEP_INVOCATION_SECONDS", 600, 0, 840)?;
 
         Ok(Config {
             protect_state_machine_arn,
@@ -265,6 +276,9 @@ impl Config {
             verify_inventory_rows,
             sweep_concurrency,
             sweep_start_rate,
+            sweep_shards,
+            sweep_page_size,
+            sweep_invocation_seconds,
             public_access,
             backfill,
             batch_role_arn,

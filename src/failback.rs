@@ -54,7 +54,7 @@ pub const BEFORE_FAILOVER_MARGIN_SECONDS: i64 = 900;
 pub const ROUTES_SETTLE_SECONDS: u64 = 150;
 
 /// When DR's objects count as the application's: from `since` (the margin before the record,
-/// or the operator's time), and surely from `failed_over_at` (Unix seconds).
+/// or the operator's time), and surely after `failed_over_at` (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Window {
@@ -87,7 +87,9 @@ pub fn brings_home(dr: (i64, u64), home: Option<(i64, u64)>, window: Window) -> 
         Some((home_modified, home_size)) if home_modified == dr_modified => home_size != dr_size,
         // Before the record: the source's own object (a replica or a backfill copy of it) is
         // the same size; another size is a write the application made in DR.
-        Some((_, home_size)) => dr_modified >= window.failed_over_at || home_size != dr_size,
+        // The record's own second belongs to the margin: a backfill copy made just before the
+        // failover can share it.
+        Some((_, home_size)) => dr_modified > window.failed_over_at || home_size != dr_size,
     }
 }
 
@@ -157,7 +159,7 @@ impl Homecoming {
 
     fn dr_object(&mut self, dr: &Entry, home: Option<&Entry>) {
         self.dr_objects += 1;
-        let during = dr.last_modified >= self.window.failed_over_at;
+        let during = dr.last_modified > self.window.failed_over_at;
         self.written_in_dr += u64::from(during);
         let home_object = home.map(|h| (h.last_modified, h.size));
         if brings_home((dr.last_modified, dr.size), home_object, self.window) {
@@ -214,7 +216,10 @@ mod tests {
         assert!(brings_home((FAILOVER + 60, 5), None, window));
         assert!(brings_home((FAILOVER + 60, 5), Some((FAILOVER - DAY, 5)), window));
         assert!(!brings_home((FAILOVER + 60, 5), Some((FAILOVER + 900, 5)), window));
-        // In the margin before the record: a new key, or another size, is the application's.
+        // The record's second, and the margin before it: a new key, or another size, is the
+        // application's; the same size is the source's own object.
+        assert!(!brings_home((FAILOVER, 5), Some((FAILOVER - 1, 5)), window));
+        assert!(brings_home((FAILOVER, 6), Some((FAILOVER - 1, 5)), window));
         assert!(brings_home((FAILOVER - 60, 5), None, window));
         assert!(brings_home((FAILOVER - 60, 7), Some((FAILOVER - DAY, 5)), window));
         // Written at home later than in DR: the home write is kept.

@@ -90,8 +90,10 @@ fn every_task_invokes_a_known_step_named_as_its_state() {
 fn every_task_retries_transient_errors_and_catches_terminal_ones_by_name() {
     let terminal: BTreeSet<&str> =
         DrError::ALL_ERROR_TYPES.iter().copied().filter(|e| !NOT_CAUGHT_BY_NAME.contains(e)).collect();
-    for (file, asl) in statemachine_files().iter().map(|f| (f.clone(), read_json(f))) {
-        for (name, state) in tasks(&asl) {
+    for (file, scope) in
+        statemachine_files().iter().flat_map(|f| scopes(&read_json(f)).into_iter().map(|s| (f.clone(), s)))
+    {
+        for (name, state) in scope["States"].as_object().unwrap().iter().filter(|(_, s)| s["Type"] == "Task") {
             let name = format!("{}: {name}", file.display());
             let retried: HashSet<&str> = errors_in(&state["Retry"]).into_iter().collect();
             for error in LAMBDA_SERVICE_ERRORS.iter().chain(&TIMEOUT_ERRORS).chain(&["TransientAwsError"]) {
@@ -108,7 +110,7 @@ fn every_task_retries_transient_errors_and_catches_terminal_ones_by_name() {
             assert_eq!(caught, terminal, "{name}: the terminal catch must list exactly the terminal error types");
             for catcher in catchers {
                 assert_eq!(catcher["ResultPath"], "$.error", "{name}: keep the input, add the error");
-                let target = &asl["States"][catcher["Next"].as_str().unwrap()];
+                let target = &scope["States"][catcher["Next"].as_str().unwrap()];
                 assert_eq!(target["Type"], "Fail", "{name}: errors end in a Fail state");
                 assert_eq!(target["ErrorPath"], "$.error.Error");
                 assert_eq!(target["CausePath"], "$.error.Cause");
@@ -151,8 +153,9 @@ fn every_task_waits_out_lambda_throttling_for_minutes() {
 
 #[test]
 fn every_transition_reaches_an_existing_state_and_every_state_is_reachable() {
-    for file in statemachine_files() {
-        let asl = read_json(&file);
+    for (file, asl) in
+        statemachine_files().iter().flat_map(|f| scopes(&read_json(f)).into_iter().map(|s| (f.clone(), s)))
+    {
         let states = asl["States"].as_object().unwrap();
         let mut reachable = BTreeSet::new();
         let mut pending = vec![asl["StartAt"].as_str().unwrap().to_owned()];
@@ -173,6 +176,20 @@ fn every_transition_reaches_an_existing_state_and_every_state_is_reachable() {
     }
 }
 
+/// Step Functions wants a state's name unique in the whole state machine, a Map's item
+/// processor included.
+#[test]
+fn state_names_are_unique_across_nested_scopes() {
+    for file in statemachine_files() {
+        let mut seen = BTreeSet::new();
+        for scope in scopes(&read_json(&file)) {
+            for name in scope["States"].as_object().unwrap().keys() {
+                assert!(seen.insert(name.clone()), "{}: state {name} is named twice", file.display());
+            }
+        }
+    }
+}
+
 #[test]
 fn placeholders_are_only_the_ones_the_deployment_fills() {
     for file in statemachine_files() {
@@ -184,13 +201,23 @@ fn placeholders_are_only_the_ones_the_deployment_fills() {
     }
 }
 
+/// The state machine and each Map's item processor: the scopes whose `States` a `Next` names.
+fn scopes(asl: &Value) -> Vec<Value> {
+    let mut found = vec![asl.clone()];
+    for state in asl["States"].as_object().unwrap().values() {
+        if state["Type"] == "Map" {
+            found.extend(scopes(&state["ItemProcessor"]));
+        }
+    }
+    found
+}
+
+/// Every Task, in every scope.
 fn tasks(asl: &Value) -> Vec<(String, Value)> {
-    asl["States"]
-        .as_object()
-        .unwrap()
+    scopes(asl)
         .iter()
+        .flat_map(|scope| scope["States"].as_object().unwrap().clone())
         .filter(|(_, s)| s["Type"] == "Task")
-        .map(|(n, s)| (n.clone(), s.clone()))
         .collect()
 }
 

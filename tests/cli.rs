@@ -35,6 +35,8 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn protect_wait_prints_each_step_and_status_reports_protection() {
+    // A sweep meanwhile would protect the new tagged bucket first (this run would find it done).
+    let _no_sweep = SWEEP.read().await;
     let stack = stack();
     let source = unique("cli");
     source_bucket(stack, &source, SOURCE_REGION, &[("dr", "true")]).await;

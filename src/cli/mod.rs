@@ -59,6 +59,9 @@ pub enum Command {
     Sweep {
         #[arg(long)]
         wait: bool,
+        /// Shards to run at once this time (1 to 40; default: the Lambda's S3DR_SWEEP_SHARDS).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=40))]
+        shards: Option<u32>,
         #[arg(long, env = "S3DR_SWEEP_STATE_MACHINE_ARN")]
         state_machine_arn: String,
     },
@@ -200,8 +203,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Err(reason) => Err(reason),
             }
         }
-        Command::Sweep { wait, state_machine_arn } => {
-            let inputs = [("all-buckets".to_owned(), serde_json::json!({ "requestedBy": "s3-dr CLI" }))];
+        Command::Sweep { wait, shards, state_machine_arn } => {
+            let inputs =
+                [("all-buckets".to_owned(), serde_json::json!({ "requestedBy": "s3-dr CLI", "shards": shards }))];
             protect::start_and_follow(&clients, "sweep", &state_machine_arn, &inputs, wait).await
         }
         Command::Plan { buckets } => match Config::from_env() {

@@ -52,7 +52,14 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "2000000",
         "verify: DR inventory rows held in memory at once (up to about 100 bytes each at peak; 1 to 100000000)",
     ),
-    ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once (1 to 64)"),
+    ("S3DR_SWEEP_CONCURRENCY", "16", "sweep: buckets read at once, per shard (1 to 64)"),
+    ("S3DR_SWEEP_SHARDS", "4", "sweep: shards run at once, buckets dealt by a hash of their name (1 to 40)"),
+    ("S3DR_SWEEP_PAGE_SIZE", "1000", "sweep: buckets per ListBuckets page (1 to 10000)"),
+    (
+        "S3DR_SWEEP_INVOCATION_SECONDS",
+        "600",
+        "sweep: seconds an invocation starts new pages for before it hands its cursor to the next (0 to 840; 0: one page each)",
+    ),
     (
         "S3DR_SWEEP_START_RATE",
         "2",

@@ -61,6 +61,8 @@ pub enum Step {
     DetachReplication,
     MarkDestinationDetached,
     Sweep,
+    PlanSweep,
+    SweepShard,
     VerifyData,
     ValidateFailover,
     PromoteDestination,
@@ -90,13 +92,15 @@ impl Step {
     /// The rest: the protect workflow's hand-overs (to a new execution of itself when the
     /// backfill outlives one execution's history, to detach), the detach workflow, the sweep,
     /// the verify workflow, the failover and failback workflows.
-    pub const OTHERS: [Step; 15] = [
+    pub const OTHERS: [Step; 17] = [
         Step::ContinueAsNew,
         Step::StartDetach,
         Step::ValidateDetach,
         Step::DetachReplication,
         Step::MarkDestinationDetached,
         Step::Sweep,
+        Step::PlanSweep,
+        Step::SweepShard,
         Step::VerifyData,
         Step::ValidateFailover,
         Step::PromoteDestination,
@@ -202,7 +206,7 @@ pub async fn run_step(
         Step::ValidateSource | Step::ValidateDetach => {
             crate::event::parse_trigger(input).map(|t| t.bucket().to_owned()).unwrap_or_default()
         }
-        Step::Sweep => String::new(),
+        Step::Sweep | Step::PlanSweep | Step::SweepShard => String::new(),
         Step::VerifyData | Step::ValidateFailover | Step::ValidateFailback => {
             input.get("bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
         }
@@ -275,7 +279,9 @@ pub async fn run_step(
                 "the sweep's input is a JSON object (such as {{\"requestedBy\": \"schedule\"}}), got {}",
                 abbreviate(input)
             ))),
-            Step::Sweep => to_json(Box::pin(sweep::run(context)).await),
+            Step::Sweep => to_json(sweep::add_up(input)),
+            Step::PlanSweep => sweep::plan(context, input),
+            Step::SweepShard => to_json(Box::pin(sweep::run_shard(context, input)).await),
             Step::VerifyData => to_json(Box::pin(verify_data::run(context, input)).await),
             Step::ValidateFailover => to_json(Box::pin(validate_failover::run(context, input)).await),
             Step::PromoteDestination => {
