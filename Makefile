@@ -94,6 +94,7 @@ bench: tools shipped lambda-release ## benchmarks on the local stack (numbers, a
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_sweep
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_faults
 	$(CARGO) run --release --example bench_inventory
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example cost_model
 
 # A second, stricter S3: LocalStack's S3 provider in host mode (no Docker), from the pinned
 # localstack-core, for `local/stack.py --s3-backend localstack`. It runs on Python 3.13 only
