@@ -4,6 +4,11 @@ use std::time::SystemTime;
 
 use time::OffsetDateTime;
 
+/// Whether at least `margin` is left before `deadline` (None: no deadline, always).
+pub fn time_left(deadline: Option<SystemTime>, margin: std::time::Duration) -> bool {
+    deadline.is_none_or(|d| d.duration_since(SystemTime::now()).is_ok_and(|left| left >= margin))
+}
+
 /// `YYYY-MM-DD`.
 pub fn date(at: SystemTime) -> String {
     let t = OffsetDateTime::from(at);

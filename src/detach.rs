@@ -41,6 +41,26 @@ pub enum RuleRemoval {
     Keep(ReplicationConfiguration),
 }
 
+impl RuleRemoval {
+    /// `removed rule`, `deleted configuration` or `no s3-dr rule`, as the steps report it.
+    pub fn result(&self) -> &'static str {
+        match self {
+            RuleRemoval::Absent => "no s3-dr rule",
+            RuleRemoval::DeleteConfiguration => "deleted configuration",
+            RuleRemoval::Keep(_) => "removed rule",
+        }
+    }
+
+    /// Write it to `bucket` (nothing when the rule is absent).
+    pub async fn apply(&self, s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), crate::error::DrError> {
+        match self {
+            RuleRemoval::Absent => Ok(()),
+            RuleRemoval::DeleteConfiguration => crate::bucket::delete_replication(s3, bucket).await,
+            RuleRemoval::Keep(configuration) => crate::bucket::put_replication(s3, bucket, configuration.clone()).await,
+        }
+    }
+}
+
 pub fn remove_our_rule(configuration: Option<&ReplicationConfiguration>) -> RuleRemoval {
     let Some(configuration) = configuration else { return RuleRemoval::Absent };
     if !configuration.rules().iter().any(is_ours) {

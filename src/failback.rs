@@ -55,7 +55,7 @@ pub const ROUTES_SETTLE_SECONDS: u64 = 150;
 
 /// When DR's objects count as the application's: from `since` (the margin before the record,
 /// or the operator's time), and surely after `failed_over_at` (Unix seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Window {
     pub since: i64,
@@ -98,7 +98,7 @@ pub const MAX_EXAMPLES: usize = 20;
 
 /// DR (the primary during the failover) compared with the source (home), key by key: the merge
 /// is fed DR as its "source" side and home as its "dr" side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Homecoming {
     pub window: Window,
@@ -124,18 +124,7 @@ pub struct Homecoming {
 
 impl Homecoming {
     pub fn new(window: Window) -> Homecoming {
-        Homecoming {
-            window,
-            dr_objects: 0,
-            home_objects: 0,
-            written_in_dr: 0,
-            not_home: 0,
-            not_home_bytes: 0,
-            examples: Vec::new(),
-            newer_at_home: 0,
-            only_at_home: 0,
-            older_only_in_dr: 0,
-        }
+        Homecoming { window, ..Homecoming::default() }
     }
 
     /// Everything written in DR during the failover is home.

@@ -56,15 +56,20 @@ impl FailedOver {
     }
 }
 
-/// The failover record among a destination's tags.
+/// The failover record among a destination's tags, as written.
+pub fn record(tags: &[Tag]) -> Option<&str> {
+    tags.iter().find(|t| t.key == FAILOVER_TAG).map(|t| t.value.as_str())
+}
+
+/// The failover record among a destination's tags, parsed.
 pub fn recorded(tags: &[Tag]) -> Option<FailedOver> {
-    tags.iter().find(|t| t.key == FAILOVER_TAG).and_then(|t| FailedOver::parse(&t.value))
+    record(tags).and_then(FailedOver::parse)
 }
 
 /// Whether a destination is the primary now (a record that does not parse still counts: the
 /// sweep must not "repair" a bucket someone failed over by hand).
 pub fn is_failed_over(tags: &[Tag]) -> bool {
-    tags.iter().any(|t| t.key == FAILOVER_TAG)
+    record(tags).is_some()
 }
 
 /// What the last verification says about failing over to the DR copy.
@@ -152,6 +157,29 @@ pub fn check_mrap_arn(arn: &str) -> Result<(), String> {
     } else {
         Err(format!("{arn:?} is not a Multi-Region Access Point ARN (arn:aws:s3::<account>:accesspoint/<alias>)"))
     }
+}
+
+/// The destination of `bucket` as protect made it (its name, in the DR region, tagged
+/// `s3-dr:source=<bucket>`), and its tags; else NotProtected. Failover and failback find it so,
+/// not through the source's replication configuration, which is in the region that fails.
+pub async fn our_destination(
+    clients: &crate::clients::Clients,
+    config: &crate::config::Config,
+    bucket: &str,
+) -> Result<(String, Vec<Tag>), crate::error::DrError> {
+    let destination = crate::naming::destination_bucket_name(bucket, &config.destination_suffix);
+    let dr = clients.s3(&config.dr_region);
+    let not_protected =
+        || crate::error::DrError::NotProtected { bucket: bucket.to_owned(), match_tag: config.match_tag.to_string() };
+    match crate::bucket::region(&dr, &destination).await? {
+        Some(region) if region == config.dr_region => {}
+        _ => return Err(not_protected()),
+    }
+    let tags = crate::bucket::tags(&dr, &destination).await?;
+    if crate::tags::destination_of(&tags) != Some(bucket) {
+        return Err(not_protected());
+    }
+    Ok((destination, tags))
 }
 
 /// The `"bucket"` of a failover or failback request (`shape`: the request expected, for the

@@ -10,13 +10,8 @@ use crate::error::{AwsResultExt, DrError};
 use crate::failover::{self, Route};
 
 /// Runs `call` against each failover-control Region in turn (the failed one left out) until one
-/// answers: a Region whose endpoint fails transiently is the next one's turn. The Region that
-/// answered, with the answer.
-pub async fn in_any_control_region<T, F, Fut>(
-    clients: &Clients,
-    failed: Option<&str>,
-    mut call: F,
-) -> Result<(T, &'static str), DrError>
+/// answers (a Region whose endpoint fails transiently is the next one's turn), and its answer.
+async fn in_any_control_region<T, F, Fut>(clients: &Clients, failed: Option<&str>, mut call: F) -> Result<T, DrError>
 where
     F: FnMut(Client) -> Fut,
     Fut: std::future::Future<Output = Result<T, DrError>>,
@@ -24,12 +19,41 @@ where
     let mut last = None;
     for region in failover::control_regions(failed) {
         match call(clients.s3control(region)).await {
-            Ok(answer) => return Ok((answer, region)),
+            Ok(answer) => return Ok(answer),
             Err(error) if error.is_transient() => last = Some(error),
             Err(error) => return Err(error),
         }
     }
     Err(last.unwrap_or_else(|| DrError::Internal("no failover-control Region to call".to_owned())))
+}
+
+/// The access point's routes, read through the failover controls of any Region but `failed`.
+pub async fn read_routes(
+    clients: &Clients,
+    failed: Option<&str>,
+    mrap: &str,
+    bucket: &str,
+) -> Result<Vec<Route>, DrError> {
+    let account = failover::mrap_account(mrap).unwrap_or_default();
+    in_any_control_region(clients, failed, |control| async move { routes(&control, account, mrap, bucket).await }).await
+}
+
+/// Submit `wanted` through the failover controls of any Region but `failed`.
+pub async fn submit_routes(
+    clients: &Clients,
+    failed: Option<&str>,
+    mrap: &str,
+    wanted: &[Route],
+    bucket: &str,
+) -> Result<(), DrError> {
+    let account = failover::mrap_account(mrap).unwrap_or_default();
+    in_any_control_region(
+        clients,
+        failed,
+        |control| async move { submit(&control, account, mrap, wanted, bucket).await },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The access point's routes (GetMultiRegionAccessPointRoutes), named for errors by `bucket`.

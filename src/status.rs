@@ -236,8 +236,7 @@ pub async fn assess(
         status.not_replicable = backfill.not_replicable;
         status.liveness = Some(liveness);
         status.last_verification = crate::verify::recorded(&destination_tags);
-        status.failed_over =
-            destination_tags.iter().find(|t| t.key == crate::failover::FAILOVER_TAG).map(|t| t.value.clone());
+        status.failed_over = crate::failover::record(&destination_tags).map(str::to_owned);
     }
     status.protected = status.configured && matches!(status.liveness, Some(Liveness::Done | Liveness::Off));
     status.versioning = Some(versioning);

@@ -403,6 +403,8 @@ pub fn recorded(tags: &[crate::tags::Tag]) -> Option<Verified> {
 }
 
 const DAY: i64 = 86_400;
+/// A last verification this old is overdue: the weekly one, and a day's grace.
+pub const OVERDUE_SECONDS: i64 = 8 * DAY;
 
 /// Whether the weekly verification of `bucket` is due at `now` (Unix seconds): never within 6
 /// days of the last; on the bucket's own day of the week (a hash of its name spreads a fleet
@@ -410,7 +412,7 @@ const DAY: i64 = 86_400;
 pub fn is_due(bucket: &str, last: Option<&Verified>, now: i64) -> bool {
     match last.map(|v| now - v.at) {
         Some(age) if age < 6 * DAY => false,
-        Some(age) if age >= 8 * DAY => true,
+        Some(age) if age >= OVERDUE_SECONDS => true,
         _ => day_of(bucket) == now.div_euclid(DAY).rem_euclid(7),
     }
 }

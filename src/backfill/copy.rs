@@ -21,6 +21,7 @@ use futures::StreamExt;
 
 use crate::backfill::object::{copy_plan, copyability, NotCopyable, SourceObject};
 use crate::backfill::{already_copied, unix_now, Listed, Progress};
+use crate::clock::time_left;
 use crate::error::{http_status, AwsResultExt, DrError};
 
 /// What S3 says of an SSE-C object read without its key ("The object was stored using a form of
@@ -219,11 +220,6 @@ fn within_bytes(objects: &[Listed], budget: u64) -> usize {
         })
         .count();
     fitting.max(1).min(objects.len())
-}
-
-/// Whether at least `margin` is left before `deadline`.
-fn time_left(deadline: Option<SystemTime>, margin: Duration) -> bool {
-    deadline.is_none_or(|d| d.duration_since(SystemTime::now()).is_ok_and(|left| left >= margin))
 }
 
 fn listed(object: &aws_sdk_s3::types::Object) -> Option<Listed> {

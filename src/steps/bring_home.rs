@@ -90,10 +90,7 @@ pub async fn run(context: &StepContext<'_>, plan: &Plan, input: &Value) -> Resul
     let copied_before = output.progress.objects_copied;
     loop {
         copy_page(&job, &mut output.progress).await?;
-        let time_left = context
-            .deadline
-            .is_none_or(|d| d.duration_since(std::time::SystemTime::now()).is_ok_and(|left| left >= PAGE_MARGIN));
-        if output.progress.done || !time_left {
+        if output.progress.done || !crate::clock::time_left(context.deadline, PAGE_MARGIN) {
             break;
         }
     }

@@ -8,8 +8,8 @@
 use serde::Serialize;
 
 use crate::bucket;
+use crate::detach::remove_our_rule;
 use crate::detach::DetachPlan;
-use crate::detach::{remove_our_rule, RuleRemoval};
 use crate::error::DrError;
 use crate::steps::StepContext;
 
@@ -29,16 +29,8 @@ pub async fn run(context: &StepContext<'_>, plan: &DetachPlan) -> Result<Output,
     let replication = bucket::replication(&s3, bucket).await?;
     let other_rules =
         replication.as_ref().map_or(0, |c| c.rules().iter().filter(|r| !crate::replication::is_ours(r)).count());
-    let result = match remove_our_rule(replication.as_ref()) {
-        RuleRemoval::Absent => "no s3-dr rule",
-        RuleRemoval::DeleteConfiguration => {
-            bucket::delete_replication(&s3, bucket).await?;
-            "deleted configuration"
-        }
-        RuleRemoval::Keep(configuration) => {
-            bucket::put_replication(&s3, bucket, configuration).await?;
-            "removed rule"
-        }
-    };
+    let removal = remove_our_rule(replication.as_ref());
+    removal.apply(&s3, bucket).await?;
+    let result = removal.result();
     Ok(Output { bucket: bucket.to_owned(), result, other_rules, changed: result != "no s3-dr rule" })
 }

@@ -210,17 +210,13 @@ pub async fn run_step(
         Step::VerifyData | Step::ValidateFailover | Step::ValidateFailback => {
             input.get("bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
         }
-        Step::PrepareHome | Step::BringHome | Step::RouteHome | Step::VerifyHome | Step::FinishFailback => {
-            input.pointer("/ValidateFailback/bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
+        _ => {
+            ["/ValidateSource/bucket", "/ValidateDetach/bucket", "/ValidateFailover/bucket", "/ValidateFailback/bucket"]
+                .iter()
+                .find_map(|pointer| input.pointer(pointer).and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_owned()
         }
-        Step::PromoteDestination => {
-            input.pointer("/ValidateFailover/bucket").and_then(Value::as_str).unwrap_or_default().to_owned()
-        }
-        _ => ["/ValidateSource/bucket", "/ValidateDetach/bucket"]
-            .iter()
-            .find_map(|pointer| input.pointer(pointer).and_then(Value::as_str))
-            .unwrap_or_default()
-            .to_owned(),
     };
     let span = tracing::info_span!("step", step = step.name(), bucket = %bucket);
     // Each step's future is boxed: some (CloneSettings' many concurrent reads) are large, and
@@ -285,14 +281,7 @@ pub async fn run_step(
             Step::VerifyData => to_json(Box::pin(verify_data::run(context, input)).await),
             Step::ValidateFailover => to_json(Box::pin(validate_failover::run(context, input)).await),
             Step::PromoteDestination => {
-                let plan: validate_failover::Plan = input
-                    .get("ValidateFailover")
-                    .and_then(|found| serde_json::from_value(found.clone()).ok())
-                    .ok_or_else(|| {
-                        DrError::InvalidInput(
-                            "step PromoteDestination: input.ValidateFailover is missing or malformed".to_owned(),
-                        )
-                    })?;
+                let plan: validate_failover::Plan = from_input(step, input, "ValidateFailover")?;
                 to_json(Box::pin(promote_destination::run(context, &plan)).await)
             }
             Step::ValidateFailback => to_json(Box::pin(validate_failback::run(context, input)).await),

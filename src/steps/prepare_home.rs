@@ -36,19 +36,10 @@ pub async fn run(context: &StepContext<'_>, plan: &Plan) -> Result<Output, DrErr
         if enable {
             bucket::put_versioning_enabled(&source, &plan.bucket).await?;
         }
-        match &removal {
-            RuleRemoval::Absent => {}
-            RuleRemoval::DeleteConfiguration => bucket::delete_replication(&source, &plan.bucket).await?,
-            RuleRemoval::Keep(configuration) => {
-                bucket::put_replication(&source, &plan.bucket, configuration.clone()).await?
-            }
-        }
+        removal.apply(&source, &plan.bucket).await?;
     }
-    let replication = match &removal {
-        RuleRemoval::Absent => "no s3-dr rule",
-        RuleRemoval::DeleteConfiguration => "deleted configuration",
-        RuleRemoval::Keep(_) => "removed rule",
-    };
+    let replication = removal.result();
+    let absent = removal == RuleRemoval::Absent;
     Ok(Output {
         enabled_versioning: enable,
         replication,
@@ -56,8 +47,8 @@ pub async fn run(context: &StepContext<'_>, plan: &Plan) -> Result<Output, DrErr
             "{}: {}versioning Enabled, s3-dr rule {} until failback ends",
             plan.bucket,
             if enable { "turned " } else { "" },
-            if replication == "no s3-dr rule" { "absent" } else { "removed" }
+            if absent { "absent" } else { "removed" }
         ),
-        changed: enable || replication != "no s3-dr rule",
+        changed: enable || !absent,
     })
 }

@@ -77,12 +77,8 @@ pub async fn run(context: &StepContext<'_>, plan: &Plan) -> Result<Output, DrErr
         return Ok(output);
     }
     if let (Some(mrap), true) = (&plan.mrap, route_needed) {
-        let account = failover::mrap_account(mrap).unwrap_or_default();
-        let routes = &wanted_routes;
-        crate::mrap::in_any_control_region(context.clients, plan.source_region.as_deref(), |control| async move {
-            crate::mrap::submit(&control, account, mrap, routes, &plan.bucket).await
-        })
-        .await?;
+        let failed = plan.source_region.as_deref();
+        crate::mrap::submit_routes(context.clients, failed, mrap, &wanted_routes, &plan.bucket).await?;
     }
     let dr = context.clients.s3(&config.dr_region);
     let value = output.record.clone();

@@ -47,12 +47,7 @@ pub async fn run(context: &StepContext<'_>, plan: &Plan) -> Result<Output, DrErr
     }
     let routes = failover::all_to(&plan.routes, &plan.bucket, &plan.source_region);
     if !context.dry_run {
-        let account = failover::mrap_account(mrap).unwrap_or_default();
-        let wanted = &routes;
-        crate::mrap::in_any_control_region(context.clients, None, |control| async move {
-            crate::mrap::submit(&control, account, mrap, wanted, &plan.bucket).await
-        })
-        .await?;
+        crate::mrap::submit_routes(context.clients, None, mrap, &routes, &plan.bucket).await?;
     }
     Ok(Output {
         summary: format!(

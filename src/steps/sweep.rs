@@ -367,9 +367,7 @@ pub async fn run_shard(context: &StepContext<'_>, input: &Value) -> Result<Repor
             report.done = true;
             break;
         }
-        let time_left =
-            context.deadline.is_none_or(|d| d.duration_since(SystemTime::now()).is_ok_and(|left| left >= PAGE_MARGIN));
-        if began.elapsed() >= budget || !time_left {
+        if began.elapsed() >= budget || !crate::clock::time_left(context.deadline, PAGE_MARGIN) {
             break;
         }
     }

@@ -18,25 +18,14 @@ use crate::error::DrError;
 use crate::failback::{self, Plan};
 use crate::failover;
 use crate::steps::StepContext;
-use crate::tags;
 
 pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Plan, DrError> {
     let request = Request::parse(input)?;
     let config = context.config;
     let bucket = request.bucket;
-    let destination = crate::naming::destination_bucket_name(&bucket, &config.destination_suffix);
+    let (destination, destination_tags) = failover::our_destination(context.clients, config, &bucket).await?;
     let dr = context.clients.s3(&config.dr_region);
-    let not_protected = || DrError::NotProtected { bucket: bucket.clone(), match_tag: config.match_tag.to_string() };
-    match bucket::region(&dr, &destination).await? {
-        Some(region) if region == config.dr_region => {}
-        _ => return Err(not_protected()),
-    }
-    let destination_tags = bucket::tags(&dr, &destination).await?;
-    if tags::destination_of(&destination_tags) != Some(bucket.as_str()) {
-        return Err(not_protected());
-    }
-    let Some(record) = destination_tags.iter().find(|t| t.key == failover::FAILOVER_TAG).map(|t| t.value.clone())
-    else {
+    let Some(record) = failover::record(&destination_tags).map(str::to_owned) else {
         return Err(DrError::NotFailedOver { bucket, destination });
     };
     let parsed = failover::FailedOver::parse(&record);
@@ -69,15 +58,7 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Plan, DrErr
             .map_err(unavailable)?;
     let mrap = request.mrap.or_else(|| parsed.and_then(|r| r.mrap));
     let routes = match &mrap {
-        Some(mrap) => {
-            let account = failover::mrap_account(mrap).unwrap_or_default();
-            let name = bucket.as_str();
-            let (routes, _) = crate::mrap::in_any_control_region(context.clients, None, |control| async move {
-                crate::mrap::routes(&control, account, mrap, name).await
-            })
-            .await?;
-            routes
-        }
+        Some(mrap) => crate::mrap::read_routes(context.clients, None, mrap, &bucket).await?,
         None => Vec::new(),
     };
     Ok(Plan {

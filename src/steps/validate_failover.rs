@@ -22,11 +22,10 @@ use crate::bucket;
 use crate::error::DrError;
 use crate::failover::{self, Readiness, Route};
 use crate::steps::StepContext;
-use crate::tags;
 use crate::verify;
 
 /// A verification older than this is a caveat: the weekly one, and a day's grace.
-const VERIFIED_WITHIN_SECONDS: i64 = 8 * 86_400;
+const VERIFIED_WITHIN_SECONDS: i64 = verify::OVERDUE_SECONDS;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,24 +50,14 @@ pub struct Plan {
 pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Plan, DrError> {
     let request = Request::parse(input)?;
     let config = context.config;
-    let destination = crate::naming::destination_bucket_name(&request.bucket, &config.destination_suffix);
+    let (destination, destination_tags) = failover::our_destination(context.clients, config, &request.bucket).await?;
     let dr = context.clients.s3(&config.dr_region);
-    let not_protected =
-        || DrError::NotProtected { bucket: request.bucket.clone(), match_tag: config.match_tag.to_string() };
-    match bucket::region(&dr, &destination).await? {
-        Some(region) if region == config.dr_region => {}
-        _ => return Err(not_protected()),
-    }
-    let destination_tags = bucket::tags(&dr, &destination).await?;
-    if tags::destination_of(&destination_tags) != Some(request.bucket.as_str()) {
-        return Err(not_protected());
-    }
     if destination_tags.iter().any(|t| t.key == crate::detach::DETACHED_AT_TAG) {
         // Detached: no longer replicated, however old its last object is.
-        return Err(not_protected());
+        return Err(DrError::NotProtected { bucket: request.bucket.clone(), match_tag: config.match_tag.to_string() });
     }
     if failover::is_failed_over(&destination_tags) {
-        let since = destination_tags.iter().find(|t| t.key == failover::FAILOVER_TAG).map(|t| t.value.clone());
+        let since = failover::record(&destination_tags).map(str::to_owned);
         return Err(DrError::AlreadyFailedOver {
             bucket: request.bucket.clone(),
             destination,
@@ -85,13 +74,8 @@ pub async fn run(context: &StepContext<'_>, input: &Value) -> Result<Plan, DrErr
     let mut source_region = bucket::region(&dr, &request.bucket).await.ok().flatten();
     let routes = match &request.mrap {
         Some(mrap) => {
-            let account = failover::mrap_account(mrap).unwrap_or_default();
-            let source = request.bucket.as_str();
-            let (routes, _) =
-                crate::mrap::in_any_control_region(context.clients, source_region.as_deref(), |control| async move {
-                    crate::mrap::routes(&control, account, mrap, source).await
-                })
-                .await?;
+            let routes =
+                crate::mrap::read_routes(context.clients, source_region.as_deref(), mrap, &request.bucket).await?;
             if source_region.is_none() {
                 source_region = routes.iter().find(|r| r.bucket == request.bucket).map(|r| r.region.clone());
             }

@@ -9,9 +9,10 @@ use aws_sdk_s3::types::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use super::{time_left, CopyJob, Outcome, WriteCondition};
+use super::{CopyJob, Outcome, WriteCondition};
 use crate::backfill::object::{CopyEncryption, CopyPlan};
 use crate::backfill::{copy_source, part_ranges, part_size, tagging_header, Listed};
+use crate::clock::time_left;
 use crate::error::{aws_code, AwsResultExt, DrError};
 
 /// `request` (CopyObject or CreateMultipartUpload: the builders share these setters, not a
