@@ -90,7 +90,9 @@ bench: tools shipped lambda-release ## benchmarks on the local stack (numbers, a
 	$(CARGO) build --release --bin s3-dr-lambda
 	$(PYTHON) local/bench_cold_start.py --rust target/release/s3-dr-lambda
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_protect
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_critical_path
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_backfill
+	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_copy_shards
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_sweep
 	S3DR_LAMBDA_BIN=$(abspath $(SHIPPED))/s3-dr-lambda $(CARGO) run --example bench_faults
 	$(CARGO) run --release --example bench_inventory

@@ -12,14 +12,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::process::Command;
-use std::time::Instant;
-
+use common::bench::*;
 use common::*;
-use futures::StreamExt;
 use serde_json::json;
-
-const IN_FLIGHT: usize = 16;
 
 #[tokio::main]
 async fn main() {
@@ -38,7 +33,8 @@ async fn main() {
         let source = unique("bench-backfill");
         seed_mixed_objects(&stack, &source).await;
 
-        let plain_time = plain_copy_loop(&stack, &source).await;
+        let keys = mixed_objects().into_iter().map(|o| o.0).collect();
+        let plain_time = plain_copy_loop(&stack, &source, keys, &stack.s3_endpoint).await;
 
         // s3-dr: the protect workflow with the copy backfill (the setup steps included).
         tag_bucket(&stack.s3(SOURCE_REGION).await, &source, &[("dr", "true")]).await;
@@ -53,7 +49,7 @@ async fn main() {
         forced_run.assert_succeeded();
         assert_eq!(forced_run.step("CheckBackfill")["objectsCopied"].as_u64(), Some(0));
 
-        let sync_time = aws_s3_sync(&stack, &source, &awscli_config).await;
+        let sync_time = aws_s3_sync(&stack, &source, &awscli_config, &stack.s3_endpoint).await;
 
         println!(
             "round {round}: plain CopyObject loop {plain_time:.2} s; s3-dr protect + copy backfill {:.2} s ({pages} pages; \
@@ -93,91 +89,4 @@ async fn main() {
         median(&sync) / median(&s3_dr),
         100.0 * median(&plain) / median(&s3_dr)
     );
-}
-
-fn describe(seconds: &[f64], rate: impl Fn(f64) -> f64) -> String {
-    format!(
-        "{:.2} s = {:.0} objects/s (range {:.2} to {:.2} s)",
-        median(seconds),
-        rate(median(seconds)),
-        min(seconds),
-        max(seconds)
-    )
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[middle]
-    } else {
-        (sorted[middle - 1] + sorted[middle]) / 2.0
-    }
-}
-
-fn min(values: &[f64]) -> f64 {
-    values.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(values: &[f64]) -> f64 {
-    values.iter().copied().fold(0.0, f64::max)
-}
-
-/// An awscli config file giving `aws s3 sync` the same 16 requests in flight as the others
-/// (its default is 10).
-fn awscli_config() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("s3-dr-bench-awscli-{}.ini", std::process::id()));
-    std::fs::write(&path, format!("[default]\ns3 =\n  max_concurrent_requests = {IN_FLIGHT}\n"))
-        .expect("write the awscli config");
-    path
-}
-
-/// `aws s3 sync` from `source` into a fresh bucket in the DR region; the seconds it took.
-async fn aws_s3_sync(stack: &Stack, source: &str, config: &std::path::Path) -> f64 {
-    let dr = stack.s3(DR_REGION).await;
-    let synced = unique("bench-sync");
-    create_bucket(&dr, &synced, DR_REGION).await;
-    let aws = repo_root().join(".venv/bin/aws");
-    let started = Instant::now();
-    let status = Command::new(&aws)
-        .args(["s3", "sync", &format!("s3://{source}"), &format!("s3://{synced}"), "--only-show-errors"])
-        // Not --source-region: awscli then builds the source's client without --endpoint-url.
-        // One endpoint serves every region on moto.
-        .args(["--endpoint-url", &stack.endpoint, "--region", DR_REGION])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", DR_REGION)
-        .env("AWS_CONFIG_FILE", config)
-        .status()
-        .expect("run aws s3 sync (make tools installs awscli in .venv)");
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(status.success(), "aws s3 sync failed");
-    let copies = dr.list_objects_v2().bucket(&synced).max_keys(1000).send().await.expect("list").key_count();
-    assert!(copies.unwrap_or(0) > 0, "aws s3 sync copied nothing");
-    seconds
-}
-
-/// Copy every object of `source` into a fresh DR-region bucket with plain CopyObject calls;
-/// the seconds it took.
-async fn plain_copy_loop(stack: &Stack, source: &str) -> f64 {
-    let dr = stack.s3(DR_REGION).await;
-    let plain = unique("bench-plain");
-    create_bucket(&dr, &plain, DR_REGION).await;
-    let started = Instant::now();
-    futures::stream::iter(mixed_objects())
-        .for_each_concurrent(IN_FLIGHT, |(key, _, _)| {
-            let (dr, plain) = (dr.clone(), plain.clone());
-            async move {
-                dr.copy_object()
-                    .bucket(plain)
-                    .key(&key)
-                    .copy_source(s3_dr::backfill::copy_source(source, &key))
-                    .send()
-                    .await
-                    .expect("CopyObject");
-            }
-        })
-        .await;
-    started.elapsed().as_secs_f64()
 }

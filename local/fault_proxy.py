@@ -18,7 +18,9 @@ signed for: SigV4's credential scope).
 
 Control API on the proxy's own port, never forwarded: `GET /__s3dr/faults` returns settings,
 rules, counters and the most recent faults; `POST /__s3dr/faults` with a JSON object sets any of
-`rate`, `latency_ms` ([lo, hi]), `seed`, `kinds`, `rules`, and `"reset_counts": true`.
+`rate`, `latency_ms` ([lo, hi]), `seed`, `kinds`, `rules`, `trace` (true: keep each request's
+method, target and start and end times, the last 5,000, under "trace"), and `"reset_counts": true`
+(also empties the trace).
 
 Standalone: `python local/fault_proxy.py --backend http://127.0.0.1:4566 --rate 0.2`.
 """
@@ -48,6 +50,7 @@ COUNTERS = ("requests", "slowdown", "internal_after", "drop", "rule")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
               "upgrade", "expect", "proxy-authenticate", "proxy-authorization", "content-length"}
 RECENT_FAULTS = 500
+TRACE_LIMIT = 5000
 IDLE_SECONDS = 2.0  # a pooled backend connection older than this may have been closed by it
 MAX_IDLE = 64
 BACKEND_TIMEOUT_SECONDS = 600
@@ -120,6 +123,8 @@ class FaultState:
         self.number = 0
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_FAULTS)
+        self.tracing = False
+        self.trace: collections.deque[dict[str, Any]] = collections.deque(maxlen=TRACE_LIMIT)
         self.update({"rate": rate, "latency_ms": list(latency_ms)})
 
     def snapshot(self) -> dict[str, Any]:
@@ -128,11 +133,18 @@ class FaultState:
                 "rate": self.rate, "latency_ms": list(self.latency_ms), "seed": self.seed,
                 "kinds": list(self.kinds), "rules": [dict(rule) for rule in self.rules],
                 "counts": dict(self.counts), "recent": list(self.recent),
+                "tracing": self.tracing, "trace": list(self.trace),
             }
+
+    def record(self, method: str, target: str, started: float, ended: float) -> None:
+        """One request's span, if tracing: what the benchmarks count sequential round trips from."""
+        with self.lock:
+            if self.tracing:
+                self.trace.append({"method": method, "target": target[:200], "start": started, "end": ended})
 
     def update(self, changes: dict[str, Any]) -> None:
         """Validate everything first, then apply it all: a bad POST changes nothing."""
-        known = {"rate", "latency_ms", "seed", "kinds", "rules", "reset_counts"}
+        known = {"rate", "latency_ms", "seed", "kinds", "rules", "trace", "reset_counts"}
         if unknown := set(changes) - known:
             raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
         rate, latency, kinds, rules = self.rate, self.latency_ms, self.kinds, self.rules
@@ -156,8 +168,11 @@ class FaultState:
             self.rate, self.latency_ms, self.kinds, self.rules = rate, latency, kinds, rules
             if seed is not None:
                 self.seed, self.random, self.number = seed, random.Random(seed), 0
+            if "trace" in changes:
+                self.tracing = bool(changes["trace"])
             if changes.get("reset_counts"):
                 self.counts = dict.fromkeys(COUNTERS, 0)
+                self.trace.clear()
                 self.recent.clear()
 
     def decide(self, method: str, bucket: str | None, query: str, target: str, region: str | None = None) -> Decision:
@@ -266,6 +281,13 @@ class FaultProxyHandler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL_PATH):
             self._control()
             return
+        started = time.time()
+        try:
+            self._serve()
+        finally:
+            self.server.state.record(self.command, self.path, started, time.time())
+
+    def _serve(self) -> None:
         body = self._read_body()
         if body is None:
             return

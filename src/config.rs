@@ -17,6 +17,8 @@ pub const DEFAULT_BATCH_REPORT_PREFIX: &str = "s3-dr/batch-reports";
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
 pub const DEFAULT_COPY_PAGE_SIZE: i32 = 1000;
 pub const DEFAULT_COPY_CONCURRENCY: usize = 16;
+/// Copy shards at most: each holds a Lambda slot while it copies.
+pub const MAX_COPY_SHARDS: u32 = 16;
 /// A page of the copy backfill stops taking objects once it holds this many bytes, so that one
 /// invocation stays well inside Lambda's 15 minutes whatever the object sizes.
 pub const DEFAULT_COPY_PAGE_BYTES: u64 = 50 * 1024 * 1024 * 1024;
@@ -103,6 +105,8 @@ pub struct Config {
     pub sweep_start_rate: u32,
     /// Shards of the sweep, run at once (buckets are dealt by a hash of their name).
     pub sweep_shards: u32,
+    /// Key ranges a large bucket's copy backfill is split into (1: one Lambda copies).
+    pub copy_shards: u32,
     /// Buckets per ListBuckets page the sweep reads.
     pub sweep_page_size: i32,
     /// Seconds one sweep invocation starts new pages for before it hands the cursor over.
@@ -262,6 +266,7 @@ impl Config {
         let sweep_concurrency = number("S3DR_SWEEP_CONCURRENCY", 16, 1, 64)? as usize;
         let sweep_start_rate = number("S3DR_SWEEP_START_RATE", 2, 1, 50)? as u32;
         let sweep_shards = number("S3DR_SWEEP_SHARDS", 4, 1, 40)? as u32;
+        let copy_shards = number("S3DR_COPY_SHARDS", 1, 1, MAX_COPY_SHARDS.into())? as u32;
         // ListBuckets' MaxBuckets is at most 10,000
         // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
         let sweep_page_size = number("S3DR_SWEEP_PAGE_SIZE", 1000, 1, 10_000)? as i32;
@@ -277,6 +282,7 @@ impl Config {
             sweep_concurrency,
             sweep_start_rate,
             sweep_shards,
+            copy_shards,
             sweep_page_size,
             sweep_invocation_seconds,
             public_access,

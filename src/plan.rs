@@ -48,6 +48,14 @@ pub struct SourcePlan {
     /// as backfilled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_backfill: bool,
+    /// The source's versioning as ValidateSource read it (Enabled, Suspended, or empty: never),
+    /// for EnableSourceVersioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_versioning: Option<String>,
+    /// The request's `copyShards`: key ranges for a large bucket's copy backfill this time
+    /// (None: `S3DR_COPY_SHARDS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_shards: Option<u32>,
     /// This execution continues the backfill of an earlier one (`$.continues`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<Continuation>,
@@ -80,6 +88,8 @@ impl SourcePlan {
             object_lock: false,
             backfill: None,
             force_backfill: false,
+            copy_shards: None,
+            source_versioning: None,
             continues: None,
             changed: false,
         }

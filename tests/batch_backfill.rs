@@ -47,6 +47,8 @@ fn plan() -> (SourcePlan, DestinationPlan) {
         object_lock: false,
         backfill: Some(Strategy::Batch),
         force_backfill: false,
+        copy_shards: None,
+        source_versioning: None,
         continues: None,
         changed: false,
     };

@@ -104,6 +104,7 @@ fn bad_bucket_names_are_usage_errors_before_anything_starts() {
         (vec!["detach", "ab"], "3 to 63 characters"),
         (vec!["status", "has space"], "' '"),
         (vec!["plan", "a/b"], "'/'"),
+        (vec!["protect", "photos", "--copy-shards", "17"], "17 is not in 1..=16"),
     ] {
         let output = Command::new(cli_binary())
             .args(&args)

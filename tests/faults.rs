@@ -157,6 +157,36 @@ async fn a_transient_fault_that_clears_is_retried_by_the_running_workflow() {
     assert_eq!(errors, ["TransientAwsError"], "one attempt failed, and was retried: {run:?}");
 }
 
+/// With every S3 request 50 ms away, a fresh bucket's protection makes its S3 round trips one
+/// after another only where it must: the longest chain of requests that do not overlap (the
+/// proxy's trace) is the critical path `make bench` prints, request for request. A new bucket is
+/// not read back, and the source's versioning comes with ValidateSource's reads.
+#[tokio::test]
+async fn a_fresh_protection_makes_no_sequential_round_trip_off_its_critical_path() {
+    let _turn = TURN.lock().await;
+    let stack = faulty_stack();
+    let bucket = unique("critical");
+    source_bucket(stack, &bucket, SOURCE_REGION, &[("dr", "true")]).await;
+    set_faults(stack, json!({ "rate": 0.0, "rules": [], "latency_ms": [50, 50], "trace": true, "reset_counts": true }));
+    let (run, _) = run_with_history(stack, "protect", json!({ "bucket": bucket })).await;
+    let report = control("GET", &proxy(stack), None);
+    set_faults(stack, json!({ "latency_ms": [0, 0], "trace": false, "reset_counts": true }));
+    run.assert_succeeded();
+
+    let chain = common::bench::longest_chain(report["trace"].as_array().expect("the proxy's trace"));
+    let critical: u32 = common::bench::CRITICAL_PATH.iter().map(|(_, trips, _)| trips).sum();
+    assert_eq!(chain.len(), critical as usize, "sequential S3 requests:\n{}", chain.join("\n"));
+    let calls = |step: &str| -> Vec<String> {
+        run.step(step)["awsCalls"].as_object().map(|c| c.keys().cloned().collect()).unwrap_or_default()
+    };
+    assert!(
+        calls("EnsureDestination").iter().all(|c| c.starts_with("s3:Put") || c == "s3:CreateBucket"),
+        "{:?}",
+        calls("EnsureDestination")
+    );
+    assert_eq!(calls("EnableSourceVersioning"), ["s3:PutBucketVersioning"]);
+}
+
 /// A Lambda timeout (`Sandbox.Timedout`) and a crashed runtime (`Lambda.Unknown`, as Step
 /// Functions reports out-of-memory): both retried, and the run converges (the function did
 /// run each time; its steps are idempotent).

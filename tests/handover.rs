@@ -89,6 +89,39 @@ async fn a_backfill_longer_than_one_execution_hands_over_and_copies_every_object
     assert_eq!(retried["ContinueAsNew"]["started"], false, "{retried}");
 }
 
+/// Split into key ranges (the request's `copyShards`), the backfill hands over between Map
+/// rounds: the budget fits one round of 3 shards a page each, so each execution after the first
+/// runs one round, and the shards' cursors travel in `$.continues`.
+#[tokio::test]
+async fn a_split_backfill_hands_over_between_rounds_and_copies_every_object_once() {
+    let stack = stack_with(LAMBDA_ENV);
+    let source = source_with_objects(stack, "handover-split", OBJECTS).await;
+    let sfn = stack.sfn().await;
+    let mut run = stack.run_protect(json!({ "bucket": source, "copyShards": 3 })).await;
+    let mut handovers = 0;
+    let mut rounds = 0;
+    while let Some(next) = run.output.pointer("/ContinueAsNew/execution").and_then(Value::as_str) {
+        run.assert_succeeded();
+        assert_eq!(run.step("CheckBackfill")["shards"].as_array().map(Vec::len), Some(3), "{:?}", run.output);
+        rounds += run.steps.iter().filter(|(name, _)| name == "CopyShard").count().min(1);
+        handovers += 1;
+        let arn = format!("{}:{next}", stack.state_machine_arn.replace(":stateMachine:", ":execution:"));
+        run = wait_execution(&sfn, &arn).await;
+        assert!(handovers < 20, "no end to the hand-overs");
+    }
+    run.assert_succeeded();
+    assert!(handovers >= 2 && rounds >= 1, "rounds in several executions: {handovers} hand-overs");
+    let backfill = run.step("CheckBackfill");
+    assert_eq!(
+        (backfill["objectsCopied"].as_u64(), backfill["objectsSkipped"].as_u64(), backfill["done"].as_bool()),
+        (Some(OBJECTS as u64), Some(0), Some(true)),
+        "the shards' progress travelled: {backfill}"
+    );
+    let copies = versions(&stack.s3(DR_REGION).await, &format!("{source}-dr")).await;
+    assert_eq!(copies.len(), OBJECTS);
+    assert!(copies.values().all(|&n| n == 1), "{copies:?}");
+}
+
 #[tokio::test]
 async fn a_page_stops_taking_objects_when_the_invocation_is_about_to_end() {
     let stack = stack_with(LAMBDA_ENV);

@@ -63,6 +63,42 @@ pub struct CopyJob<'a> {
     pub destination_exists: bool,
 }
 
+impl<'a> CopyJob<'a> {
+    /// A protect run's backfill of `plan`'s bucket into its DR destination: the DR key, the
+    /// configured storage class, page and concurrency (CheckBackfill, and each CopyShard).
+    pub fn backfill(
+        context: &'a crate::steps::StepContext<'a>,
+        plan: &'a crate::plan::SourcePlan,
+        destination: &'a crate::plan::DestinationPlan,
+        source: &'a aws_sdk_s3::Client,
+        dr: &'a aws_sdk_s3::Client,
+    ) -> Result<CopyJob<'a>, DrError> {
+        let config = context.config;
+        let dr_key = plan.replica_kms_key_arn.as_deref().ok_or_else(|| {
+            DrError::InvalidInput(format!("the copy backfill: ValidateSource resolved no DR key for {}", plan.bucket))
+        })?;
+        Ok(CopyJob {
+            source,
+            destination: dr,
+            source_bucket: &plan.bucket,
+            destination_bucket: &destination.bucket,
+            storage_class: &config.storage_class,
+            kms_key: Some(dr_key),
+            rule: CopyRule::Backfill,
+            destination_locked: plan.object_lock,
+            multipart_threshold: config.copy_multipart_threshold,
+            page_size: config.copy_page_size,
+            page_bytes: config.copy_page_bytes,
+            concurrency: config.copy_concurrency,
+            deadline: context.deadline,
+            start_margin: START_MARGIN,
+            part_margin: PART_MARGIN,
+            dry_run: context.dry_run,
+            destination_exists: destination.exists || !context.dry_run,
+        })
+    }
+}
+
 /// Which listed objects a page copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyRule {
@@ -121,25 +157,43 @@ enum Outcome {
 /// Copy one page of current object versions and advance `progress`. On a transient fault the
 /// whole page fails (the workflow retries it; objects already copied are then skipped).
 pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(), DrError> {
-    let listing = job
+    // Both listings at once: the destination's from the same cursor, its first page (1,000
+    // keys) covering the source's page but where the destination holds more keys in the range.
+    let source_listing = job
         .source
         .list_objects_v2()
         .bucket(job.source_bucket)
         .max_keys(job.page_size)
         .set_start_after(progress.continue_after.clone())
-        .send()
-        .await
-        .aws(job.source_bucket, "ListObjectsV2")?;
-    let objects: Vec<Listed> = listing.contents().iter().filter_map(listed).collect();
+        .send();
+    let destination_listing = async {
+        match job.destination_exists {
+            true => destination_page(job, progress.continue_after.clone()).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (listing, destination_first) = tokio::join!(source_listing, destination_listing);
+    let listing = listing.aws(job.source_bucket, "ListObjectsV2")?;
+    let destination_first = destination_first?;
+    let mut objects: Vec<Listed> = listing.contents().iter().filter_map(listed).collect();
+    // A shard's range ends before `until`: the next shard copies from there.
+    let range_ends = match progress.until.as_deref() {
+        Some(until) => {
+            let before = objects.len();
+            objects.retain(|o| o.key.as_str() < until);
+            objects.len() < before
+        }
+        None => false,
+    };
     let page = &objects[..within_bytes(&objects, job.page_bytes)];
     let Some(last_key) = page.last().map(|o| o.key.clone()) else {
         progress.done = true;
         progress.summarize();
         return Ok(());
     };
-    let existing = match job.destination_exists {
-        true => list_destination(job, progress.continue_after.as_deref(), &last_key).await?,
-        false => HashMap::new(),
+    let existing = match destination_first {
+        Some(first) => list_destination(job, first, &last_key).await?,
+        None => HashMap::new(),
     };
 
     // Objects are started in key order; the deadline stops the starting, never the first.
@@ -204,7 +258,8 @@ pub async fn copy_page(job: &CopyJob<'_>, progress: &mut Progress) -> Result<(),
         Some(last) => page.get(last).map(|o| o.key.clone()),
         None => cursor_before,
     };
-    progress.done = deferred.is_none() && taken == objects.len() && !listing.is_truncated().unwrap_or(false);
+    progress.done =
+        deferred.is_none() && taken == objects.len() && (range_ends || !listing.is_truncated().unwrap_or(false));
     progress.summarize();
     Ok(())
 }
@@ -231,32 +286,45 @@ fn listed(object: &aws_sdk_s3::types::Object) -> Option<Listed> {
     })
 }
 
-/// The destination's objects with keys in (after, last]: the range the source page covers.
-async fn list_destination(
+/// One page of the destination's listing after `after` (1,000 keys: S3's most).
+async fn destination_page(
     job: &CopyJob<'_>,
-    after: Option<&str>,
-    last: &str,
-) -> Result<HashMap<String, Listed>, DrError> {
-    let mut found = HashMap::new();
-    // The paginator asks for the next page only when one is wanted: none after the range.
-    let mut pages = job
-        .destination
+    after: Option<String>,
+) -> Result<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output, DrError> {
+    job.destination
         .list_objects_v2()
         .bucket(job.destination_bucket)
         .max_keys(1000)
-        .set_start_after(after.map(str::to_owned))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws(job.destination_bucket, "ListObjectsV2")?;
+        .set_start_after(after)
+        .send()
+        .await
+        .aws(job.destination_bucket, "ListObjectsV2")
+}
+
+/// The destination's objects with keys in (after, last]: the range the source page covers,
+/// from the page listed with the source's (`first`, after the same cursor) and, if the range
+/// goes on past it, the pages after it.
+async fn list_destination(
+    job: &CopyJob<'_>,
+    first: aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output,
+    last: &str,
+) -> Result<HashMap<String, Listed>, DrError> {
+    let mut found = HashMap::new();
+    let mut page = first;
+    loop {
+        let mut page_last = None;
         for object in page.contents().iter().filter_map(listed) {
             if object.key.as_str() > last {
                 return Ok(found);
             }
+            page_last = Some(object.key.clone());
             found.insert(object.key.clone(), object);
         }
+        match (page.is_truncated().unwrap_or(false), page_last) {
+            (true, Some(after)) => page = destination_page(job, Some(after)).await?,
+            _ => return Ok(found),
+        }
     }
-    Ok(found)
 }
 
 /// `first`: the page's first object, which has the whole invocation: if even it does not fit,

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod copy;
 pub mod object;
 pub mod report;
+pub mod shards;
 pub mod state;
 
 use serde::{Deserialize, Serialize};
@@ -176,6 +177,26 @@ pub struct Progress {
     #[serde(default)]
     pub summary: String,
     pub changed: bool,
+    /// copy, a shard: its range ends before this key (`continue_after` starts it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// copy, split (`S3DR_COPY_SHARDS` > 1): the shards' own progress, which the counts above
+    /// add up. Empty while one Lambda copies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<Progress>,
+    /// copy: the key space was probed for a split already (it may have had one range only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split_tried: bool,
+    /// copy, a shard: pages it copies in this Map round before CheckBackfill adds up.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round_turns: u32,
+    /// copy, split: shards that copy at once (the rest of `shards` are done).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slots: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 pub const MAX_FAILURES_KEPT: usize = 10;
@@ -203,9 +224,40 @@ impl Progress {
             .map_err(|e| DrError::InvalidInput(format!("the backfill progress in the input is malformed: {e}")))
     }
 
-    /// The cursor a later run may resume after: never past an object that failed.
+    /// The cursor a later run may resume after: never past an object that failed. Split, the
+    /// first shard with work left (or a failure) sets it: a run resuming there lists the later
+    /// shards' ranges again and skips what they copied.
     pub fn resume_cursor(&self) -> String {
-        self.retry_from.clone().or_else(|| self.continue_after.clone()).unwrap_or_default()
+        match self.resume_shard() {
+            Some(shard) => shard.resume_cursor(),
+            None => self.retry_from.clone().or_else(|| self.continue_after.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Split: the shard with work left (or a failure) whose cursor comes first in key order
+    /// (splits append shards, so the list is not in key order).
+    fn resume_shard(&self) -> Option<&Progress> {
+        self.shards.iter().filter(|s| !s.done || s.retry_from.is_some()).min_by_key(|s| s.resume_cursor())
+    }
+
+    /// Split: the counts and the state of the whole from the shards' (each holds its own, the
+    /// first also what was counted before the split).
+    pub fn add_up_shards(&mut self) {
+        if self.shards.is_empty() {
+            return;
+        }
+        let sum = |count: fn(&Progress) -> u64| self.shards.iter().map(count).sum::<u64>();
+        self.objects_copied = sum(|s| s.objects_copied);
+        self.bytes_copied = sum(|s| s.bytes_copied);
+        self.objects_skipped = sum(|s| s.objects_skipped);
+        self.objects_failed = sum(|s| s.objects_failed);
+        self.objects_not_replicable = sum(|s| s.objects_not_replicable);
+        self.pages = self.shards.iter().map(|s| s.pages).sum();
+        self.failures = self.shards.iter().flat_map(|s| s.failures.clone()).take(MAX_FAILURES_KEPT).collect();
+        self.not_replicable =
+            self.shards.iter().flat_map(|s| s.not_replicable.clone()).take(MAX_FAILURES_KEPT).collect();
+        self.done = self.shards.iter().all(|s| s.done);
+        self.continue_after = self.shards.last().and_then(|s| s.continue_after.clone());
     }
 
     pub fn record_failure(&mut self, key: &str, reason: &str) {
@@ -227,12 +279,25 @@ impl Progress {
         state::NotReplicable { count: self.objects_not_replicable, example: self.not_replicable.first().cloned() }
     }
 
-    /// The count as of the resume cursor: a run resuming there counts the objects after it.
+    /// The count as of the resume cursor: a run resuming there counts the objects after it
+    /// (split: the shards before the first unfinished one, and what it found before its cursor).
     pub fn not_replicable_at_resume(&self) -> state::NotReplicable {
-        state::NotReplicable {
-            count: self.retry_not_replicable.unwrap_or(self.objects_not_replicable),
-            example: self.not_replicable.first().cloned(),
-        }
+        let count = match self.resume_shard() {
+            Some(resumed) => {
+                // The shards done whose whole range lies before the cursor are not listed again.
+                let cursor = resumed.resume_cursor();
+                let before: u64 = self
+                    .shards
+                    .iter()
+                    .filter(|s| s.done && s.retry_from.is_none())
+                    .filter(|s| s.until.as_deref().is_some_and(|until| until <= cursor.as_str()))
+                    .map(|s| s.objects_not_replicable)
+                    .sum();
+                before + resumed.not_replicable_at_resume().count
+            }
+            None => self.retry_not_replicable.unwrap_or(self.objects_not_replicable),
+        };
+        state::NotReplicable { count, example: self.not_replicable.first().cloned() }
     }
 
     pub fn summarize(&mut self) {
@@ -272,6 +337,9 @@ impl Progress {
                 if self.done { "" } else { ", more to come" }
             ),
         };
+        if !self.shards.is_empty() {
+            self.summary.push_str(&format!(" ({} shards at once)", self.shards.len()));
+        }
     }
 }
 

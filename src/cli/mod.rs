@@ -42,6 +42,10 @@ pub enum Command {
         /// destination is marked as backfilled.
         #[arg(long, value_parser = ["batch", "copy", "off", "force"])]
         backfill: Option<String>,
+        /// `copy`: split a bucket of more than one page into this many key ranges, copied by
+        /// Lambdas at once, for this run (1 to 16; else S3DR_COPY_SHARDS).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::config::MAX_COPY_SHARDS)))]
+        copy_shards: Option<u32>,
         #[arg(long, env = "S3DR_STATE_MACHINE_ARN")]
         state_machine_arn: String,
     },
@@ -188,18 +192,20 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     let clients = Clients::from_env(cli.region.clone()).await;
     let result = match cli.command {
-        Command::Protect { buckets, wait, backfill, state_machine_arn } => {
+        Command::Protect { buckets, wait, backfill, copy_shards, state_machine_arn } => {
             match check_tags(&clients, &buckets, Wanted::Tagged).await {
                 Ok(()) => {
-                    let extra = backfill.map(|value| ("backfill", serde_json::Value::from(value)));
-                    protect::run(&clients, "protect", &state_machine_arn, &buckets, extra, wait).await
+                    let backfill = backfill.map(|value| ("backfill", serde_json::Value::from(value)));
+                    let shards = copy_shards.map(|n| ("copyShards", serde_json::Value::from(n)));
+                    let extra: Vec<_> = backfill.into_iter().chain(shards).collect();
+                    protect::run(&clients, "protect", &state_machine_arn, &buckets, &extra, wait).await
                 }
                 Err(reason) => Err(reason),
             }
         }
         Command::Detach { buckets, wait, state_machine_arn } => {
             match check_tags(&clients, &buckets, Wanted::Untagged).await {
-                Ok(()) => protect::run(&clients, "detach", &state_machine_arn, &buckets, None, wait).await,
+                Ok(()) => protect::run(&clients, "detach", &state_machine_arn, &buckets, &[], wait).await,
                 Err(reason) => Err(reason),
             }
         }

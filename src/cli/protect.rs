@@ -19,15 +19,15 @@ pub async fn run(
     workflow: &str,
     state_machine_arn: &str,
     buckets: &[String],
-    extra: Option<(&str, Value)>,
+    extra: &[(&str, Value)],
     wait: bool,
 ) -> Result<(), String> {
     let inputs: Vec<(String, Value)> = buckets
         .iter()
         .map(|bucket| {
             let mut input = json!({ "bucket": bucket, "requestedBy": "s3-dr CLI" });
-            if let (Some((key, value)), Some(fields)) = (&extra, input.as_object_mut()) {
-                fields.insert((*key).to_owned(), value.clone());
+            if let Some(fields) = input.as_object_mut() {
+                fields.extend(extra.iter().map(|(key, value)| ((*key).to_owned(), value.clone())));
             }
             (bucket.clone(), input)
         })

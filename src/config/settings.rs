@@ -32,6 +32,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_COPY_PAGE_SIZE", "1000", "copy backfill: objects per invocation (1 to 1000)"),
     ("S3DR_COPY_CONCURRENCY", "16", "copy backfill: copies in flight (1 to 64)"),
     ("S3DR_COPY_PAGE_BYTES", "53687091200", "copy backfill: bytes per invocation (at least one object)"),
+    (
+        "S3DR_COPY_SHARDS",
+        "1",
+        "copy backfill: a bucket of more than one page is split into this many key ranges, copied by Lambdas at once (1 to 16)",
+    ),
     ("S3DR_HISTORY_EVENT_BUDGET", "20000", "history events an execution may use before the backfill hands over"),
     ("S3DR_STEP_ROLE_ARN", "(none)", "the step Lambda's own role: CloudTrail events it caused are ignored"),
     ("S3DR_PROTECT_STATE_MACHINE_ARN", "(required by Sweep)", "the protect workflow, which the sweep starts"),

@@ -15,7 +15,8 @@
 
 use serde_json::Value;
 
-use crate::backfill::copy::{copy_page, CopyJob, CopyRule};
+use crate::backfill::copy::{copy_page, CopyJob};
+use crate::backfill::shards::{rebalance, round_turns, split, KeyRange};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Work};
 use crate::backfill::{batch, turns_per_execution, unix_now, Progress, Strategy};
 use crate::bucket;
@@ -37,37 +38,45 @@ pub async fn run(
         return Ok(progress);
     }
     progress.turns += 1;
+    let (mut round_started, mut next_round_turns) = (false, None);
     let config = context.config;
     let dr = context.clients.s3(&destination.region);
     match progress.strategy {
         Some(Strategy::Copy) => {
             let source = context.clients.s3(&plan.region);
-            let dr_key = plan.replica_kms_key_arn.as_deref().ok_or_else(|| {
-                DrError::InvalidInput(format!(
-                    "step CheckBackfill: ValidateSource resolved no DR key for {}",
-                    plan.bucket
-                ))
-            })?;
-            let job = CopyJob {
-                source: &source,
-                destination: &dr,
-                source_bucket: &plan.bucket,
-                destination_bucket: &destination.bucket,
-                storage_class: &config.storage_class,
-                kms_key: Some(dr_key),
-                rule: CopyRule::Backfill,
-                destination_locked: plan.object_lock,
-                multipart_threshold: config.copy_multipart_threshold,
-                page_size: config.copy_page_size,
-                page_bytes: config.copy_page_bytes,
-                concurrency: config.copy_concurrency,
-                deadline: context.deadline,
-                start_margin: crate::backfill::copy::START_MARGIN,
-                part_margin: crate::backfill::copy::PART_MARGIN,
-                dry_run: context.dry_run,
-                destination_exists: destination.exists || !context.dry_run,
-            };
-            copy_page(&job, &mut progress).await?;
+            if progress.shards.is_empty() {
+                let job = CopyJob::backfill(context, plan, destination, &source, &dr)?;
+                copy_page(&job, &mut progress).await?;
+                let shards = plan.copy_shards.unwrap_or(config.copy_shards) as usize;
+                if !progress.done && !progress.split_tried && shards > 1 && !context.dry_run {
+                    // More than one page: split the rest of the key space for the CopyShards Map.
+                    let after = progress.continue_after.clone();
+                    let (ranges, probes) = split(&source, &plan.bucket, after.as_deref(), None, shards).await?;
+                    tracing::info!(probes, shards = ranges.len(), "key space split for the copy");
+                    split_into(&mut progress, ranges, shards);
+                    round_started = !progress.shards.is_empty();
+                }
+            } else {
+                // Split: add up the Map round that ran since the last turn, if one did, and give
+                // the Lambdas of the shards that are done to those still copying.
+                round_started = add_up_round(input, &mut progress)?;
+                if round_started && !progress.done && !context.dry_run {
+                    let slots = progress.slots.max(1) as usize;
+                    let probes = rebalance(&source, &plan.bucket, &mut progress.shards, slots).await?;
+                    if probes > 0 {
+                        tracing::info!(probes, shards = progress.shards.len(), "shards still copying split again");
+                    }
+                }
+            }
+            if !progress.shards.is_empty() {
+                let copying = progress.shards.iter().filter(|s| !s.done).count();
+                let budget = turns_per_execution(config.history_event_budget);
+                let (pages, cost) = round_turns(budget, copying, progress.shards.len());
+                for shard in progress.shards.iter_mut() {
+                    (shard.turns, shard.handover, shard.round_turns) = (0, false, pages);
+                }
+                next_round_turns = Some(cost);
+            }
             let finished_clean = progress.done && progress.objects_failed == 0;
             if !context.dry_run && !finished_clean {
                 // The heartbeat: alive, resume here (before the first failure), found so far.
@@ -162,8 +171,66 @@ pub async fn run(
             }
         }
     }
-    progress.handover = !progress.done && progress.turns >= turns_per_execution(config.history_event_budget);
+    let budget = turns_per_execution(config.history_event_budget);
+    progress.handover = !progress.done
+        && match next_round_turns {
+            // Split: hand over before a round that would not fit, once this execution did one.
+            Some(next) => round_started && progress.turns + next > budget,
+            None => progress.turns >= budget,
+        };
     Ok(progress)
+}
+
+/// The shards' progress from the key ranges: the first carries on the whole's cursor and counts
+/// so far, the others start at their range; `slots` shards copy at once from now on (a coarse
+/// first split leaves some for the rebalancing). One range: no split (tried, not tried again).
+fn split_into(progress: &mut Progress, ranges: Vec<KeyRange>, slots: usize) {
+    progress.split_tried = true;
+    if ranges.len() < 2 {
+        return;
+    }
+    progress.slots = slots as u32;
+    let fresh = Progress { strategy: progress.strategy, scope: progress.scope, ..Progress::default() };
+    progress.shards = ranges
+        .into_iter()
+        .enumerate()
+        .map(|(index, range)| {
+            let mut shard = match index {
+                0 => Progress { shards: Vec::new(), summary: String::new(), ..progress.clone() },
+                _ => Progress { continue_after: range.after, ..fresh.clone() },
+            };
+            (shard.done, shard.until) = (false, range.until);
+            shard
+        })
+        .collect();
+}
+
+/// The CopyShards Map's results (`$.CopyShards`, one per shard, in order) replace the shards'
+/// progress; the turns they took count against this execution's history. False if no round ran
+/// since the split (the first turn of an execution that continues a split backfill).
+fn add_up_round(input: &Value, progress: &mut Progress) -> Result<bool, DrError> {
+    let Some(results) = input.get("CopyShards") else { return Ok(false) };
+    let results: Vec<Progress> = serde_json::from_value(results.clone())
+        .map_err(|e| DrError::InvalidInput(format!("step CheckBackfill: $.CopyShards is malformed: {e}")))?;
+    if results.len() != progress.shards.len() {
+        return Err(DrError::InvalidInput(format!(
+            "step CheckBackfill: $.CopyShards holds {} shards, the backfill has {}",
+            results.len(),
+            progress.shards.len()
+        )));
+    }
+    progress.turns += results.iter().map(|s| s.turns + 1).sum::<u32>();
+    progress.changed |= results.iter().any(|s| s.changed);
+    progress.shards = results;
+    progress.add_up_shards();
+    // The whole keeps the first failures; each shard one, so that the state stays small.
+    for shard in progress.shards.iter_mut() {
+        shard.failures.truncate(1);
+        shard.not_replicable.truncate(1);
+        shard.summary.clear();
+    }
+    progress.summarize();
+    Ok(true)
 }
 
 /// The loop goes on as a catch-up: a scan from the start, counting anew what S3 cannot copy.
@@ -174,6 +241,7 @@ fn restart_as_catch_up(progress: &mut Progress, now: i64) {
     progress.resumed_after = None;
     progress.retry_from = None;
     progress.retry_not_replicable = None;
+    (progress.shards, progress.split_tried) = (Vec::new(), false);
     progress.scan_started_at = Some(now);
     progress.objects_not_replicable = 0;
     progress.not_replicable.clear();

@@ -1,7 +1,8 @@
 //! EnableSourceVersioning: replication needs a versioned source.
 //!
-//! AWS calls: GetBucketVersioning; PutBucketVersioning only if not Enabled (after a suspension,
-//! first the catch-up it owes on the destination: GetBucketTagging, PutBucketTagging).
+//! AWS calls: PutBucketVersioning only if not Enabled (after a suspension, first the catch-up it
+//! owes on the destination: GetBucketTagging, PutBucketTagging). ValidateSource read the
+//! versioning with its other reads; GetBucketVersioning here only for a plan without it.
 
 use serde::Serialize;
 
@@ -23,7 +24,10 @@ pub struct Output {
 
 pub async fn run(context: &StepContext<'_>, plan: &SourcePlan) -> Result<Output, DrError> {
     let s3 = context.clients.s3(&plan.region);
-    let previous = bucket::versioning(&s3, &plan.bucket).await?;
+    let previous = match &plan.source_versioning {
+        Some(read) => read.clone(),
+        None => bucket::versioning(&s3, &plan.bucket).await?,
+    };
     let changed = previous != "Enabled";
     if changed && !context.dry_run {
         // Suspended: objects written meanwhile were not replicated. Owed first, then repaired.

@@ -1,11 +1,12 @@
 //! EnsureDestination: the DR bucket exists, is ours, versioned, private, encrypted, and aborts
 //! multipart uploads left behind.
 //!
-//! AWS calls: CreateBucket (only if ValidateSource did not find it); then GetBucketTagging,
-//! GetBucketVersioning, GetPublicAccessBlock, GetBucketEncryption and
-//! GetBucketLifecycleConfiguration (and GetObjectLockConfiguration for a locked source)
-//! concurrently; then only the writes whose setting differs
-//! (and ListObjectVersions to vet a bucket we did not create). The destination's backfill tags,
+//! AWS calls: CreateBucket (only if ValidateSource did not find it); for a bucket that was there
+//! (or us-east-1's ambiguous 200), GetBucketTagging, GetBucketVersioning, GetPublicAccessBlock,
+//! GetBucketEncryption and GetBucketLifecycleConfiguration (and GetObjectLockConfiguration for a
+//! locked source) concurrently; then only the writes whose setting differs (and
+//! ListObjectVersions to vet a bucket we did not create). A bucket CreateBucket just made is not
+//! read: what it holds is known, and the reads would be a round trip on the critical path. The destination's backfill tags,
 //! read here, go to StartBackfill in the result.
 //!
 //! Read, then [`diff`] (pure) lists the changes, then they are applied, unless it is a dry run
@@ -157,7 +158,14 @@ pub async fn run(
             true => Creation::Existed,
             false => create(&s3, plan, destination).await?,
         };
-        let current = read(&s3, name, plan.object_lock, creation).await?;
+        let current = match creation {
+            // New: no tags, versioning never enabled, no lifecycle, Object Lock as asked. Its
+            // default encryption (SSE-S3) and public access block (on since April 2023,
+            // https://docs.aws.amazon.com/AmazonS3/latest/userguide/create-bucket-overview.html)
+            // are written all the same: s3-dr's settings, not defaults an account may change.
+            Creation::Created => Current { object_lock: plan.object_lock, ..Current::default() },
+            Creation::Existed | Creation::CreatedOrOwned => read(&s3, name, plan.object_lock, creation).await?,
+        };
         // A bucket we just created is ours; one that was there already must pass the same
         // vetting ValidateSource did (a concurrent run or a person may have changed it since).
         // So must one that us-east-1's CreateBucket answered 200 for: that answer does not tell

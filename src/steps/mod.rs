@@ -12,6 +12,7 @@ pub mod bring_home;
 pub mod check_backfill;
 pub mod clone_settings;
 pub mod continue_as_new;
+pub mod copy_shard;
 pub mod detach_replication;
 pub mod enable_replication;
 pub mod enable_source_versioning;
@@ -53,6 +54,7 @@ pub enum Step {
     EnableReplication,
     StartBackfill,
     CheckBackfill,
+    CopyShard,
     ContinueAsNew,
     CloneSettings,
     VerifyProtection,
@@ -92,7 +94,8 @@ impl Step {
     /// The rest: the protect workflow's hand-overs (to a new execution of itself when the
     /// backfill outlives one execution's history, to detach), the detach workflow, the sweep,
     /// the verify workflow, the failover and failback workflows.
-    pub const OTHERS: [Step; 17] = [
+    pub const OTHERS: [Step; 18] = [
+        Step::CopyShard,
         Step::ContinueAsNew,
         Step::StartDetach,
         Step::ValidateDetach,
@@ -247,6 +250,10 @@ pub async fn run_step(
             Step::CheckBackfill => {
                 let (plan, destination) = plan(step, input)?;
                 to_json(Box::pin(check_backfill::run(context, &plan, &destination, input, invocation)).await)
+            }
+            Step::CopyShard => {
+                let (plan, destination) = plan(step, input)?;
+                to_json(Box::pin(copy_shard::run(context, &plan, &destination, input)).await)
             }
             Step::ContinueAsNew => {
                 let (plan, destination) = plan(step, input)?;

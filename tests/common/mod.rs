@@ -3,6 +3,8 @@
 //! it watches its standard input (`--exit-on-stdin-eof`), which only we hold.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod bench;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
