@@ -163,13 +163,15 @@ class FaultState:
                 raise ValueError(f"kinds must be a non-empty subset of {list(KINDS)}, not {kinds}")
         if "rules" in changes:
             rules = [parse_rule(raw) for raw in changes["rules"] or []]
+        if "trace" in changes and not isinstance(changes["trace"], bool):
+            raise ValueError(f"trace must be true or false, not {changes['trace']!r}")
         seed = int(changes["seed"]) if "seed" in changes else None
         with self.lock:
             self.rate, self.latency_ms, self.kinds, self.rules = rate, latency, kinds, rules
             if seed is not None:
                 self.seed, self.random, self.number = seed, random.Random(seed), 0
             if "trace" in changes:
-                self.tracing = bool(changes["trace"])
+                self.tracing = changes["trace"]
             if changes.get("reset_counts"):
                 self.counts = dict.fromkeys(COUNTERS, 0)
                 self.trace.clear()

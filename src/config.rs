@@ -107,6 +107,8 @@ pub struct Config {
     pub sweep_shards: u32,
     /// Key ranges a large bucket's copy backfill is split into (1: one Lambda copies).
     pub copy_shards: u32,
+    /// The step Lambda's reserved concurrency, if it has one (0: none, or not told).
+    pub reserved_concurrency: u32,
     /// Buckets per ListBuckets page the sweep reads.
     pub sweep_page_size: i32,
     /// Seconds one sweep invocation starts new pages for before it hands the cursor over.
@@ -267,6 +269,7 @@ impl Config {
         let sweep_start_rate = number("S3DR_SWEEP_START_RATE", 2, 1, 50)? as u32;
         let sweep_shards = number("S3DR_SWEEP_SHARDS", 4, 1, 40)? as u32;
         let copy_shards = number("S3DR_COPY_SHARDS", 1, 1, MAX_COPY_SHARDS.into())? as u32;
+        let reserved_concurrency = number("S3DR_RESERVED_CONCURRENCY", 0, 0, 100_000)? as u32;
         // ListBuckets' MaxBuckets is at most 10,000
         // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
         let sweep_page_size = number("S3DR_SWEEP_PAGE_SIZE", 1000, 1, 10_000)? as i32;
@@ -283,6 +286,7 @@ impl Config {
             sweep_start_rate,
             sweep_shards,
             copy_shards,
+            reserved_concurrency,
             sweep_page_size,
             sweep_invocation_seconds,
             public_access,

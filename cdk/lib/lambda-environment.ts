@@ -42,6 +42,7 @@ export const ENVIRONMENT_SETTINGS: Record<string, keyof S3DrConfig> = {
   S3DR_BATCH_REPORT_BUCKET: 'batchReportBucket',
   S3DR_BATCH_REPORT_PREFIX: 'batchReportPrefix',
   S3DR_DR_KMS_KEY: 'drKmsKeyArn',
+  S3DR_RESERVED_CONCURRENCY: 'reservedConcurrency',
 };
 
 export function lambdaEnvironment(config: S3DrConfig, arns: LambdaArns): Record<string, string> {
@@ -62,6 +63,8 @@ export function lambdaEnvironment(config: S3DrConfig, arns: LambdaArns): Record<
     // Events the Lambda's own calls cause come back through CloudTrail: it ignores them.
     S3DR_STEP_ROLE_ARN: arns.stepRole,
     S3DR_DR_KMS_KEY: config.drKmsKeyArn ?? DR_KEY_ALIAS,
+    // A copy backfill is split into at most half as many shards as the function has slots.
+    S3DR_RESERVED_CONCURRENCY: String(config.reservedConcurrency),
   };
   if (config.batchReportBucket) {
     environment.S3DR_BATCH_REPORT_BUCKET = config.batchReportBucket;

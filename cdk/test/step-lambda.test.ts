@@ -31,6 +31,13 @@ describe('the step Lambda', () => {
     none.home.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 's3-dr-step', ReservedConcurrentExecutions: Match.absent() });
     const some = synth({ backfill: 'copy' }, { commandLine: { reservedConcurrency: '25' } });
     some.home.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 25 });
+    // The Lambda is told, and splits a copy into at most half as many shards.
+    some.home.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ S3DR_RESERVED_CONCURRENCY: '25' }) },
+    });
+    none.home.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ S3DR_RESERVED_CONCURRENCY: '0' }) },
+    });
     assert.throws(() => loadConfig({ reservedConcurrency: -1 }), /s3dr\.reservedConcurrency=/);
     assert.throws(() => loadConfig({ reservedConcurrency: 2.5 }), /s3dr\.reservedConcurrency=/);
   });

@@ -257,7 +257,8 @@ impl Progress {
         self.not_replicable =
             self.shards.iter().flat_map(|s| s.not_replicable.clone()).take(MAX_FAILURES_KEPT).collect();
         self.done = self.shards.iter().all(|s| s.done);
-        self.continue_after = self.shards.last().and_then(|s| s.continue_after.clone());
+        // The furthest cursor in key order (split shards are appended, not in key order).
+        self.continue_after = self.shards.iter().filter_map(|s| s.continue_after.clone()).max();
     }
 
     pub fn record_failure(&mut self, key: &str, reason: &str) {
@@ -290,7 +291,8 @@ impl Progress {
                     .shards
                     .iter()
                     .filter(|s| s.done && s.retry_from.is_none())
-                    .filter(|s| s.until.as_deref().is_some_and(|until| until <= cursor.as_str()))
+                    // A range ends before `until`; the next starts just below it (`below`).
+                    .filter(|s| s.until.as_deref().is_some_and(|until| shards::below(until) <= cursor))
                     .map(|s| s.objects_not_replicable)
                     .sum();
                 before + resumed.not_replicable_at_resume().count
@@ -338,7 +340,11 @@ impl Progress {
             ),
         };
         if !self.shards.is_empty() {
-            self.summary.push_str(&format!(" ({} shards at once)", self.shards.len()));
+            let at_once = match self.slots {
+                0 => self.shards.len(),
+                slots => (slots as usize).min(self.shards.len()),
+            };
+            self.summary.push_str(&format!(" ({at_once} shards at once)"));
         }
     }
 }

@@ -31,6 +31,16 @@ pub const MAX_PROBES: usize = 100;
 /// cursors and one kept failure take about 4 kB.
 pub const MAX_SHARD_RECORDS: usize = 32;
 
+/// Seconds after which a shard takes no new page in this round. A page takes at most an
+/// invocation (15 minutes), so a round ends within about 35 minutes, and the heartbeat written
+/// between rounds stays well inside `state::STALLED_AFTER_SECONDS` (an hour).
+pub const MAX_ROUND_SECONDS: i64 = 20 * 60;
+
+/// Serialized size of the shard records past which no shard is split again: they travel in
+/// the execution's state (256 KiB at most) several times (the continued request, ValidateSource's
+/// plan, StartBackfill's, CheckBackfill's and the Map's results).
+pub const SHARD_STATE_BUDGET: usize = 24 * 1024;
+
 /// Pages a shard copies before the Map round ends and CheckBackfill adds the shards up and
 /// writes the heartbeat (the history budget may ask for fewer).
 pub const MAX_ROUND_TURNS: u32 = 10;

@@ -33,6 +33,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("S3DR_COPY_CONCURRENCY", "16", "copy backfill: copies in flight (1 to 64)"),
     ("S3DR_COPY_PAGE_BYTES", "53687091200", "copy backfill: bytes per invocation (at least one object)"),
     (
+        "S3DR_RESERVED_CONCURRENCY",
+        "0",
+        "the step Lambda's reserved concurrency (0: none or unknown); a copy is split into at most half as many shards (the CDK stack sets it)",
+    ),
+    (
         "S3DR_COPY_SHARDS",
         "1",
         "copy backfill: a bucket of more than one page is split into this many key ranges, copied by Lambdas at once (1 to 16)",

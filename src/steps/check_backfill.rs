@@ -16,10 +16,11 @@
 use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
-use crate::backfill::shards::{rebalance, round_turns, split, KeyRange};
+use crate::backfill::shards::{rebalance, round_turns, split, KeyRange, SHARD_STATE_BUDGET};
 use crate::backfill::state::{self, BackfillTags, Heartbeat, Work};
 use crate::backfill::{batch, turns_per_execution, unix_now, Progress, Strategy};
 use crate::bucket;
+use crate::clock::time_left;
 use crate::clock::today;
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
@@ -47,8 +48,10 @@ pub async fn run(
             if progress.shards.is_empty() {
                 let job = CopyJob::backfill(context, plan, destination, &source, &dr)?;
                 copy_page(&job, &mut progress).await?;
-                let shards = plan.copy_shards.unwrap_or(config.copy_shards) as usize;
-                if !progress.done && !progress.split_tried && shards > 1 && !context.dry_run {
+                let shards = copy_shards(plan.copy_shards.unwrap_or(config.copy_shards), config.reserved_concurrency);
+                // Up to 100 probes one after the other: not near the deadline (the next turn splits).
+                let time = time_left(context.deadline, SPLIT_MARGIN);
+                if !progress.done && !progress.split_tried && shards > 1 && !context.dry_run && time {
                     // More than one page: split the rest of the key space for the CopyShards Map.
                     let after = progress.continue_after.clone();
                     let (ranges, probes) = split(&source, &plan.bucket, after.as_deref(), None, shards).await?;
@@ -60,7 +63,9 @@ pub async fn run(
                 // Split: add up the Map round that ran since the last turn, if one did, and give
                 // the Lambdas of the shards that are done to those still copying.
                 round_started = add_up_round(input, &mut progress)?;
-                if round_started && !progress.done && !context.dry_run {
+                let small = serde_json::to_vec(&progress.shards).map_or(0, |v| v.len()) < SHARD_STATE_BUDGET;
+                let time = time_left(context.deadline, SPLIT_MARGIN);
+                if round_started && !progress.done && !context.dry_run && small && time {
                     let slots = progress.slots.max(1) as usize;
                     let probes = rebalance(&source, &plan.bucket, &mut progress.shards, slots).await?;
                     if probes > 0 {
@@ -72,8 +77,10 @@ pub async fn run(
                 let copying = progress.shards.iter().filter(|s| !s.done).count();
                 let budget = turns_per_execution(config.history_event_budget);
                 let (pages, cost) = round_turns(budget, copying, progress.shards.len());
+                let round_begins = unix_now();
                 for shard in progress.shards.iter_mut() {
-                    (shard.turns, shard.handover, shard.round_turns) = (0, false, pages);
+                    (shard.turns, shard.handover, shard.round_turns, shard.changed) = (0, false, pages, false);
+                    shard.heartbeat_at = Some(round_begins);
                 }
                 next_round_turns = Some(cost);
             }
@@ -181,6 +188,19 @@ pub async fn run(
     Ok(progress)
 }
 
+/// Shards to split a copy into: as asked, but at most half the Lambda's reserved concurrency
+/// when it has one, so that the sweep and other executions keep slots; shards beyond it would
+/// wait throttled while the others hold their slots for whole pages.
+fn copy_shards(asked: u32, reserved_concurrency: u32) -> usize {
+    match reserved_concurrency {
+        0 => asked as usize,
+        reserved => asked.min((reserved / 2).max(1)) as usize,
+    }
+}
+
+/// Time a split or a rebalancing needs left in the invocation: 100 probes, one after another.
+const SPLIT_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The shards' progress from the key ranges: the first carries on the whole's cursor and counts
 /// so far, the others start at their range; `slots` shards copy at once from now on (a coarse
 /// first split leaves some for the rebalancing). One range: no split (tried, not tried again).
@@ -254,6 +274,14 @@ mod tests {
     use serde_json::json;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn shards_leave_half_the_reserved_concurrency_to_the_rest() {
+        assert_eq!(copy_shards(16, 0), 16);
+        assert_eq!(copy_shards(16, 10), 5);
+        assert_eq!(copy_shards(4, 10), 4);
+        assert_eq!(copy_shards(4, 1), 1);
+    }
 
     #[test]
     fn the_latest_turn_wins() -> TestResult {

@@ -65,12 +65,16 @@ pub async fn run(
     let name = continuation_name(&root, generation);
     let strategy = progress.strategy.map_or("off", |s| s.name());
     let continues = Continuation { root, generation, progress };
-    let new_input = json!({
+    let mut new_input = json!({
         "bucket": plan.bucket,
         "backfill": strategy,
         "requestedBy": format!("s3-dr: continues {}", invocation.execution.unwrap_or("an execution")),
         "continues": continues,
     });
+    // A request's copyShards holds for the whole backfill (a catch-up restart splits again).
+    if let (Some(shards), Some(fields)) = (plan.copy_shards, new_input.as_object_mut()) {
+        fields.insert("copyShards".to_owned(), json!(shards));
+    }
     if context.dry_run {
         return Ok(Output { bucket: plan.bucket.clone(), execution: name, generation, started: false, changed: true });
     }

@@ -9,7 +9,8 @@
 use serde_json::Value;
 
 use crate::backfill::copy::{copy_page, CopyJob};
-use crate::backfill::Progress;
+use crate::backfill::shards::MAX_ROUND_SECONDS;
+use crate::backfill::{unix_now, Progress};
 use crate::error::DrError;
 use crate::plan::{DestinationPlan, SourcePlan};
 use crate::steps::StepContext;
@@ -21,7 +22,6 @@ pub async fn run(
     input: &Value,
 ) -> Result<Progress, DrError> {
     let mut shard = latest(input)?;
-    shard.changed = false;
     if shard.done {
         return Ok(shard);
     }
@@ -30,7 +30,15 @@ pub async fn run(
     let job = CopyJob::backfill(context, plan, destination, &source, &dr)?;
     copy_page(&job, &mut shard).await?;
     shard.turns += 1;
-    shard.handover = !shard.done && shard.turns >= shard.round_turns.max(1);
+    // The round ends after its pages, or once it has run long enough that the heartbeat written
+    // before it would soon look stalled (the Map waits for its slowest shard).
+    let round_began = shard.heartbeat_at.unwrap_or_else(unix_now);
+    shard.handover =
+        !shard.done && (shard.turns >= shard.round_turns.max(1) || unix_now() - round_began >= MAX_ROUND_SECONDS);
+    // The whole keeps the first failures; a shard one of each, so that the state stays small.
+    shard.failures.truncate(1);
+    shard.not_replicable.truncate(1);
+    shard.summary.clear();
     Ok(shard)
 }
 
