@@ -25,33 +25,6 @@ fn keys(count: usize) -> Vec<String> {
     keys
 }
 
-async fn source_with(stack: &Stack, keys: &[String]) -> String {
-    let source = unique("copy-shards");
-    let s3 = stack.s3(SOURCE_REGION).await;
-    create_bucket(&s3, &source, SOURCE_REGION).await;
-    futures::future::join_all(keys.iter().map(|key| {
-        let s3 = &s3;
-        let source = &source;
-        async move {
-            s3.put_object().bucket(source).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
-        }
-    }))
-    .await;
-    tag_bucket(&s3, &source, &[("dr", "true")]).await;
-    source
-}
-
-/// Key -> versions in the bucket.
-async fn versions(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, usize> {
-    // Fewer than 1,000 versions: one page.
-    let listed = s3.list_object_versions().bucket(bucket).send().await.unwrap();
-    let mut found = BTreeMap::new();
-    for version in listed.versions() {
-        *found.entry(version.key().unwrap().to_owned()).or_insert(0) += 1;
-    }
-    found
-}
-
 async fn assert_each_key_copied_once(stack: &Stack, source: &str, keys: &[String]) {
     let dr = stack.s3(DR_REGION).await;
     let copies = versions(&dr, &format!("{source}-dr")).await;
@@ -67,7 +40,7 @@ async fn assert_each_key_copied_once(stack: &Stack, source: &str, keys: &[String
 async fn a_split_backfill_copies_every_object_once_with_one_lambda_per_shard() {
     let stack = stack_with(LAMBDA_ENV);
     let keys = keys(300);
-    let source = source_with(stack, &keys).await;
+    let source = tagged_source_with_keys(stack, "copy-shards", &keys).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();
@@ -116,7 +89,7 @@ async fn a_skewed_bucket_is_split_again_inside_the_crowded_prefix() {
     keys.extend((0..5).map(|i| format!("z/{i}")));
     // `big/` itself, a folder marker: a key that is a prefix of the units split inside it.
     keys.extend(["8", "é/ü 1", "0/0/0/deep", "big/"].map(str::to_owned));
-    let source = source_with(stack, &keys).await;
+    let source = tagged_source_with_keys(stack, "copy-shards", &keys).await;
 
     let run = stack.run_protect(json!({ "bucket": source })).await;
     run.assert_succeeded();

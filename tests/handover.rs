@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use common::*;
@@ -18,25 +17,8 @@ const LAMBDA_ENV: &[(&str, &str)] =
 const OBJECTS: usize = 50;
 
 async fn source_with_objects(stack: &Stack, prefix: &str, count: usize) -> String {
-    let source = unique(prefix);
-    let s3 = stack.s3(SOURCE_REGION).await;
-    create_bucket(&s3, &source, SOURCE_REGION).await;
-    for i in 0..count {
-        let key = format!("o/{i:03}");
-        s3.put_object().bucket(&source).key(&key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
-    }
-    tag_bucket(&s3, &source, &[("dr", "true")]).await;
-    source
-}
-
-/// Key -> number of versions.
-async fn versions(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, usize> {
-    let listed = s3.list_object_versions().bucket(bucket).send().await.unwrap();
-    let mut found = BTreeMap::new();
-    for version in listed.versions() {
-        *found.entry(version.key().unwrap().to_owned()).or_insert(0) += 1;
-    }
-    found
+    let keys: Vec<String> = (0..count).map(|i| format!("o/{i:03}")).collect();
+    tagged_source_with_keys(stack, prefix, &keys).await
 }
 
 #[tokio::test]

@@ -64,28 +64,26 @@ pub struct CopyJob<'a> {
 }
 
 impl<'a> CopyJob<'a> {
-    /// A protect run's backfill of `plan`'s bucket into its DR destination: the DR key, the
-    /// configured storage class, page and concurrency (CheckBackfill, and each CopyShard).
-    pub fn backfill(
+    /// A copy between two buckets with this step's settings: the configured storage class,
+    /// multipart threshold, page and concurrency, the invocation's deadline, dry run or not;
+    /// every object with the destination's default encryption, no Object Lock, the destination
+    /// there. Callers change what differs.
+    pub fn configured(
         context: &'a crate::steps::StepContext<'a>,
-        plan: &'a crate::plan::SourcePlan,
-        destination: &'a crate::plan::DestinationPlan,
-        source: &'a aws_sdk_s3::Client,
-        dr: &'a aws_sdk_s3::Client,
-    ) -> Result<CopyJob<'a>, DrError> {
+        (source, source_bucket): (&'a aws_sdk_s3::Client, &'a str),
+        (destination, destination_bucket): (&'a aws_sdk_s3::Client, &'a str),
+        rule: CopyRule,
+    ) -> CopyJob<'a> {
         let config = context.config;
-        let dr_key = plan.replica_kms_key_arn.as_deref().ok_or_else(|| {
-            DrError::InvalidInput(format!("the copy backfill: ValidateSource resolved no DR key for {}", plan.bucket))
-        })?;
-        Ok(CopyJob {
+        CopyJob {
             source,
-            destination: dr,
-            source_bucket: &plan.bucket,
-            destination_bucket: &destination.bucket,
+            destination,
+            source_bucket,
+            destination_bucket,
             storage_class: &config.storage_class,
-            kms_key: Some(dr_key),
-            rule: CopyRule::Backfill,
-            destination_locked: plan.object_lock,
+            kms_key: None,
+            rule,
+            destination_locked: false,
             multipart_threshold: config.copy_multipart_threshold,
             page_size: config.copy_page_size,
             page_bytes: config.copy_page_bytes,
@@ -94,7 +92,27 @@ impl<'a> CopyJob<'a> {
             start_margin: START_MARGIN,
             part_margin: PART_MARGIN,
             dry_run: context.dry_run,
+            destination_exists: true,
+        }
+    }
+
+    /// A protect run's backfill of `plan`'s bucket into its DR destination, with the DR key
+    /// (CheckBackfill, and each CopyShard).
+    pub fn backfill(
+        context: &'a crate::steps::StepContext<'a>,
+        plan: &'a crate::plan::SourcePlan,
+        destination: &'a crate::plan::DestinationPlan,
+        source: &'a aws_sdk_s3::Client,
+        dr: &'a aws_sdk_s3::Client,
+    ) -> Result<CopyJob<'a>, DrError> {
+        let dr_key = plan.replica_kms_key_arn.as_deref().ok_or_else(|| {
+            DrError::InvalidInput(format!("the copy backfill: ValidateSource resolved no DR key for {}", plan.bucket))
+        })?;
+        Ok(CopyJob {
+            kms_key: Some(dr_key),
+            destination_locked: plan.object_lock,
             destination_exists: destination.exists || !context.dry_run,
+            ..CopyJob::configured(context, (source, &plan.bucket), (dr, &destination.bucket), CopyRule::Backfill)
         })
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::backfill::copy::{copy_page, CopyJob, CopyRule, PART_MARGIN, START_MARGIN};
+use crate::backfill::copy::{copy_page, CopyJob, CopyRule, START_MARGIN};
 use crate::backfill::{Progress, Strategy};
 use crate::error::DrError;
 use crate::failback::Plan;
@@ -63,28 +63,18 @@ pub async fn run(context: &StepContext<'_>, plan: &Plan, input: &Value) -> Resul
     };
     output.progress.changed = false;
     let source = context.clients.s3(&plan.source_region);
-    let config = context.config;
     let dr = context.clients.s3(&plan.dr_region);
     let job = CopyJob {
-        source: &dr,
-        destination: &source,
-        source_bucket: &plan.destination,
-        destination_bucket: &plan.bucket,
         // The application's writes go home in the class a write takes by default; the
         // source's lifecycle moves them on as it moves the rest.
         storage_class: "STANDARD",
-        kms_key: None,
-        rule: CopyRule::BringHome(plan.window),
         destination_locked: plan.source_locked,
-        multipart_threshold: config.copy_multipart_threshold,
-        page_size: config.copy_page_size,
-        page_bytes: config.copy_page_bytes,
-        concurrency: config.copy_concurrency,
-        deadline: context.deadline,
-        start_margin: START_MARGIN,
-        part_margin: PART_MARGIN,
-        dry_run: context.dry_run,
-        destination_exists: true,
+        ..CopyJob::configured(
+            context,
+            (&dr, &plan.destination),
+            (&source, &plan.bucket),
+            CopyRule::BringHome(plan.window),
+        )
     };
     output.progress.turns += 1;
     let copied_before = output.progress.objects_copied;

@@ -732,3 +732,31 @@ pub async fn settled_executions(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// A new bucket in the source region holding `keys` (each object's body is its key), tagged
+/// `dr=true`.
+pub async fn tagged_source_with_keys(stack: &Stack, prefix: &str, keys: &[String]) -> String {
+    let source = unique(prefix);
+    let s3 = stack.s3(SOURCE_REGION).await;
+    create_bucket(&s3, &source, SOURCE_REGION).await;
+    futures::stream::iter(keys)
+        .for_each_concurrent(16, |key| {
+            let (s3, source) = (&s3, &source);
+            async move {
+                s3.put_object().bucket(source).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+            }
+        })
+        .await;
+    tag_bucket(&s3, &source, &[("dr", "true")]).await;
+    source
+}
+
+/// Key -> number of versions in `bucket` (fewer than 1,000 versions: one page).
+pub async fn versions(s3: &aws_sdk_s3::Client, bucket: &str) -> std::collections::BTreeMap<String, usize> {
+    let listed = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let mut found = std::collections::BTreeMap::new();
+    for version in listed.versions() {
+        *found.entry(version.key().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    found
+}
