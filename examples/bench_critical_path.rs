@@ -14,6 +14,7 @@
 //! Then the critical path (`common::bench::CRITICAL_PATH`): the S3 round trips a fresh bucket's
 //! protection cannot avoid doing one after the other, x 30 ms, and the ratio of the time S3 was
 //! busy to it (goal: 1.5 at most). tests/faults.rs pins the chain to the critical path.
+//! `BENCH_PATH_TRACE=1` also prints the chain of the first run at 30 ms, request by request.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -129,27 +130,11 @@ struct Run {
 }
 
 async fn measure(stack: &Stack, proxy: &str, bucket: &str) -> Run {
-    let sfn = stack.sfn().await;
-    let started = sfn
-        .start_execution()
-        .state_machine_arn(&stack.state_machine_arn)
-        .name(unique("bench-path"))
-        .input(json!({ "bucket": bucket }).to_string())
-        .send()
-        .await
-        .expect("start");
-    let run = wait_execution(&sfn, started.execution_arn()).await;
+    let run = stack.run_protect(json!({ "bucket": bucket })).await;
     run.assert_succeeded();
-    let history = sfn.get_execution_history().execution_arn(started.execution_arn()).max_results(1000).send().await;
-    let transitions =
-        history.expect("history").events().iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count();
+    let transitions = run.history.transitions();
     let trace = control("GET", proxy, None)["trace"].as_array().cloned().unwrap_or_default();
     let chain = longest_chain(&trace);
-    if std::env::var_os("BENCH_PATH_TRACE").is_some() {
-        let first = trace.iter().filter_map(|r| r["start"].as_f64()).fold(f64::INFINITY, f64::min);
-        let last = trace.iter().filter_map(|r| r["end"].as_f64()).fold(0.0, f64::max);
-        eprintln!("execution {:.3} to {:.3}; S3 requests {first:.3} to {last:.3}", run.span.0, run.span.1);
-    }
     Run {
         wall: run.duration.as_secs_f64(),
         busy: busy_seconds(&trace),

@@ -104,34 +104,12 @@ fn price_of(operation: &str) -> f64 {
 
 /// Run a workflow and measure it: the steps' reported calls, the transitions, the Lambda time.
 async fn measured(stack: &Stack, workflow: &str, input: Value) -> (Execution, Use) {
-    let sfn = stack.sfn().await;
-    let arn = if workflow == "protect" { stack.state_machine_arn.clone() } else { stack.workflow_arn(workflow) };
-    let started = sfn
-        .start_execution()
-        .state_machine_arn(arn)
-        .name(unique("cost"))
-        .input(input.to_string())
-        .send()
-        .await
-        .expect("start");
-    let run = wait_execution(&sfn, started.execution_arn()).await;
-    let mut usage = Use::default();
-    let mut events = Vec::new();
-    let mut pages =
-        sfn.get_execution_history().execution_arn(started.execution_arn()).max_results(1000).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        events.extend(page.expect("history").events().iter().cloned());
-    }
+    let run = stack.run_workflow(workflow, input).await;
+    let mut usage = Use { transitions: run.history.transitions() as u64, ..Use::default() };
+    let events = &run.history.0;
     let by_id: BTreeMap<i64, &aws_sdk_sfn::types::HistoryEvent> = events.iter().map(|e| (e.id(), e)).collect();
-    for event in &events {
+    for event in events {
         match event.r#type() {
-            HistoryEventType::TaskStateEntered
-            | HistoryEventType::ChoiceStateEntered
-            | HistoryEventType::PassStateEntered
-            | HistoryEventType::WaitStateEntered
-            | HistoryEventType::MapStateEntered
-            | HistoryEventType::SucceedStateEntered
-            | HistoryEventType::FailStateEntered => usage.transitions += 1,
             HistoryEventType::TaskSucceeded | HistoryEventType::TaskFailed | HistoryEventType::TaskTimedOut => {
                 // The task's end, its start (previous event), its scheduling (the one before).
                 let scheduled = by_id

@@ -41,20 +41,10 @@ fn set_faults(stack: &Stack, settings: Value) -> Value {
 /// Start an execution of `workflow` and wait for it; also the error names of the task
 /// failures its history records (each one a retried or caught attempt).
 async fn run_with_history(stack: &Stack, workflow: &str, input: Value) -> (Execution, Vec<String>) {
-    let sfn = stack.sfn().await;
-    let started = sfn
-        .start_execution()
-        .state_machine_arn(stack.workflow_arn(workflow))
-        .name(unique("faults"))
-        .input(input.to_string())
-        .send()
-        .await
-        .expect("start");
-    let run = wait_execution(&sfn, started.execution_arn()).await;
-    let history =
-        sfn.get_execution_history().execution_arn(started.execution_arn()).max_results(1000).send().await.unwrap();
-    let errors = history
-        .events()
+    let run = stack.run_workflow(workflow, input).await;
+    let errors = run
+        .history
+        .0
         .iter()
         .filter_map(|event| match event.r#type() {
             HistoryEventType::TaskFailed => event.task_failed_event_details().and_then(|d| d.error()),

@@ -266,6 +266,25 @@ pub struct Execution {
     pub duration: Duration,
     /// (start, stop) in seconds since the epoch, as Step Functions recorded them.
     pub span: (f64, f64),
+    /// Its whole history, every page.
+    pub history: History,
+}
+
+/// An execution's history events (printed as their count: an assertion's message shows the
+/// steps' outputs, not hundreds of events).
+pub struct History(pub Vec<aws_sdk_sfn::types::HistoryEvent>);
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} history events", self.0.len())
+    }
+}
+
+impl History {
+    /// State transitions, as Step Functions bills them: the StateEntered events.
+    pub fn transitions(&self) -> usize {
+        self.0.iter().filter(|e| e.r#type().as_str().ends_with("StateEntered")).count()
+    }
 }
 
 impl Execution {
@@ -317,9 +336,12 @@ pub async fn wait_execution(sfn: &aws_sdk_sfn::Client, arn: &str) -> Execution {
         tokio::time::sleep(interval).await;
         interval = (interval * 3 / 2).min(Duration::from_secs(1));
     };
-    let history = sfn.get_execution_history().execution_arn(arn).max_results(1000).send().await.expect("history");
-    let steps = history
-        .events()
+    let mut events = Vec::new();
+    let mut pages = sfn.get_execution_history().execution_arn(arn).max_results(1000).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        events.extend(page.expect("history").events().iter().cloned());
+    }
+    let steps = events
         .iter()
         .filter(|e| e.r#type() == &HistoryEventType::TaskStateExited)
         .filter_map(|e| e.state_exited_event_details())
@@ -341,6 +363,7 @@ pub async fn wait_execution(sfn: &aws_sdk_sfn::Client, arn: &str) -> Execution {
         cause: described.cause().map(str::to_owned),
         output: described.output().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null),
         steps,
+        history: History(events),
     }
 }
 
